@@ -1,0 +1,57 @@
+"""The room booking service: ``create_app`` builds the Flask application."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask, request
+
+from booking.config import load_config
+from booking.extensions import begin_write_transaction, db, migrate
+
+MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(load_config(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+    app.config["SQLALCHEMY_ECHO"] = app.config.get("BOOKING_SQL_ECHO", False)
+    app.json.ensure_ascii = False
+
+    from booking import models  # noqa: F401 - registers the tables
+    from booking.api import init_api
+    from booking.errors import register_error_handlers
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR)
+    register_error_handlers(app)
+    init_api(app)
+    _register_request_hooks(app)
+
+    @app.get("/healthz")
+    def healthz():
+        db.session.execute(db.text("SELECT 1"))
+        return {"status": "ok"}
+
+    return app
+
+
+def _register_request_hooks(app: Flask) -> None:
+    """One transaction per request: writes start as write transactions; the HTTP layer commits
+    a successful request and rolls back any other (services only flush)."""
+
+    @app.before_request
+    def _begin():
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            begin_write_transaction()
+
+    @app.after_request
+    def _finish(response):
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return response

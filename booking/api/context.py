@@ -1,0 +1,43 @@
+"""The HTTP side of authentication: who is calling, and one commit per request."""
+
+from __future__ import annotations
+
+from flask import g, request, session
+from sqlalchemy import func, select
+
+from booking.domain.errors import NotAuthenticated
+from booking.extensions import db
+from booking.models import User
+from booking.services.access import ANONYMOUS, Actor
+from booking.services.auth import actor_for, user_for_token
+
+PAGINATION = {"page_size": 50, "max_page_size": 500}
+SECURITY = [{"bearer": []}, {}]  # OpenAPI: bearer token, or anonymous where the service allows it
+
+
+def current_actor() -> Actor:
+    """The caller: from a Bearer token (API clients) or the session cookie (web pages).
+    A token that is sent but unknown, expired or revoked is a 401, not anonymous."""
+    if "actor" in g:
+        return g.actor
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        user = user_for_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+        if user is None:
+            raise NotAuthenticated("The bearer token is invalid, expired or revoked.")
+        g.actor = actor_for(user)
+    elif session.get("user_id"):
+        user = db.session.get(User, session["user_id"])
+        g.actor = actor_for(user) if user and user.active else ANONYMOUS
+    else:
+        g.actor = ANONYMOUS
+    return g.actor
+
+
+def paginate(query, pagination_parameters) -> list:
+    """Run ``query`` for one page and tell flask-smorest the total (X-Pagination header)."""
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    pagination_parameters.item_count = total
+    page = query.limit(pagination_parameters.page_size).offset(pagination_parameters.first_item)
+    return list(db.session.scalars(page))

@@ -1,0 +1,85 @@
+"""The ``booking`` command: a click group sharing the Flask app (``db`` comes from Flask-Migrate)."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from booking import create_app
+from booking.extensions import db
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
+def main() -> None:
+    """Municipal room booking."""
+
+
+@main.command()
+@with_appcontext
+def demo() -> None:
+    """Load demo data (idempotent: running it again changes nothing)."""
+    from booking.demo import load_demo
+
+    created = load_demo()
+    db.session.commit()
+    click.echo("Demo data loaded." if created else "Demo data is there already.")
+
+
+@main.command("create-user")
+@click.option("--email", required=True)
+@click.option("--name", default=None, help="Defaults to the e-mail address.")
+@click.option("--role", required=True, type=click.Choice(["admin", "janitor", "member"]))
+@click.option("--org", "organization_ids", type=int, multiple=True, help="Organisation id (members).")
+@click.option("--building", "building_ids", type=int, multiple=True, help="Building id (janitors).")
+@click.option("--password", default=None, help="Optional; without it the user logs in by token only.")
+@with_appcontext
+def create_user(email, name, role, organization_ids, building_ids, password) -> None:
+    """Create a user and print an API token for it."""
+    from booking.domain.errors import DomainError
+    from booking.services.auth import issue_token
+    from booking.services.users import add_user
+
+    try:
+        user = add_user(
+            {
+                "email": email,
+                "name": name or email,
+                "role": role,
+                "password": password,
+                "organization_ids": list(organization_ids),
+                "building_ids": list(building_ids),
+            }
+        )
+        token = issue_token(user, current_app.config["BOOKING_TOKEN_TTL_DAYS"])
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(f"{error.detail} {getattr(error, 'errors', '') or ''}".strip()) from error
+    db.session.commit()
+    click.echo(token)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
+@click.option("--dev", is_flag=True, help="Use the Flask development server instead of gunicorn.")
+def serve(host: str, port: int, workers: int, dev: bool) -> None:
+    """Serve the app (gunicorn, or the Flask server with --dev)."""
+    if dev:
+        create_app().run(host=host, port=port, debug=True)
+        return
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", "-")
+            self.cfg.set("graceful_timeout", 10)
+
+        def load(self):
+            return create_app()
+
+    click.echo(f"Serving on http://{host}:{port} with {workers} gunicorn workers")
+    Server().run()

@@ -1,0 +1,52 @@
+"""Configuration from environment variables with the ``BOOKING_`` prefix (documented in README)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+DEFAULT_MAX_CONTENT_LENGTH = 1024 * 1024
+
+
+def normalize_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs given in the common ``postgresql://`` form."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _instance_secret_key(instance_path: str) -> str:
+    """A secret key kept in the instance folder, so sessions survive restarts and every worker
+    of one installation signs cookies with the same key. Production sets BOOKING_SECRET_KEY."""
+    path = Path(instance_path) / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        key = secrets.token_hex(32)
+        handle.write(key)
+    return key
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_config(instance_path: str, environ: dict[str, str] | None = None) -> dict:
+    env = os.environ if environ is None else environ
+    default_db = "sqlite:///" + str(Path(instance_path) / "booking.sqlite")
+    database_url = env.get("BOOKING_DATABASE_URL") or env.get("DATABASE_URL") or default_db
+    return {
+        "SQLALCHEMY_DATABASE_URI": normalize_database_url(database_url),
+        "SECRET_KEY": env.get("BOOKING_SECRET_KEY") or _instance_secret_key(instance_path),
+        "MAX_CONTENT_LENGTH": int(env.get("BOOKING_MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH)),
+        "BOOKING_PUBLIC_URL": env.get("BOOKING_PUBLIC_URL", "").rstrip("/"),
+        "SESSION_COOKIE_SECURE": _bool(env.get("BOOKING_SECURE_COOKIES", "false")),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "BOOKING_TOKEN_TTL_DAYS": int(env.get("BOOKING_TOKEN_TTL_DAYS", "90")),
+        "BOOKING_SQL_ECHO": _bool(env.get("BOOKING_SQL_ECHO", "false")),
+    }

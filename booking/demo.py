@@ -1,0 +1,141 @@
+"""Demo data (SPEC §8): buildings with staffed hours, ~15 rooms including a divisible gym,
+organisations of every price category, users of every role. Idempotent."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from booking.extensions import db
+from booking.models import Building, Organization
+from booking.services.access import Actor
+from booking.services.buildings import create_building
+from booking.services.organizations import register_organization, update_organization
+from booking.services.rooms import create_room
+from booking.services.users import add_user
+from pricing.weekly import WeeklyWindow, parse_windows
+
+ADMIN = Actor(user_id=0, role="admin")
+DEMO_PASSWORD = "demo-password"  # every demo user; documented in the README
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
+
+
+def _hours(days, start: str, end: str) -> list[WeeklyWindow]:
+    return parse_windows({"day": day, "start": start, "end": end} for day in days)
+
+
+BUILDINGS = [
+    {
+        "name": "Bekkestua kulturhus",
+        "address": "Gamle Ringeriksvei 40, 1357 Bekkestua",
+        "staffed_hours": _hours(WEEKDAYS, "08:00", "16:00"),
+        "opening_hours": _hours((*WEEKDAYS, "sat", "sun"), "07:00", "23:00"),
+        "closures": [{"start_date": date(2026, 12, 24), "end_date": date(2026, 12, 26), "reason": "Jul"}],
+        "rooms": [
+            {"name": "Storsalen", "kind": "hall", "capacity": 300, "equipment": ["piano", "stage", "sound"],
+             "accessible": True, "requires_approval": True, "buffer_minutes": 30, "min_duration_minutes": 60},
+            {"name": "Øvingsrom 1", "kind": "rehearsal_room", "capacity": 25, "equipment": ["piano"],
+             "buffer_minutes": 15},
+            {"name": "Øvingsrom 2", "kind": "rehearsal_room", "capacity": 12, "equipment": ["drums", "amplifier"]},
+            {"name": "Møterom Kaffekroken", "kind": "meeting_room", "capacity": 14,
+             "equipment": ["projector", "coffee"], "accessible": True, "supervision": "never"},
+            {"name": "Verkstedet", "kind": "classroom", "capacity": 20, "equipment": ["projector"]},
+        ],
+    },
+    {
+        "name": "Hauger skole",
+        "address": "Haugerveien 10, 1338 Sandvika",
+        "staffed_hours": _hours(WEEKDAYS, "07:30", "17:00"),
+        "opening_hours": _hours((*WEEKDAYS, "sat", "sun"), "08:00", "22:00"),
+        "closures": [{"start_date": date(2026, 12, 21), "end_date": date(2027, 1, 1), "reason": "Juleferie"}],
+        "rooms": [
+            {"name": "Gymsal A", "kind": "gym", "capacity": 40, "equipment": ["wall-bars"]},
+            {"name": "Gymsal B", "kind": "gym", "capacity": 40, "equipment": ["wall-bars"]},
+            {"name": "Gymsal hele", "kind": "gym", "capacity": 80, "equipment": ["wall-bars"],
+             "parts": ["Gymsal A", "Gymsal B"]},
+            {"name": "Klasserom 101", "kind": "classroom", "capacity": 30, "equipment": ["projector"]},
+            {"name": "Klasserom 102", "kind": "classroom", "capacity": 30, "equipment": ["projector"]},
+            {"name": "Musikkrommet", "kind": "rehearsal_room", "capacity": 30, "equipment": ["piano", "drums"]},
+        ],
+    },
+    {
+        "name": "Rykkinnhallen",
+        "address": "Rykkinnveien 100, 1349 Rykkinn",
+        "staffed_hours": _hours((*WEEKDAYS, "sat"), "08:00", "22:00"),
+        "opening_hours": _hours((*WEEKDAYS, "sat", "sun"), "08:00", "23:00"),
+        "closures": [],
+        "rooms": [
+            {"name": "Hallflate", "kind": "sports_hall", "capacity": 200, "equipment": ["scoreboard"],
+             "accessible": True, "requires_approval": True, "buffer_minutes": 15, "min_duration_minutes": 60},
+            {"name": "Klubbrommet", "kind": "meeting_room", "capacity": 20, "equipment": ["coffee"]},
+            {"name": "Styrerommet", "kind": "meeting_room", "capacity": 10, "equipment": ["projector"],
+             "accessible": True},
+        ],
+    },
+]
+
+ORGANIZATIONS = [
+    # (name, org number, facts, verified) — facts decide the proposed category
+    ("Bekkestua Skolekorps", "974760673", dict(voluntary=True, local=True,
+     registered_in_frivillighetsregisteret=True, youth_activity=True), True),  # free
+    ("Bærum Seniordans", "123456785", dict(voluntary=True, local=True), True),  # reduced
+    ("Rykkinn Innebandyklubb", "910000004", dict(voluntary=True, local=True,
+     registered_in_frivillighetsregisteret=True, youth_activity=True), True),  # free
+    ("Nordisk Konsulentforum AS", "920000002", dict(), True),  # full
+    ("Sandvika Sjakklubb", "930000000", dict(voluntary=True, local=True), False),  # unverified
+]
+
+USERS = [
+    ("admin@demo.test", "Demo Admin", "admin", [], []),
+    ("vaktmester@demo.test", "Demo Vaktmester", "janitor", [], ["Bekkestua kulturhus", "Hauger skole"]),
+    ("korps@demo.test", "Demo Korpsleder", "member", ["Bekkestua Skolekorps"], []),
+    ("dans@demo.test", "Demo Danseleder", "member", ["Bærum Seniordans"], []),
+    ("innebandy@demo.test", "Demo Innebandyleder", "member", ["Rykkinn Innebandyklubb"], []),
+    ("konsulent@demo.test", "Demo Konsulent", "member", ["Nordisk Konsulentforum AS"], []),
+]
+
+
+def load_demo() -> bool:
+    """Create the demo data unless it is there; returns whether anything was created."""
+    if db.session.execute(select(Building.id).where(Building.name == BUILDINGS[0]["name"])).first():
+        return False
+    buildings = {}
+    for spec in BUILDINGS:
+        spec = dict(spec)
+        rooms = spec.pop("rooms")
+        building = create_building(ADMIN, spec)
+        buildings[building.name] = building
+        by_name = {}
+        for room in rooms:
+            room = dict(room, building_id=building.id)
+            room["part_ids"] = [by_name[name].id for name in room.pop("parts", [])]
+            by_name[room["name"]] = create_room(ADMIN, room)
+    organizations = {}
+    for name, number, facts, verified in ORGANIZATIONS:
+        org = register_organization(
+            Actor(),
+            dict(facts, name=name, org_number=number, contact_name=f"Kontakt {name}",
+                 email=f"post@{number}.demo.test", phone="+47 400 00 000"),
+        )
+        if verified:
+            update_organization(ADMIN, org.id, {"verified": True})
+        organizations[name] = org
+    for email, name, role, orgs, blds in USERS:
+        add_user(
+            {
+                "email": email,
+                "name": name,
+                "role": role,
+                "password": DEMO_PASSWORD,
+                "organization_ids": [organizations[o].id for o in orgs],
+                "building_ids": [buildings[b].id for b in blds],
+            }
+        )
+    db.session.flush()
+    return True
+
+
+def demo_organization(name: str) -> Organization:
+    return db.session.execute(select(Organization).where(Organization.name == name)).scalar_one()

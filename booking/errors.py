@@ -1,0 +1,122 @@
+"""Every error leaves the service as RFC 9457 problem+json, mapped here and nowhere else."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, json, request
+from marshmallow import Schema, fields
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from booking.domain.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://booking.invalid/problems/"  # a stable, never-resolved namespace for problem types
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details (documentation only; responses are built by ``problem``)."""
+
+    type = fields.String(metadata={"description": "URI naming the kind of problem"})
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "Field -> messages, for 422 validation errors"},
+    )
+    rule = fields.String(metadata={"description": "Rule code, for booking rule violations"})
+    conflicts = fields.List(fields.Dict(), metadata={"description": "For 409: what blocks each occurrence"})
+    suggestions = fields.List(fields.Dict(), metadata={"description": "For 409: free alternatives"})
+
+
+def problem(status: int, title: str, detail: str, slug: str | None = None, headers=None, **extra) -> Response:
+    body = {
+        "type": TYPE_BASE + (slug or title.lower().replace(" ", "-")),
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    body.update({k: v for k, v in extra.items() if v is not None})
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON, headers=headers)
+    return response
+
+
+def flatten_messages(messages) -> dict[str, list[str]]:
+    """webargs nests errors by location and field ({"json": {"start": [...]}}); clients want
+    one flat ``field -> messages`` map with dotted paths for nested fields."""
+    flat: dict[str, list[str]] = {}
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), sub)
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            flat.setdefault(prefix or "_body", []).extend(value)
+        elif isinstance(value, list):
+            for index, sub in enumerate(value):
+                walk(f"{prefix}.{index}", sub)
+        else:
+            flat.setdefault(prefix or "_body", []).append(str(value))
+
+    if isinstance(messages, dict) and set(messages) <= {"json", "query", "form", "headers", "path", "files"}:
+        for location_messages in messages.values():
+            walk("", location_messages)
+    else:
+        walk("", messages)
+    return flat
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    data = getattr(error, "data", None) or {}
+    messages = data.get("errors") or data.get("messages")
+    headers = data.get("headers")
+    if error.code == 422 and messages:
+        return problem(
+            422,
+            "Invalid input",
+            "The request has invalid fields.",
+            "validation-error",
+            errors=flatten_messages(messages),
+            headers=headers,
+        )
+    if error.code == 400 and messages:
+        return problem(
+            400,
+            "Bad request",
+            "; ".join(m for ms in flatten_messages(messages).values() for m in ms),
+            headers=headers,
+        )
+    detail = data.get("message") or error.description or error.name
+    response_headers = dict(error.get_headers())
+    response_headers.pop("Content-Type", None)
+    response_headers.update(headers or {})
+    return problem(error.code or 500, error.name, detail, headers=response_headers)
+
+
+def handle_domain_error(error: DomainError) -> Response:
+    return problem(error.status, error.title, error.detail, error.type_slug, **error.extra)
+
+
+def handle_integrity_error(error: IntegrityError) -> Response:
+    """A backstop: services check uniqueness first and say what clashes; should a concurrent
+    request win the race, the database constraint still holds and the client gets a 409."""
+    log.warning("integrity error on %s %s: %s", request.method, request.path, error.orig)
+    return problem(409, "Conflict", "The change conflicts with existing data; reload and try again.",
+                   "state-conflict")
+
+
+def handle_unexpected(error: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return problem(500, "Internal server error", InternalServerError.description, "internal-error")
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,19 @@
+"""Models, one module per aggregate. Importing this package registers every table."""
+
+from booking.models.building import Building, Closure
+from booking.models.organization import Organization
+from booking.models.room import Room, room_parts, room_units
+from booking.models.user import ApiToken, User, janitor_buildings, memberships
+
+__all__ = [
+    "ApiToken",
+    "Building",
+    "Closure",
+    "Organization",
+    "Room",
+    "User",
+    "janitor_buildings",
+    "memberships",
+    "room_parts",
+    "room_units",
+]

@@ -1,0 +1,41 @@
+from marshmallow import Schema, fields, validate
+
+from booking.models.user import ROLES
+from booking.schemas.common import Id, Text
+
+
+class TokenRequestSchema(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    password = Text(1024, required=True)
+
+
+class TokenSchema(Schema):
+    token = fields.String(required=True, metadata={"description": "Send as 'Authorization: Bearer <token>'"})
+
+
+class OrganizationRefSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+
+
+class BuildingRefSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+
+
+class UserSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    email = fields.Email()
+    name = fields.String()
+    role = fields.String()
+    organizations = fields.List(fields.Nested(OrganizationRefSchema))
+    buildings = fields.List(fields.Nested(BuildingRefSchema))
+
+
+class UserCreateSchema(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    name = Text(200, 1, required=True)
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    password = Text(1024, 10, metadata={"description": "At least 10 characters; omit for token-only users"})
+    organization_ids = fields.List(Id(), validate=validate.Length(max=100))
+    building_ids = fields.List(Id(), validate=validate.Length(max=100))

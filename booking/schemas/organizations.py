@@ -1,0 +1,50 @@
+from marshmallow import Schema, fields, validate
+
+from booking.domain.organizations import PRICE_CATEGORIES
+from booking.schemas.common import Text
+
+
+class OrganizationSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    name = Text(200, 1, required=True)
+    org_number = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^\d{9}$", error="Must be 9 digits."),
+        metadata={"description": "Norwegian organisasjonsnummer (mod-11 check digit)"},
+    )
+    voluntary = fields.Boolean(load_default=False)
+    non_profit = fields.Boolean(load_default=False)
+    local = fields.Boolean(load_default=False, metadata={"description": "Based in the municipality"})
+    registered_in_frivillighetsregisteret = fields.Boolean(load_default=False)
+    youth_activity = fields.Boolean(load_default=False, metadata={"description": ">= 90 % under 20"})
+    contact_name = Text(200, 1, required=True)
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    phone = Text(40, load_default="")
+    proposed_category = fields.String(dump_only=True)
+    price_category = fields.String(dump_only=True)
+    effective_category = fields.String(
+        dump_only=True, metadata={"description": "Category used for prices: 'full' until verified"}
+    )
+    verified = fields.Boolean(dump_only=True)
+
+
+class OrganizationCreateSchema(OrganizationSchema):
+    password = Text(
+        1024,
+        10,
+        load_only=True,
+        metadata={"description": "Optional: creates a member account for the contact e-mail"},
+    )
+
+
+class OrganizationPatchSchema(OrganizationSchema):
+    class Meta:
+        partial = True
+        exclude = ("org_number",)
+
+    price_category = fields.String(validate=validate.OneOf(PRICE_CATEGORIES))
+    verified = fields.Boolean()
+
+
+class OrganizationListArgs(Schema):
+    verified = fields.Boolean()
