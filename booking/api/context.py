@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g, request, session
+from flask import request, session
 from sqlalchemy import func, select
 
 from booking.domain.errors import NotAuthenticated
@@ -11,6 +11,7 @@ from booking.models import User
 from booking.services.access import ANONYMOUS, Actor
 from booking.services.auth import actor_for, user_for_token
 
+_ACTOR_KEY = "booking.actor"  # cached per request (not on g, which may outlive a request)
 PAGINATION = {"page_size": 50, "max_page_size": 500}
 SECURITY = [{"bearer": []}, {}]  # OpenAPI: bearer token, or anonymous where the service allows it
 
@@ -18,21 +19,23 @@ SECURITY = [{"bearer": []}, {}]  # OpenAPI: bearer token, or anonymous where the
 def current_actor() -> Actor:
     """The caller: from a Bearer token (API clients) or the session cookie (web pages).
     A token that is sent but unknown, expired or revoked is a 401, not anonymous."""
-    if "actor" in g:
-        return g.actor
+    cached = request.environ.get(_ACTOR_KEY)
+    if cached is not None:
+        return cached
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
         user = user_for_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
         if user is None:
             raise NotAuthenticated("The bearer token is invalid, expired or revoked.")
-        g.actor = actor_for(user)
+        actor = actor_for(user)
     elif session.get("user_id"):
         user = db.session.get(User, session["user_id"])
-        g.actor = actor_for(user) if user and user.active else ANONYMOUS
+        actor = actor_for(user) if user and user.active else ANONYMOUS
     else:
-        g.actor = ANONYMOUS
-    return g.actor
+        actor = ANONYMOUS
+    request.environ[_ACTOR_KEY] = actor
+    return actor
 
 
 def paginate(query, pagination_parameters) -> list:

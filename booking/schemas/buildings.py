@@ -1,6 +1,6 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from booking.schemas.common import Text, Windows
+from booking.schemas.common import PartialMixin, Text, Windows
 
 
 class ClosureSchema(Schema):
@@ -29,6 +29,5 @@ class BuildingSchema(Schema):
     timezone = fields.Constant("Europe/Oslo", dump_only=True)
 
 
-class BuildingPatchSchema(BuildingSchema):
-    class Meta:
-        partial = True
+class BuildingPatchSchema(PartialMixin, BuildingSchema):
+    pass

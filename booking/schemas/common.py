@@ -84,3 +84,11 @@ def Windows(**kwargs) -> fields.List:  # noqa: N802
 class Slug(fields.String):
     def __init__(self, **kwargs):
         super().__init__(validate=validate.Regexp(SLUG, error="Use a-z, 0-9, '-' and '_' (max 40)."), **kwargs)
+
+
+class PartialMixin:
+    """For PATCH schemas: every field optional (a class of its own, so OpenAPI names it)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("partial", True)
+        super().__init__(*args, **kwargs)

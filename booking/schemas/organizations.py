@@ -1,7 +1,7 @@
 from marshmallow import Schema, fields, validate
 
 from booking.domain.organizations import PRICE_CATEGORIES
-from booking.schemas.common import Text
+from booking.schemas.common import PartialMixin, Text
 
 
 class OrganizationSchema(Schema):
@@ -37,9 +37,8 @@ class OrganizationCreateSchema(OrganizationSchema):
     )
 
 
-class OrganizationPatchSchema(OrganizationSchema):
+class OrganizationPatchSchema(PartialMixin, OrganizationSchema):
     class Meta:
-        partial = True
         exclude = ("org_number",)
 
     price_category = fields.String(validate=validate.OneOf(PRICE_CATEGORIES))

@@ -2,7 +2,7 @@ from marshmallow import Schema, fields, validate
 from webargs.fields import DelimitedList
 
 from booking.models.room import ROOM_KINDS, SUPERVISION_MODES
-from booking.schemas.common import Count, Id, LocalDateTime, Slug, Text
+from booking.schemas.common import Count, Id, LocalDateTime, PartialMixin, Slug, Text
 from pricing import PRICE_GROUPS
 
 
@@ -42,9 +42,8 @@ class RoomCreateSchema(RoomSchema):
         exclude = ("units",)
 
 
-class RoomPatchSchema(RoomSchema):
+class RoomPatchSchema(PartialMixin, RoomSchema):
     class Meta:
-        partial = True
         exclude = ("building_id", "units")
 
 

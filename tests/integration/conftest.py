@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from booking import create_app
+from booking.extensions import db
+from tests.conftest import reset_database
+from tests.integration import factories
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    reset_database(database_url)
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": "test-secret",
+            "BOOKING_PUBLIC_URL": "http://booking.test",
+        }
+    )
+    with app.app_context():
+        upgrade()
+    return app
+
+
+def _wipe(app) -> None:
+    with app.app_context():
+        db.session.rollback()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                db.session.execute(text(f"DELETE FROM {table}"))
+        db.session.commit()
+
+
+@pytest.fixture
+def app_ctx(app):
+    _wipe(app)
+    with app.app_context():
+        yield app
+        db.session.rollback()
+
+
+@pytest.fixture
+def client(app_ctx):
+    return app_ctx.test_client()
+
+
+@pytest.fixture
+def make(app_ctx):
+    """Factories that write straight to the database: make.building(), make.room(), ..."""
+    return factories.Factories(itertools.count(1))

@@ -1,0 +1,425 @@
+"""The iCal renderer, checked on the bytes it produces (SPEC §7, requirements 2-6 and 10).
+
+Expansion is compared two ways against an occurrence list computed here with
+``dateutil.rrule`` in Europe/Oslo wall-clock time: ``recurring-ical-events`` (on top of
+``icalendar``) and Mozilla's ``ical.js`` (through ``tests/js/expand.mjs``, run with Node).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import recurring_ical_events
+from dateutil.rrule import DAILY, MONTHLY, TU, WEEKLY, rrule
+from hypothesis import given
+from hypothesis import strategies as st
+from icalendar import Calendar
+
+from booking.feeds.ical import (
+    FeedEvent,
+    FeedSeries,
+    booking_uid,
+    render_calendar,
+    series_uid,
+)
+
+OSLO = ZoneInfo("Europe/Oslo")
+LAST_CHANGE = datetime(2026, 2, 1, 8, 15, 42, tzinfo=UTC)
+JS_DIR = Path(__file__).resolve().parents[1] / "js"
+WINDOW = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 6, 1, tzinfo=UTC))
+
+
+def oslo(*args: int) -> datetime:
+    return datetime(*args, tzinfo=OSLO)
+
+
+# Tuesdays 18-20 across both DST changes (2026-03-29 and 2026-10-25); the Tuesday after
+# Easter is skipped and the first Tuesday after the autumn change is moved to Thursday.
+WEEKLY_SERIES = FeedSeries(
+    uid=series_uid(1),
+    start=oslo(2026, 3, 3, 18),
+    end=oslo(2026, 3, 3, 20),
+    rrule="FREQ=WEEKLY;BYDAY=TU;UNTIL=20261110T170000Z",
+    summary="Korøvelse, sopran; alt",
+    sequence=4,
+    last_modified=LAST_CHANGE,
+    exdates=(oslo(2026, 4, 7, 18),),
+    overrides=(
+        FeedEvent(
+            uid=series_uid(1),
+            start=oslo(2026, 10, 29, 19),
+            end=oslo(2026, 10, 29, 21),
+            summary="Korøvelse (flyttet)",
+            sequence=5,
+            last_modified=LAST_CHANGE + timedelta(days=3),
+            recurrence_id=oslo(2026, 10, 27, 18),
+        ),
+    ),
+    location="Storsalen",
+)
+# Second Tuesday of the month, with a date-only UNTIL the renderer must turn into UTC.
+MONTHLY_SERIES = FeedSeries(
+    uid=series_uid(2),
+    start=oslo(2026, 1, 13, 10),
+    end=oslo(2026, 1, 13, 11, 30),
+    rrule="FREQ=MONTHLY;BYDAY=2TU;UNTIL=20261208",
+    summary="Styremøte",
+    sequence=0,
+    last_modified=LAST_CHANGE,
+)
+COUNT_SERIES = FeedSeries(
+    uid=series_uid(3),
+    start=oslo(2026, 3, 27, 9),
+    end=oslo(2026, 3, 27, 10),
+    rrule="FREQ=DAILY;COUNT=5",
+    summary="Sommerskole",
+    sequence=1,
+    last_modified=LAST_CHANGE,
+    status="TENTATIVE",
+)
+SINGLES = (
+    FeedEvent(
+        uid=booking_uid(10),
+        start=oslo(2026, 6, 15, 17),
+        end=oslo(2026, 6, 15, 22),
+        summary="Bursdag i Blåsalen",
+        sequence=2,
+        last_modified=LAST_CHANGE,
+        description="Rigging fra kl. 16.\nNøkkel hos vakt; ring først, takk.",
+        location="Blåsalen, 2. etasje",
+    ),
+    # Given in UTC: must still be written in Europe/Oslo time.
+    FeedEvent(
+        uid=booking_uid(11),
+        start=datetime(2026, 12, 31, 22, tzinfo=UTC),
+        end=datetime(2027, 1, 1, 1, tzinfo=UTC),
+        summary="Nyttårsfeiring",
+        sequence=0,
+        last_modified=LAST_CHANGE,
+        status="TENTATIVE",
+    ),
+)
+ALL_SERIES = (WEEKLY_SERIES, MONTHLY_SERIES, COUNT_SERIES)
+
+
+def expected_occurrences() -> list[dict[str, str]]:
+    """The occurrence list a client must see, from dateutil in Oslo wall-clock time."""
+
+    def rule_starts(freq: int, **kwargs: object) -> list[datetime]:
+        return [start.replace(tzinfo=OSLO) for start in rrule(freq, **kwargs)]
+
+    weekly = rule_starts(
+        WEEKLY, dtstart=datetime(2026, 3, 3, 18), byweekday=TU, until=datetime(2026, 11, 10, 18)
+    )
+    monthly = rule_starts(
+        MONTHLY, dtstart=datetime(2026, 1, 13, 10), byweekday=TU(2), until=datetime(2026, 12, 8, 10)
+    )
+    daily = rule_starts(DAILY, dtstart=datetime(2026, 3, 27, 9), count=5)
+    assert len(weekly) == 37 and len(monthly) == 12 and len(daily) == 5  # guards the setup
+
+    rows: list[tuple[str, datetime, datetime]] = []
+    moved = {o.recurrence_id: o for o in WEEKLY_SERIES.overrides}
+    for start in weekly:
+        if start in WEEKLY_SERIES.exdates:
+            continue
+        if start in moved:
+            rows.append((WEEKLY_SERIES.uid, moved[start].start, moved[start].end))
+        else:
+            rows.append((WEEKLY_SERIES.uid, start, start + timedelta(hours=2)))
+    rows += [(MONTHLY_SERIES.uid, s, s + timedelta(hours=1, minutes=30)) for s in monthly]
+    rows += [(COUNT_SERIES.uid, s, s + timedelta(hours=1)) for s in daily]
+    rows += [(e.uid, e.start, e.end) for e in SINGLES]
+    return _as_json_rows(rows)
+
+
+def _as_json_rows(rows: list[tuple[str, datetime, datetime]]) -> list[dict[str, str]]:
+    def iso(moment: datetime) -> str:
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    result = [{"uid": uid, "start": iso(start), "end": iso(end)} for uid, start, end in rows]
+    return sorted(result, key=lambda row: (row["start"], row["uid"]))
+
+
+@pytest.fixture(scope="module")
+def feed() -> bytes:
+    return render_calendar("Kulturhuset – Storsalen", SINGLES, ALL_SERIES)
+
+
+def physical_lines(data: bytes) -> list[bytes]:
+    assert data.endswith(b"\r\n")
+    return data[:-2].split(b"\r\n")
+
+
+def content_lines(data: bytes) -> list[str]:
+    """Unfolded content lines."""
+    return data.decode("utf-8").replace("\r\n ", "").removesuffix("\r\n").split("\r\n")
+
+
+def unescape_text(value: str) -> str:
+    """RFC 5545 §3.3.11 TEXT unescaping, for properties icalendar does not type as TEXT."""
+    return re.sub(r"\\(.)", lambda m: "\n" if m[1] in "nN" else m[1], value)
+
+
+def blocks(lines: list[str], name: str) -> list[list[str]]:
+    found, current = [], None
+    for line in lines:
+        if line == f"BEGIN:{name}":
+            current = []
+        elif line == f"END:{name}":
+            found.append(current)
+            current = None
+        elif current is not None:
+            current.append(line)
+    return found
+
+
+# --- requirement 2: bytes, lines, escaping ---------------------------------------------
+
+
+def test_every_line_ends_with_crlf_and_there_are_no_bare_cr_or_lf(feed: bytes) -> None:
+    assert feed.endswith(b"\r\n")
+    assert feed.count(b"\n") == feed.count(b"\r\n") == feed.count(b"\r")
+
+
+def test_lines_are_at_most_75_octets_and_folds_keep_utf8_characters_whole() -> None:
+    # 2-, 3- and 4-byte characters at every offset, so folds fall next to each of them.
+    for prefix in range(4):
+        summary = "x" * prefix + "æøå€🎉" * 40
+        data = render_calendar("Sal", [replace(SINGLES[0], summary=summary)], [])
+        for line in physical_lines(data):
+            assert len(line) <= 75
+            line.decode("utf-8")  # a split character would raise here
+        assert f"SUMMARY:{summary}" in content_lines(data)
+
+
+def test_text_escaping_round_trips_through_icalendar() -> None:
+    summary = "Møte: æøå ÆØÅ, a;b \\ C:\\Nytt\\notater"
+    description = "Linje 1\nLinje 2, med komma; og semikolon\r\nLinje 3\\n er ikke linjeskift"
+    event = replace(SINGLES[0], summary=summary, description=description, location="A, B; C")
+    data = render_calendar("Kor; øving, \\ alt", [event], [])
+
+    lines = content_lines(data)
+    assert "SUMMARY:Møte: æøå ÆØÅ\\, a\\;b \\\\ C:\\\\Nytt\\\\notater" in lines
+    assert "LOCATION:A\\, B\\; C" in lines
+    assert "NAME:Kor\\; øving\\, \\\\ alt" in lines
+    assert "X-WR-CALNAME:Kor\\; øving\\, \\\\ alt" in lines
+
+    parsed = Calendar.from_ical(data)
+    vevent = parsed.events[0]
+    assert str(vevent["SUMMARY"]) == summary
+    assert str(vevent["DESCRIPTION"]) == description.replace("\r\n", "\n")
+    assert str(vevent["LOCATION"]) == "A, B; C"
+    # icalendar 7.3 reads NAME and X-WR-CALNAME as unknown values and leaves them escaped.
+    for raw in (parsed["NAME"], parsed["X-WR-CALNAME"]):
+        assert unescape_text(str(raw)) == "Kor; øving, \\ alt"
+
+
+@given(st.text(st.characters(codec="utf-8"), max_size=300))
+def test_any_text_gives_valid_lines_and_round_trips(text: str) -> None:
+    data = render_calendar("Sal", [replace(SINGLES[0], summary=text, description=None)], [])
+    for line in physical_lines(data):
+        assert len(line) <= 75
+        line.decode("utf-8")
+    # Line breaks become "\n"; other control characters but tab are not allowed: dropped.
+    lines = text.replace("\r\n", "\n").replace("\r", "\n")
+    kept = re.sub("[\x00-\x08\x0b-\x1f\x7f]", "", lines)
+    assert str(Calendar.from_ical(data).events[0]["SUMMARY"]) == kept
+
+
+# --- requirement 3: the calendar object ------------------------------------------------
+
+
+def test_one_vcalendar_with_the_publishing_properties(feed: bytes) -> None:
+    lines = content_lines(feed)
+    assert lines[0] == "BEGIN:VCALENDAR" and lines[-1] == "END:VCALENDAR"
+    assert lines.count("BEGIN:VCALENDAR") == 1
+    header = lines[: lines.index("BEGIN:VTIMEZONE")]
+    for expected in (
+        "VERSION:2.0",
+        "METHOD:PUBLISH",
+        "CALSCALE:GREGORIAN",
+        "NAME:Kulturhuset – Storsalen",
+        "X-WR-CALNAME:Kulturhuset – Storsalen",
+        "REFRESH-INTERVAL;VALUE=DURATION:PT1H",
+        "X-PUBLISHED-TTL:PT1H",
+    ):
+        assert expected in header
+    (prodid,) = [line for line in header if line.startswith("PRODID:")]
+    assert prodid.isascii() and len(prodid) > len("PRODID:")
+
+
+# --- requirement 4: time zone ----------------------------------------------------------
+
+
+def test_one_static_oslo_vtimezone_from_rrules_before_the_first_vevent(feed: bytes) -> None:
+    lines = content_lines(feed)
+    assert lines.count("BEGIN:VTIMEZONE") == 1
+    assert lines.index("END:VTIMEZONE") < lines.index("BEGIN:VEVENT")
+    assert not any(line.startswith("RDATE") for line in lines)
+    (vtimezone,) = blocks(lines, "VTIMEZONE")
+    assert "TZID:Europe/Oslo" in vtimezone
+    (standard,) = blocks(vtimezone, "STANDARD")
+    (daylight,) = blocks(vtimezone, "DAYLIGHT")
+    assert sorted(standard) == sorted(
+        [
+            "DTSTART:19701025T030000",
+            "TZOFFSETFROM:+0200",
+            "TZOFFSETTO:+0100",
+            "TZNAME:CET",
+            "RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10",
+        ]
+    )
+    assert sorted(daylight) == sorted(
+        [
+            "DTSTART:19700329T020000",
+            "TZOFFSETFROM:+0100",
+            "TZOFFSETTO:+0200",
+            "TZNAME:CEST",
+            "RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3",
+        ]
+    )
+
+
+def test_the_vtimezone_agrees_with_the_tz_database(feed: bytes) -> None:
+    # Built from our VTIMEZONE, not looked up by its TZID. Changes happen at 01:00 UTC on a
+    # Sunday: check each hour around that on every Sunday, and noon on every day, 2025-2034.
+    ours = Calendar.from_ical(feed).walk("VTIMEZONE")[0].to_tz(lookup_tzid=False)
+    day = datetime(2025, 1, 1, tzinfo=UTC)
+    while day.year < 2035:
+        hours = (0, 1, 2, 3, 12) if day.weekday() == 6 else (12,)
+        for instant in (day + timedelta(hours=hour) for hour in hours):
+            assert instant.astimezone(ours).utcoffset() == instant.astimezone(OSLO).utcoffset()
+        day += timedelta(days=1)
+
+
+def test_every_event_time_is_in_oslo_time_and_stamps_are_utc(feed: bytes) -> None:
+    lines = content_lines(feed)
+    event_lines = [line for vevent in blocks(lines, "VEVENT") for line in vevent]
+    times = [line for line in event_lines if re.match(r"(DTSTART|DTEND|EXDATE|RECURRENCE-ID)[;:]", line)]
+    assert len(times) == 2 * 6 + 2  # DTSTART/DTEND of 6 VEVENTs, one EXDATE, one RECURRENCE-ID
+    for line in times:
+        assert re.fullmatch(r"[A-Z-]+;TZID=Europe/Oslo:\d{8}T\d{6}(,\d{8}T\d{6})*", line), line
+    stamps = [line for line in event_lines if line.startswith(("DTSTAMP", "LAST-MODIFIED"))]
+    assert len(stamps) == 2 * 6
+    assert all(re.fullmatch(r"[A-Z-]+:\d{8}T\d{6}Z", line) for line in stamps), stamps
+    # A UTC input is converted, not copied: 22:00 UTC on New Year's Eve is 23:00 in Oslo.
+    assert "DTSTART;TZID=Europe/Oslo:20261231T230000" in lines
+
+
+def test_naive_datetimes_are_refused() -> None:
+    with pytest.raises(ValueError, match="aware"):
+        render_calendar("Sal", [replace(SINGLES[0], start=datetime(2026, 6, 15, 17))], [])
+
+
+# --- requirements 5 and 6: identity, stamps, series ------------------------------------
+
+
+def test_same_data_gives_the_same_bytes_whatever_the_order_or_input_zone(feed: bytes) -> None:
+    assert render_calendar("Kulturhuset – Storsalen", SINGLES, ALL_SERIES) == feed
+    shuffled = render_calendar(
+        "Kulturhuset – Storsalen", tuple(reversed(SINGLES)), tuple(reversed(ALL_SERIES))
+    )
+    assert shuffled == feed
+    in_utc = replace(SINGLES[0], start=SINGLES[0].start.astimezone(UTC))
+    assert render_calendar("Kulturhuset – Storsalen", (in_utc, SINGLES[1]), ALL_SERIES) == feed
+
+
+def test_stamps_uids_sequence_and_status_come_from_the_data(feed: bytes) -> None:
+    vevents = blocks(content_lines(feed), "VEVENT")
+    assert len(vevents) == 6
+    by_key = {}
+    for vevent in vevents:
+        uid = next(line for line in vevent if line.startswith("UID:"))
+        rid = next((line for line in vevent if line.startswith("RECURRENCE-ID")), None)
+        by_key[(uid, rid)] = vevent
+        assert sum(line.startswith("SEQUENCE:") for line in vevent) == 1
+    weekly = by_key[("UID:series-1@booking.invalid", None)]
+    assert {"SEQUENCE:4", "DTSTAMP:20260201T081542Z", "LAST-MODIFIED:20260201T081542Z"} <= set(weekly)
+    moved = by_key[("UID:series-1@booking.invalid", "RECURRENCE-ID;TZID=Europe/Oslo:20261027T180000")]
+    assert {"SEQUENCE:5", "DTSTAMP:20260204T081542Z", "SUMMARY:Korøvelse (flyttet)"} <= set(moved)
+    assert "STATUS:TENTATIVE" in by_key[("UID:series-3@booking.invalid", None)]
+    assert "UID:booking-10@booking.invalid" in {uid for uid, _ in by_key}
+
+
+def test_series_master_carries_rrule_and_exdate(feed: bytes) -> None:
+    lines = content_lines(feed)
+    assert "RRULE:FREQ=WEEKLY;UNTIL=20261110T170000Z;BYDAY=TU" in lines
+    assert "EXDATE;TZID=Europe/Oslo:20260407T180000" in lines
+    assert "RRULE:FREQ=DAILY;COUNT=5" in lines
+
+
+@pytest.mark.parametrize(
+    ("given_rule", "written_rule"),
+    [
+        # Already UTC: kept.
+        ("FREQ=WEEKLY;UNTIL=20261110T170000Z", "FREQ=WEEKLY;UNTIL=20261110T170000Z"),
+        # Date only: that day's occurrence is included (18:00 CET is 17:00 UTC).
+        ("FREQ=WEEKLY;UNTIL=20261110", "FREQ=WEEKLY;UNTIL=20261110T170000Z"),
+        # Floating local time read as Oslo time, in summer time here (18:00 CEST).
+        ("FREQ=WEEKLY;UNTIL=20260609T180000", "FREQ=WEEKLY;UNTIL=20260609T160000Z"),
+        ("FREQ=WEEKLY;COUNT=3", "FREQ=WEEKLY;COUNT=3"),
+    ],
+)
+def test_until_is_written_in_utc(given_rule: str, written_rule: str) -> None:
+    series = replace(WEEKLY_SERIES, rrule=given_rule, exdates=(), overrides=())
+    assert f"RRULE:{written_rule}" in content_lines(render_calendar("Sal", [], [series]))
+
+
+def test_an_override_must_share_its_series_uid() -> None:
+    stray = replace(WEEKLY_SERIES.overrides[0], uid=booking_uid(99))
+    with pytest.raises(ValueError, match="override"):
+        render_calendar("Sal", [], [replace(WEEKLY_SERIES, overrides=(stray,))])
+
+
+# --- requirement 10: other parsers expand to the same occurrences ----------------------
+
+
+def test_icalendar_and_recurring_ical_events_expand_to_the_expected_occurrences(
+    feed: bytes,
+) -> None:
+    calendar = Calendar.from_ical(feed)
+    rows = [
+        (str(event["UID"]), event.decoded("DTSTART"), event.decoded("DTEND"))
+        for event in recurring_ical_events.of(calendar).between(*WINDOW)
+    ]
+    assert _as_json_rows(rows) == expected_occurrences()
+
+
+@pytest.fixture(scope="module")
+def ical_js() -> Path:
+    """tests/js with ical.js installed (npm install on first use)."""
+    if shutil.which("node") is None:
+        pytest.skip("Node.js is not on PATH: the ical.js cross-check needs `node` and `npm`")
+    if not (JS_DIR / "node_modules" / "ical.js").is_dir():
+        # No lock file: it would name the registry; package.json pins the exact version.
+        npm = ["npm", "install", "--no-audit", "--no-fund", "--no-package-lock"]
+        installed = subprocess.run(npm, cwd=JS_DIR, capture_output=True, text=True)
+        if installed.returncode != 0:
+            pytest.fail(f"npm install in tests/js failed:\n{installed.stderr}")
+    return JS_DIR
+
+
+def test_ical_js_expands_to_the_expected_occurrences(feed: bytes, ical_js: Path, tmp_path: Path) -> None:
+    path = tmp_path / "feed.ics"
+    path.write_bytes(feed)
+    window = [moment.strftime("%Y-%m-%dT%H:%M:%SZ") for moment in WINDOW]
+    # A machine time zone that is neither UTC nor Oslo: local time must not leak in.
+    env = {**os.environ, "TZ": "America/New_York"}
+    result = subprocess.run(
+        ["node", "expand.mjs", str(path), *window],
+        cwd=ical_js,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == expected_occurrences()

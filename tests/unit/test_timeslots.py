@@ -1,0 +1,129 @@
+"""The Python overlap rule against the shared boundary table, plus property tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from booking.domain.conflicts import Occupancy, find_conflicts
+from booking.domain.timeslots import occupied_until, overlaps
+from pricing.weekly import OSLO
+from tests.boundary_cases import BOUNDARY_CASES, BoundaryCase
+
+
+def _conflict(case: BoundaryCase) -> bool:
+    existing, requested = case.existing, case.requested
+    shares_unit = bool(existing.units & requested.units)
+    return shares_unit and overlaps(
+        existing.start,
+        occupied_until(existing.end, existing.buffer_minutes),
+        requested.start,
+        occupied_until(requested.end, requested.buffer_minutes),
+    )
+
+
+def test_boundary_case_names_are_unique():
+    names = [case.name for case in BOUNDARY_CASES]
+    assert len(names) == len(set(names))
+
+
+def test_boundary_table_has_both_outcomes():
+    # A table where every case expects the same answer would pass a rule that ignores its input.
+    outcomes = [case.conflict for case in BOUNDARY_CASES]
+    assert outcomes.count(True) >= 5 and outcomes.count(False) >= 5
+
+
+@pytest.mark.parametrize("case", BOUNDARY_CASES, ids=lambda c: c.name)
+def test_boundary_table_python_rule(case: BoundaryCase):
+    assert _conflict(case) is case.conflict
+
+
+@pytest.mark.parametrize("case", BOUNDARY_CASES, ids=lambda c: c.name)
+def test_boundary_table_is_symmetric(case: BoundaryCase):
+    swapped = BoundaryCase(case.name, case.requested, case.existing, case.conflict)
+    assert _conflict(swapped) is case.conflict
+
+
+@pytest.mark.parametrize("case", BOUNDARY_CASES, ids=lambda c: c.name)
+def test_boundary_table_find_conflicts(case: BoundaryCase):
+    existing = Occupancy.of_booking(
+        booking_id=1,
+        unit_ids=case.existing.units,
+        start=case.existing.start,
+        end=case.existing.end,
+        buffer_minutes=case.existing.buffer_minutes,
+    )
+    requested = Occupancy.of_booking(
+        booking_id=None,
+        unit_ids=case.requested.units,
+        start=case.requested.start,
+        end=case.requested.end,
+        buffer_minutes=case.requested.buffer_minutes,
+    )
+    pairs = find_conflicts([requested], [existing])
+    assert pairs == ([(requested, existing)] if case.conflict else [])
+
+
+def test_touching_intervals_do_not_overlap():
+    a = datetime(2026, 6, 1, 18, tzinfo=OSLO)
+    b = a + timedelta(hours=2)
+    c = b + timedelta(hours=2)
+    assert not overlaps(a, b, b, c)
+    assert not overlaps(b, c, a, b)
+    assert overlaps(a, b + timedelta(microseconds=1), b, c)
+
+
+def test_occupied_until_adds_the_buffer():
+    end = datetime(2026, 6, 1, 20, tzinfo=OSLO)
+    assert occupied_until(end, 0) == end
+    assert occupied_until(end, 45) == datetime(2026, 6, 1, 20, 45, tzinfo=OSLO)
+
+
+def test_occupied_until_counts_real_minutes_across_dst():
+    # 02:30 CEST on the autumn change is 00:30 UTC; 60 real minutes later is 02:30 CET. Plain
+    # wall-clock addition would give 03:30 CET, two real hours.
+    end = datetime(2026, 10, 25, 2, 30, tzinfo=OSLO)
+    until = occupied_until(end, 60)
+    assert until.astimezone(UTC) == datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    assert until.tzinfo is OSLO
+
+
+def test_occupied_until_rejects_negative_buffer():
+    with pytest.raises(ValueError):
+        occupied_until(datetime(2026, 6, 1, tzinfo=UTC), -1)
+
+
+# Minutes in a small range so overlaps, touches and containment all happen often.
+_minutes = st.integers(min_value=0, max_value=60)
+_intervals = st.tuples(_minutes, st.integers(min_value=1, max_value=30)).map(lambda t: (t[0], t[0] + t[1]))
+_BASE = datetime(2026, 3, 29, 0, 0, tzinfo=UTC)
+
+
+def _at(minute: int) -> datetime:
+    return _BASE + timedelta(minutes=minute)
+
+
+@given(_intervals, _intervals)
+def test_overlap_is_symmetric(a, b):
+    assert overlaps(_at(a[0]), _at(a[1]), _at(b[0]), _at(b[1])) == overlaps(
+        _at(b[0]), _at(b[1]), _at(a[0]), _at(a[1])
+    )
+
+
+@given(_intervals, _intervals)
+def test_overlap_agrees_with_minute_sets(a, b):
+    # Brute force: the minutes each half-open interval covers, [start, end).
+    shared = set(range(*a)) & set(range(*b))
+    assert overlaps(_at(a[0]), _at(a[1]), _at(b[0]), _at(b[1])) == bool(shared)
+
+
+@given(_intervals, _intervals, st.integers(0, 30), st.integers(0, 30))
+def test_occupancy_overlap_agrees_with_minute_sets(a, b, buffer_a, buffer_b):
+    shared = set(range(a[0], a[1] + buffer_a)) & set(range(b[0], b[1] + buffer_b))
+    result = overlaps(
+        _at(a[0]), occupied_until(_at(a[1]), buffer_a), _at(b[0]), occupied_until(_at(b[1]), buffer_b)
+    )
+    assert result == bool(shared)
