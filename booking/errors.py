@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json as stdlib_json
 import logging
+from datetime import date, datetime
 
-from flask import Flask, Response, json, request
+from flask import Flask, Response, request
 from marshmallow import Schema, fields
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from booking.domain.errors import DomainError
+from pricing.weekly import OSLO
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +45,17 @@ def problem(status: int, title: str, detail: str, slug: str | None = None, heade
         "detail": detail,
     }
     body.update({k: v for k, v in extra.items() if v is not None})
-    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON, headers=headers)
-    return response
+    payload = stdlib_json.dumps(body, default=_json_default, ensure_ascii=False)
+    return Response(payload, status=status, mimetype=PROBLEM_JSON, headers=headers)
+
+
+def _json_default(value):
+    """Instants in problem details read like everywhere else in the API: Oslo time, ISO 8601."""
+    if isinstance(value, datetime):
+        return value.astimezone(OSLO).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def flatten_messages(messages) -> dict[str, list[str]]:

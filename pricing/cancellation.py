@@ -24,6 +24,12 @@ FREE_DAYS = 14
 HALF_RENT_DAYS = 7
 SUPERVISION_HOURS = 48
 
+DESCRIPTIONS = {
+    "half_rent_7_days": "Avbestilling 7–14 dager før, 50 % av leie",
+    "full_rent": "Avbestilling under 7 dager før, full leie",
+    "full_rent_and_supervision": "Avbestilling under 48 timer før, tilsyn",
+}
+
 
 @dataclass(frozen=True)
 class CancellationFee:
@@ -42,11 +48,17 @@ class CancellationFee:
             raise ValueError("total_ore must be the sum of the lines")
 
     def to_dict(self) -> dict:
-        return {"lines": [line.to_dict() for line in self.lines], "total_ore": self.total_ore, "rule": self.rule}
+        return {
+            "lines": [line.to_dict() for line in self.lines],
+            "total_ore": self.total_ore,
+            "rule": self.rule,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> CancellationFee:
-        return cls(tuple(QuoteLine.from_dict(line) for line in data["lines"]), data["total_ore"], data["rule"])
+        return cls(
+            tuple(QuoteLine.from_dict(line) for line in data["lines"]), data["total_ore"], data["rule"]
+        )
 
 
 def days_before(start: datetime, days: int) -> datetime:
@@ -75,14 +87,14 @@ def cancellation_fee(
         return CancellationFee((), 0, "free_14_days")
     lines: list[QuoteLine] = []
     if at <= days_before(start, HALF_RENT_DAYS):
-        rule, rent_fee, note = "half_rent_7_days", round_ore(Fraction(rent, 2)), "Avbestilling 7–14 dager før, 50 % av leie"
+        rule, rent_fee = "half_rent_7_days", round_ore(Fraction(rent, 2))
     else:
-        rule, rent_fee, note = "full_rent", rent, "Avbestilling under 7 dager før, full leie"
+        rule, rent_fee = "full_rent", rent
     if rent_fee:
-        lines.append(make_line("cancellation_rent", 1, rent_fee, note))
+        lines.append(make_line("cancellation_rent", 1, rent_fee, DESCRIPTIONS[rule]))
     # Real elapsed hours here: 48 hours are 48 hours, also over a DST night.
     if elapsed(at, start) < timedelta(hours=SUPERVISION_HOURS):
         rule = "full_rent_and_supervision"
         if supervision:
-            lines.append(make_line("cancellation_supervision", 1, supervision, "Avbestilling under 48 timer før, tilsyn"))
+            lines.append(make_line("cancellation_supervision", 1, supervision, DESCRIPTIONS[rule]))
     return CancellationFee(tuple(lines), sum(line.amount_ore for line in lines), rule)

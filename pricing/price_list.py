@@ -105,7 +105,9 @@ class PriceList:
         try:
             valid_from = date.fromisoformat(data["valid_from"])
         except (TypeError, ValueError):
-            raise ValueError(f"valid_from must be an ISO date (YYYY-MM-DD), got {data['valid_from']!r}") from None
+            raise ValueError(
+                f"valid_from must be an ISO date (YYYY-MM-DD), got {data['valid_from']!r}"
+            ) from None
         optional = {name: data[name] for name in _INT_FIELDS if name in data}
         return cls(data["version"], valid_from, data["hourly_rates_ore"], **optional)
 

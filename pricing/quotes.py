@@ -225,7 +225,9 @@ def _slot_starts(stretches: Iterable[tuple[datetime, datetime]], size: timedelta
     return starts
 
 
-def _supervised_stretches(request: QuoteRequest, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+def _supervised_stretches(
+    request: QuoteRequest, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
     """The parts of ``[start, end)`` (UTC) that need supervision, in time order."""
     if request.supervision == "never":
         return []
@@ -254,7 +256,9 @@ def _supervision_reason(request: QuoteRequest, stretches: list[tuple[datetime, d
     return f"egen tilsynsvakt ({reason})" if request.own_supervisor else reason
 
 
-def _rent_lines(price_list: PriceList, request: QuoteRequest, start: datetime, end: datetime) -> list[QuoteLine]:
+def _rent_lines(
+    price_list: PriceList, request: QuoteRequest, start: datetime, end: datetime
+) -> list[QuoteLine]:
     hourly = price_list.hourly_rate_ore(request.price_group, request.category)
     surcharge = 0 if request.category == "free" else price_list.weekend_surcharge_percent
     unit_price = {
@@ -273,8 +277,10 @@ def _supervision_lines(
     slot_starts = _slot_starts(stretches, HOUR)
     if request.own_supervisor or not slot_starts:
         return []
-    rate = {"supervision_weekday": price_list.supervision_weekday_ore,
-            "supervision_weekend": price_list.supervision_weekend_ore}
+    rate = {
+        "supervision_weekday": price_list.supervision_weekday_ore,
+        "supervision_weekend": price_list.supervision_weekend_ore,
+    }
     codes = [
         "supervision_weekend" if _is_weekend(s, request.holidays) else "supervision_weekday"
         for s in slot_starts
@@ -293,7 +299,9 @@ def _quote_occurrence(
 ) -> OccurrenceQuote:
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     stretches = _supervised_stretches(request, start, end)
-    lines = tuple(_rent_lines(price_list, request, start, end) + _supervision_lines(price_list, request, stretches))
+    lines = tuple(
+        _rent_lines(price_list, request, start, end) + _supervision_lines(price_list, request, stretches)
+    )
     return OccurrenceQuote(
         start.astimezone(OSLO),
         end.astimezone(OSLO),

@@ -1,8 +1,19 @@
+from datetime import timedelta
+
 from flask_smorest import Blueprint
 
 from booking.api.context import PAGINATION, current_actor, paginate
-from booking.schemas.rooms import RoomCreateSchema, RoomPatchSchema, RoomSchema, RoomSearchSchema
-from booking.services import rooms
+from booking.domain.errors import InvalidInput
+from booking.models.types import utcnow
+from booking.schemas.rooms import (
+    AvailabilityArgs,
+    AvailabilitySchema,
+    RoomCreateSchema,
+    RoomPatchSchema,
+    RoomSchema,
+    RoomSearchSchema,
+)
+from booking.services import availability, rooms
 
 PREFIX = "/rooms"
 blp = Blueprint("rooms", __name__, description="Rooms and room search")
@@ -13,8 +24,28 @@ blp = Blueprint("rooms", __name__, description="Rooms and room search")
 @blp.response(200, RoomSchema(many=True))
 @blp.paginate(**PAGINATION)
 def search_rooms(pagination_parameters, **filters):
-    """Search rooms by building, kind, capacity, equipment and free time"""
-    return paginate(rooms.search_rooms(filters), pagination_parameters)
+    """Search rooms by building, kind, capacity, equipment, and free time (`free_from` and
+    `free_to` together: rooms open then and with no booking overlapping)"""
+    query = rooms.search_rooms(filters)
+    free_from, free_to = filters.get("free_from"), filters.get("free_to")
+    if (free_from is None) != (free_to is None):
+        raise InvalidInput({"free_to" if free_to is None else "free_from": ["Give free_from and free_to together."]})
+    if free_from is not None:
+        if free_to <= free_from:
+            raise InvalidInput({"free_to": ["Must be after free_from."]})
+        query = availability.only_free(query, free_from, free_to)
+    return paginate(query, pagination_parameters)
+
+
+@blp.route("/<int:room_id>/availability", methods=["GET"])
+@blp.arguments(AvailabilityArgs, location="query", as_kwargs=True)
+@blp.response(200, AvailabilitySchema)
+@blp.alt_response(404, description="No such room")
+def room_availability(room_id, **args):
+    """Busy and free time of a room (default: the next 7 days; at most 92 days)"""
+    start = args.get("from_") or utcnow()
+    end = args.get("to") or start + timedelta(days=7)
+    return availability.room_availability(room_id, start, end)
 
 
 @blp.route("", methods=["POST"])

@@ -12,7 +12,7 @@ def is_valid_org_number(value: str) -> bool:
     (weights 3,2,7,6,5,4,3,2; remainder 0 gives check digit 0, remainder 1 is invalid)."""
     if len(value) != 9 or not value.isascii() or not value.isdigit():
         return False
-    remainder = sum(int(d) * w for d, w in zip(value[:8], ORG_NUMBER_WEIGHTS)) % 11
+    remainder = sum(int(d) * w for d, w in zip(value[:8], ORG_NUMBER_WEIGHTS, strict=True)) % 11
     if remainder == 1:
         return False
     check = 0 if remainder == 0 else 11 - remainder

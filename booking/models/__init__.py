@@ -1,11 +1,27 @@
 """Models, one module per aggregate. Importing this package registers every table."""
 
+from booking.models.booking import (
+    Booking,
+    IdempotencyKey,
+    Notification,
+    Occupancy,
+    PriceListVersion,
+    Series,
+    SkippedOccurrence,
+)
 from booking.models.building import Building, Closure
 from booking.models.organization import Organization
 from booking.models.room import Room, room_parts, room_units
 from booking.models.user import ApiToken, User, janitor_buildings, memberships
 
 __all__ = [
+    "Booking",
+    "IdempotencyKey",
+    "Notification",
+    "Occupancy",
+    "PriceListVersion",
+    "Series",
+    "SkippedOccurrence",
     "ApiToken",
     "Building",
     "Closure",

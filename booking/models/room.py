@@ -79,7 +79,9 @@ class Room(db.Model):
         CheckConstraint("capacity > 0", name="capacity_positive"),
         CheckConstraint("buffer_minutes >= 0 AND buffer_minutes <= 240", name="buffer_range"),
         CheckConstraint(
-            "min_duration_minutes > 0 AND max_duration_minutes >= min_duration_minutes", name="duration_range"
+            "min_duration_minutes > 0 AND max_duration_minutes >= min_duration_minutes"
+            " AND max_duration_minutes <= 10080",
+            name="duration_range",
         ),
         CheckConstraint("min_notice_hours >= 0", name="notice_not_negative"),
         CheckConstraint("max_advance_days > 0", name="advance_positive"),

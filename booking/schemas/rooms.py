@@ -54,3 +54,30 @@ class RoomSearchSchema(Schema):
     equipment = DelimitedList(Slug(), metadata={"description": "Comma-separated tags; rooms must have all"})
     free_from = LocalDateTime(metadata={"description": "With free_to: only rooms free in the whole interval"})
     free_to = LocalDateTime()
+
+
+class AvailabilityArgs(Schema):
+    from_ = LocalDateTime(data_key="from", metadata={"description": "Default: now"})
+    to = LocalDateTime(metadata={"description": "Default: from + 7 days; at most 92 days after from"})
+
+
+class BusySchema(Schema):
+    start = LocalDateTime()
+    end = LocalDateTime()
+    occupied_until = LocalDateTime(metadata={"description": "end plus the changeover buffer"})
+    organization_name = fields.String()
+    title = fields.String(allow_none=True, metadata={"description": "Only when the booking's title is public"})
+    status = fields.String()
+
+
+class IntervalSchema(Schema):
+    start = LocalDateTime()
+    end = LocalDateTime()
+
+
+class AvailabilitySchema(Schema):
+    room_id = fields.Integer()
+    from_ = LocalDateTime(data_key="from", attribute="from")
+    to = LocalDateTime()
+    busy = fields.List(fields.Nested(BusySchema))
+    free = fields.List(fields.Nested(IntervalSchema), metadata={"description": "Free time inside opening hours"})

@@ -96,7 +96,9 @@ RENT_TABLE = [
 
 
 def test_rent_table_covers_every_group_and_category():
-    assert {(g, c) for g, c, _ in RENT_TABLE} == {(g, c) for g in PRICE_GROUPS for c in ("free", "reduced", "full")}
+    assert {(g, c) for g, c, _ in RENT_TABLE} == {
+        (g, c) for g in PRICE_GROUPS for c in ("free", "reduced", "full")
+    }
 
 
 @pytest.mark.parametrize(("group", "category", "total"), RENT_TABLE)
@@ -117,8 +119,13 @@ EXAMPLES = [
     pytest.param(
         # Staffed Mon-Fri 08-16, full meeting room Mon 15:00-19:00:
         # rent 8 half hours × 10_000 = 80_000; supervised 16:00-19:00 = 3 h × 30_000 = 90_000.
-        dict(group="meeting_room", category="full", start=at(2026, 3, 2, 15), end=at(2026, 3, 2, 19),
-             staffed_hours=MON_FRI_8_16),
+        dict(
+            group="meeting_room",
+            category="full",
+            start=at(2026, 3, 2, 15),
+            end=at(2026, 3, 2, 19),
+            staffed_hours=MON_FRI_8_16,
+        ),
         [("rent_weekday", 8, 10_000), ("supervision_weekday", 3, 30_000)],
         170_000,
         "utenfor bemannet tid 16:00–19:00",
@@ -127,8 +134,13 @@ EXAMPLES = [
     pytest.param(
         # Saturday, gym reduced, 10:00-12:00, room always supervised:
         # rent 4 × 15_000 × 150/200 = 4 × 11_250 = 45_000; supervision 2 h × 45_000 = 90_000.
-        dict(group="gym", category="reduced", start=at(2026, 3, 7, 10), end=at(2026, 3, 7, 12),
-             supervision="always"),
+        dict(
+            group="gym",
+            category="reduced",
+            start=at(2026, 3, 7, 10),
+            end=at(2026, 3, 7, 12),
+            supervision="always",
+        ),
         [("rent_weekend", 4, 11_250), ("supervision_weekend", 2, 45_000)],
         135_000,
         "rommet krever alltid tilsyn",
@@ -137,8 +149,14 @@ EXAMPLES = [
     pytest.param(
         # Ascension Day, Thursday 2026-05-14, rehearsal room full 18-20, no supervision:
         # 4 × 25_000 × 150/200 = 4 × 18_750 = 75_000.
-        dict(group="rehearsal_room", category="full", start=at(2026, 5, 14, 18), end=at(2026, 5, 14, 20),
-             supervision="never", holidays=frozenset({date(2026, 5, 14)})),
+        dict(
+            group="rehearsal_room",
+            category="full",
+            start=at(2026, 5, 14, 18),
+            end=at(2026, 5, 14, 20),
+            supervision="never",
+            holidays=frozenset({date(2026, 5, 14)}),
+        ),
         [("rent_weekend", 4, 18_750)],
         75_000,
         None,
@@ -146,8 +164,13 @@ EXAMPLES = [
     ),
     pytest.param(
         # The same Thursday when the caller supplies no holidays: 4 × 12_500 = 50_000.
-        dict(group="rehearsal_room", category="full", start=at(2026, 5, 14, 18), end=at(2026, 5, 14, 20),
-             supervision="never"),
+        dict(
+            group="rehearsal_room",
+            category="full",
+            start=at(2026, 5, 14, 18),
+            end=at(2026, 5, 14, 20),
+            supervision="never",
+        ),
         [("rent_weekday", 4, 12_500)],
         50_000,
         None,
@@ -156,8 +179,14 @@ EXAMPLES = [
     pytest.param(
         # 17 May 2027 is a Monday; hall reduced 12-13: 2 × 30_000 × 150/200 = 2 × 22_500 = 45_000.
         # (17 May 2026 is a Sunday, weekend anyway.)
-        dict(group="hall", category="reduced", start=at(2027, 5, 17, 12), end=at(2027, 5, 17, 13),
-             supervision="never", holidays=frozenset({date(2027, 5, 17)})),
+        dict(
+            group="hall",
+            category="reduced",
+            start=at(2027, 5, 17, 12),
+            end=at(2027, 5, 17, 13),
+            supervision="never",
+            holidays=frozenset({date(2027, 5, 17)}),
+        ),
         [("rent_weekend", 2, 22_500)],
         45_000,
         None,
@@ -166,8 +195,14 @@ EXAMPLES = [
     pytest.param(
         # Free category on a holiday stays free, but pays supervision: Sunday 17 May 2026 10-12,
         # rent 4 × 0; supervision 2 h × 45_000 = 90_000.
-        dict(group="hall", category="free", start=at(2026, 5, 17, 10), end=at(2026, 5, 17, 12),
-             supervision="always", holidays=frozenset({date(2026, 5, 17)})),
+        dict(
+            group="hall",
+            category="free",
+            start=at(2026, 5, 17, 10),
+            end=at(2026, 5, 17, 12),
+            supervision="always",
+            holidays=frozenset({date(2026, 5, 17)}),
+        ),
         [("rent_weekend", 4, 0), ("supervision_weekend", 2, 45_000)],
         90_000,
         "rommet krever alltid tilsyn",
@@ -178,20 +213,38 @@ EXAMPLES = [
         # rent: Fri 22:00..23:30 = 4 × 27_500 = 110_000; Sat 00:00, 00:30 = 2 × 41_250 = 82_500
         # (55_000 × 150/200); supervision: hours at Fri 22, Fri 23 = 2 × 30_000, Sat 00 = 1 × 45_000.
         # 110_000 + 82_500 + 60_000 + 45_000 = 297_500.
-        dict(group="sports_hall", category="full", start=at(2026, 3, 6, 22), end=at(2026, 3, 7, 1),
-             staffed_hours=MON_FRI_8_16),
-        [("rent_weekday", 4, 27_500), ("rent_weekend", 2, 41_250),
-         ("supervision_weekday", 2, 30_000), ("supervision_weekend", 1, 45_000)],
+        dict(
+            group="sports_hall",
+            category="full",
+            start=at(2026, 3, 6, 22),
+            end=at(2026, 3, 7, 1),
+            staffed_hours=MON_FRI_8_16,
+        ),
+        [
+            ("rent_weekday", 4, 27_500),
+            ("rent_weekend", 2, 41_250),
+            ("supervision_weekday", 2, 30_000),
+            ("supervision_weekend", 1, 45_000),
+        ],
         297_500,
         "utenfor bemannet tid 22:00–01:00",
         id="across-midnight-into-saturday",
     ),
     pytest.param(
         # The same booking given in UTC (Oslo is UTC+1 in March): same price.
-        dict(group="sports_hall", category="full", start=datetime(2026, 3, 6, 21, tzinfo=UTC),
-             end=datetime(2026, 3, 7, 0, tzinfo=UTC), staffed_hours=MON_FRI_8_16),
-        [("rent_weekday", 4, 27_500), ("rent_weekend", 2, 41_250),
-         ("supervision_weekday", 2, 30_000), ("supervision_weekend", 1, 45_000)],
+        dict(
+            group="sports_hall",
+            category="full",
+            start=datetime(2026, 3, 6, 21, tzinfo=UTC),
+            end=datetime(2026, 3, 7, 0, tzinfo=UTC),
+            staffed_hours=MON_FRI_8_16,
+        ),
+        [
+            ("rent_weekday", 4, 27_500),
+            ("rent_weekend", 2, 41_250),
+            ("supervision_weekday", 2, 30_000),
+            ("supervision_weekend", 1, 45_000),
+        ],
         297_500,
         "utenfor bemannet tid 22:00–01:00",
         id="any-input-zone",
@@ -199,8 +252,13 @@ EXAMPLES = [
     pytest.param(
         # 1 h 15 min, classroom reduced, always supervised: 3 started half hours × 2_500 = 7_500;
         # 2 started hours × 30_000 = 60_000.
-        dict(group="classroom", category="reduced", start=at(2026, 3, 2, 18), end=at(2026, 3, 2, 19, 15),
-             supervision="always"),
+        dict(
+            group="classroom",
+            category="reduced",
+            start=at(2026, 3, 2, 18),
+            end=at(2026, 3, 2, 19, 15),
+            supervision="always",
+        ),
         [("rent_weekday", 3, 2_500), ("supervision_weekday", 2, 30_000)],
         67_500,
         "rommet krever alltid tilsyn",
@@ -209,8 +267,13 @@ EXAMPLES = [
     pytest.param(
         # 15 minutes: 1 started half hour × 2_500; 1 started hour, raised to the 2-hour minimum
         # 2 × 30_000 = 60_000.
-        dict(group="classroom", category="reduced", start=at(2026, 3, 2, 18), end=at(2026, 3, 2, 18, 15),
-             supervision="always"),
+        dict(
+            group="classroom",
+            category="reduced",
+            start=at(2026, 3, 2, 18),
+            end=at(2026, 3, 2, 18, 15),
+            supervision="always",
+        ),
         [("rent_weekday", 1, 2_500), ("supervision_weekday", 2, 30_000)],
         62_500,
         "rommet krever alltid tilsyn",
@@ -219,8 +282,13 @@ EXAMPLES = [
     pytest.param(
         # Free meeting room Mon 15:00-16:30, staffed to 16: 30 unstaffed minutes = 1 started hour,
         # minimum 2 × 30_000 = 60_000; rent 3 × 0.
-        dict(group="meeting_room", category="free", start=at(2026, 3, 2, 15), end=at(2026, 3, 2, 16, 30),
-             staffed_hours=MON_FRI_8_16),
+        dict(
+            group="meeting_room",
+            category="free",
+            start=at(2026, 3, 2, 15),
+            end=at(2026, 3, 2, 16, 30),
+            staffed_hours=MON_FRI_8_16,
+        ),
         [("rent_weekday", 3, 0), ("supervision_weekday", 2, 30_000)],
         60_000,
         "utenfor bemannet tid 16:00–16:30",
@@ -229,8 +297,13 @@ EXAMPLES = [
     pytest.param(
         # Sun 23:00 -> Mon 01:00, always supervised: hours Sun 23 (45_000) + Mon 00 (30_000) = 75_000
         # is under the floor 2 × 45_000 = 90_000 (the band of the first hour), so 2 × 45_000.
-        dict(group="meeting_room", category="free", start=at(2026, 3, 8, 23), end=at(2026, 3, 9, 1),
-             supervision="always"),
+        dict(
+            group="meeting_room",
+            category="free",
+            start=at(2026, 3, 8, 23),
+            end=at(2026, 3, 9, 1),
+            supervision="always",
+        ),
         [("rent_weekday", 2, 0), ("rent_weekend", 2, 0), ("supervision_weekend", 2, 45_000)],
         90_000,
         "rommet krever alltid tilsyn",
@@ -239,8 +312,13 @@ EXAMPLES = [
     pytest.param(
         # Mon 07:30-17:30, staffed 08-16: unstaffed 07:30-08:00 and 16:00-17:30 = 2 h in all, so
         # 2 started hours × 30_000 = 60_000 (not 1 + 2 per stretch); rent 20 × 2_500 = 50_000.
-        dict(group="meeting_room", category="reduced", start=at(2026, 3, 2, 7, 30), end=at(2026, 3, 2, 17, 30),
-             staffed_hours=MON_FRI_8_16),
+        dict(
+            group="meeting_room",
+            category="reduced",
+            start=at(2026, 3, 2, 7, 30),
+            end=at(2026, 3, 2, 17, 30),
+            staffed_hours=MON_FRI_8_16,
+        ),
         [("rent_weekday", 20, 2_500), ("supervision_weekday", 2, 30_000)],
         110_000,
         "utenfor bemannet tid 07:30–08:00, 16:00–17:30",
@@ -248,8 +326,14 @@ EXAMPLES = [
     ),
     pytest.param(
         # As "staffed-and-unstaffed" with the organisation's own supervisor: rent only, 80_000.
-        dict(group="meeting_room", category="full", start=at(2026, 3, 2, 15), end=at(2026, 3, 2, 19),
-             staffed_hours=MON_FRI_8_16, own_supervisor=True),
+        dict(
+            group="meeting_room",
+            category="full",
+            start=at(2026, 3, 2, 15),
+            end=at(2026, 3, 2, 19),
+            staffed_hours=MON_FRI_8_16,
+            own_supervisor=True,
+        ),
         [("rent_weekday", 8, 10_000)],
         80_000,
         "egen tilsynsvakt (utenfor bemannet tid 16:00–19:00)",
@@ -257,8 +341,13 @@ EXAMPLES = [
     ),
     pytest.param(
         # Inside staffed hours: no supervision. Gym full Mon 10-12: 4 × 17_500 = 70_000.
-        dict(group="gym", category="full", start=at(2026, 3, 2, 10), end=at(2026, 3, 2, 12),
-             staffed_hours=MON_FRI_8_16),
+        dict(
+            group="gym",
+            category="full",
+            start=at(2026, 3, 2, 10),
+            end=at(2026, 3, 2, 12),
+            staffed_hours=MON_FRI_8_16,
+        ),
         [("rent_weekday", 4, 17_500)],
         70_000,
         None,
@@ -266,8 +355,14 @@ EXAMPLES = [
     ),
     pytest.param(
         # Mode "always" ignores staffed hours: + 2 h × 30_000 = 60_000.
-        dict(group="gym", category="full", start=at(2026, 3, 2, 10), end=at(2026, 3, 2, 12),
-             staffed_hours=MON_FRI_8_16, supervision="always"),
+        dict(
+            group="gym",
+            category="full",
+            start=at(2026, 3, 2, 10),
+            end=at(2026, 3, 2, 12),
+            staffed_hours=MON_FRI_8_16,
+            supervision="always",
+        ),
         [("rent_weekday", 4, 17_500), ("supervision_weekday", 2, 30_000)],
         130_000,
         "rommet krever alltid tilsyn",
@@ -275,7 +370,13 @@ EXAMPLES = [
     ),
     pytest.param(
         # Mode "never" with no staffed hours at all: rent only.
-        dict(group="gym", category="full", start=at(2026, 3, 2, 20), end=at(2026, 3, 2, 22), supervision="never"),
+        dict(
+            group="gym",
+            category="full",
+            start=at(2026, 3, 2, 20),
+            end=at(2026, 3, 2, 22),
+            supervision="never",
+        ),
         [("rent_weekday", 4, 17_500)],
         70_000,
         None,
@@ -284,8 +385,13 @@ EXAMPLES = [
     pytest.param(
         # 2026-03-29 (Sunday), clocks go 02:00 -> 03:00: 00:00-04:00 is 3 real hours.
         # Rent 6 × 20_000 × 150/200 = 6 × 15_000 = 90_000; supervision 3 × 45_000 = 135_000.
-        dict(group="meeting_room", category="full", start=at(2026, 3, 29, 0), end=at(2026, 3, 29, 4),
-             supervision="always"),
+        dict(
+            group="meeting_room",
+            category="full",
+            start=at(2026, 3, 29, 0),
+            end=at(2026, 3, 29, 4),
+            supervision="always",
+        ),
         [("rent_weekend", 6, 15_000), ("supervision_weekend", 3, 45_000)],
         225_000,
         "rommet krever alltid tilsyn",
@@ -294,8 +400,13 @@ EXAMPLES = [
     pytest.param(
         # 2026-10-25 (Sunday), clocks go 03:00 -> 02:00: 00:00-04:00 is 5 real hours.
         # Rent 10 × 15_000 = 150_000; supervision 5 × 45_000 = 225_000.
-        dict(group="meeting_room", category="full", start=at(2026, 10, 25, 0), end=at(2026, 10, 25, 4),
-             supervision="always"),
+        dict(
+            group="meeting_room",
+            category="full",
+            start=at(2026, 10, 25, 0),
+            end=at(2026, 10, 25, 4),
+            supervision="always",
+        ),
         [("rent_weekend", 10, 15_000), ("supervision_weekend", 5, 45_000)],
         375_000,
         "rommet krever alltid tilsyn",
@@ -306,6 +417,7 @@ EXAMPLES = [
 
 @pytest.mark.parametrize(("args", "expected_lines", "total", "reason"), EXAMPLES)
 def test_worked_examples(args, expected_lines, total, reason):
+    args = dict(args)
     group, category, start, end = args.pop("group"), args.pop("category"), args.pop("start"), args.pop("end")
     q = price(group, category, start, end, **args)
     assert lines(q) == expected_lines
@@ -370,7 +482,14 @@ def test_quote_reason_joins_distinct_occurrence_reasons():
 def test_quote_snapshot_is_json_and_round_trips():
     q = price("sports_hall", "full", at(2026, 3, 6, 22), at(2026, 3, 7, 1), staffed_hours=MON_FRI_8_16)
     data = json.loads(json.dumps(q.to_dict()))
-    assert set(data) == {"lines", "total_ore", "price_list_version", "category", "supervision_reason", "occurrences"}
+    assert set(data) == {
+        "lines",
+        "total_ore",
+        "price_list_version",
+        "category",
+        "supervision_reason",
+        "occurrences",
+    }
     assert data["occurrences"][0]["start"] == "2026-03-06T22:00:00+01:00"
     assert data["lines"][0] == {
         "code": "rent_weekday",
@@ -418,9 +537,16 @@ def test_unknown_price_group_is_refused():
 def test_default_price_list_is_the_spec_table_in_ore():
     assert DEFAULT_PRICE_LIST.version == "2026-1"
     assert DEFAULT_PRICE_LIST.valid_from == date(2026, 1, 1)
-    assert DEFAULT_PRICE_LIST.hourly_rates_ore["sports_hall"] == {"free": 0, "reduced": 35_000, "full": 55_000}
+    assert DEFAULT_PRICE_LIST.hourly_rates_ore["sports_hall"] == {
+        "free": 0,
+        "reduced": 35_000,
+        "full": 55_000,
+    }
     assert DEFAULT_PRICE_LIST.hourly_rates_ore["hall"]["full"] == 70_000
-    assert (DEFAULT_PRICE_LIST.supervision_weekday_ore, DEFAULT_PRICE_LIST.supervision_weekend_ore) == (30_000, 45_000)
+    assert (DEFAULT_PRICE_LIST.supervision_weekday_ore, DEFAULT_PRICE_LIST.supervision_weekend_ore) == (
+        30_000,
+        45_000,
+    )
 
 
 def test_price_list_round_trips_through_json():
@@ -465,8 +591,10 @@ def _without(*path: str) -> dict:
         ({**DEFAULT_PRICE_LIST.to_dict(), "valid_from": "1 January"}, "valid_from"),
         ({**DEFAULT_PRICE_LIST.to_dict(), "surcharge": 10}, "unknown field"),
         (
-            {**DEFAULT_PRICE_LIST.to_dict(),
-             "hourly_rates_ore": {**DEFAULT_PRICE_LIST.to_dict()["hourly_rates_ore"], "ballroom": {}}},
+            {
+                **DEFAULT_PRICE_LIST.to_dict(),
+                "hourly_rates_ore": {**DEFAULT_PRICE_LIST.to_dict()["hourly_rates_ore"], "ballroom": {}},
+            },
             "unknown price group",
         ),
     ],
@@ -504,7 +632,11 @@ SNAPSHOT = price("meeting_room", "full", START, at(2026, 3, 16, 19), staffed_hou
         (at(2026, 3, 2, 15, 1), "half_rent_7_days", [("cancellation_rent", 1, 40_000)]),  # 80_000 / 2
         (at(2026, 3, 9, 15), "half_rent_7_days", [("cancellation_rent", 1, 40_000)]),  # exactly 7 days: half
         (at(2026, 3, 9, 15, 1), "full_rent", [("cancellation_rent", 1, 80_000)]),
-        (at(2026, 3, 14, 15), "full_rent", [("cancellation_rent", 1, 80_000)]),  # exactly 48 h: no supervision
+        (
+            at(2026, 3, 14, 15),
+            "full_rent",
+            [("cancellation_rent", 1, 80_000)],
+        ),  # exactly 48 h: no supervision
         (
             at(2026, 3, 14, 15, 1),  # under 48 h: 80_000 + 90_000
             "full_rent_and_supervision",
@@ -539,7 +671,9 @@ def test_half_rent_rounds_half_up():
 
 
 def test_free_booking_cancelled_late_pays_only_supervision():
-    snapshot = price("gym", "free", START, at(2026, 3, 16, 17), staffed_hours=MON_FRI_8_16)  # 1 h -> 2 × 30_000
+    snapshot = price(
+        "gym", "free", START, at(2026, 3, 16, 17), staffed_hours=MON_FRI_8_16
+    )  # 1 h -> 2 × 30_000
     fee = cancellation_fee(snapshot, START, at(2026, 3, 16, 9))
     assert lines(fee) == [("cancellation_supervision", 1, 60_000)]
 

@@ -52,7 +52,6 @@ def windows(draw) -> WeeklyWindow:
     return WeeklyWindow(draw(st.integers(0, 6)), as_time(start), as_time(end))
 
 
-
 def _near_local_midnight(day: date, minutes: int) -> datetime:
     return (datetime.combine(day, time(0), OSLO) + timedelta(minutes=minutes)).astimezone(UTC)
 
@@ -86,7 +85,9 @@ def requests(draw, occurrences=st.integers(1, 3)) -> QuoteRequest:
 def _all_ints(q: Quote) -> bool:
     lines = [*q.lines, *(line for o in q.occurrences for line in o.lines)]
     numbers = [q.total_ore, *(o.total_ore for o in q.occurrences)]
-    numbers += [n for line in lines for n in (line.quantity, line.unit_price_ore, line.amount_ore, line.vat_percent)]
+    numbers += [
+        n for line in lines for n in (line.quantity, line.unit_price_ore, line.amount_ore, line.vat_percent)
+    ]
     return all(type(n) is int for n in numbers)
 
 
@@ -154,7 +155,12 @@ def test_price_list_round_trips_through_json(price_list):
     assert PriceList.from_dict(json.loads(json.dumps(price_list.to_dict()))) == price_list
 
 
-@given(price_lists(), requests(occurrences=st.just(1)), st.integers(-3 * 24 * 60, 30 * 24 * 60), st.integers(1, 10_000))
+@given(
+    price_lists(),
+    requests(occurrences=st.just(1)),
+    st.integers(-3 * 24 * 60, 30 * 24 * 60),
+    st.integers(1, 10_000),
+)
 def test_cancelling_later_never_costs_less_and_never_more_than_the_quote(price_list, request, lead, later):
     q = quote(price_list, request)
     start = request.occurrences[0][0]

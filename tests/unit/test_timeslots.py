@@ -127,3 +127,39 @@ def test_occupancy_overlap_agrees_with_minute_sets(a, b, buffer_a, buffer_b):
         _at(a[0]), occupied_until(_at(a[1]), buffer_a), _at(b[0]), occupied_until(_at(b[1]), buffer_b)
     )
     assert result == bool(shared)
+
+
+def test_domain_package_imports_no_framework_and_nothing_outside_the_domain():
+    # The domain stays pure (STYLE: booking/domain imports neither Flask nor the database);
+    # checked on the source because importing ``booking`` itself runs the app package.
+    import ast
+    from pathlib import Path
+
+    import booking.domain
+
+    allowed_booking = "booking.domain"
+    paths = sorted(Path(booking.domain.__file__).parent.glob("*.py"))
+    assert len(paths) >= 7  # errors, organizations and the five modules of this package
+    for path in paths:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                assert node.level == 0, f"{path.name}: use absolute imports"
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                assert top not in {
+                    "flask",
+                    "flask_sqlalchemy",
+                    "flask_smorest",
+                    "sqlalchemy",
+                    "marshmallow",
+                }, f"{path.name} imports {name}"
+                if top == "booking":
+                    assert name == allowed_booking or name.startswith(allowed_booking + "."), (
+                        f"{path.name} imports {name}"
+                    )

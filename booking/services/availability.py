@@ -1,0 +1,182 @@
+"""When rooms are busy and free (public: organisation names only), and competing requests."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, select
+
+from booking.domain.conflicts import PendingRequest, competing_groups, suggested_winner
+from booking.domain.errors import InvalidInput
+from booking.domain.rules import local_dates
+from booking.extensions import db
+from booking.models import Booking, Building, Occupancy, Organization, Room, room_units
+from booking.models.booking import MAX_OCCUPANCY_HOURS
+from booking.services.access import Actor, require_admin
+from booking.services.rooms import get_room
+from pricing.weekly import OSLO, is_within, window_intervals
+
+MAX_RANGE_DAYS = 92
+
+
+def busy_intervals(unit_ids, start: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
+    rows = db.session.execute(
+        select(Occupancy.start, Occupancy.occupied_until).where(
+            Occupancy.unit_id.in_(list(unit_ids)),
+            Occupancy.active.is_(True),
+            Occupancy.start < until,
+            Occupancy.occupied_until > start,
+            Occupancy.start > start - timedelta(hours=MAX_OCCUPANCY_HOURS),
+        )
+    )
+    return [tuple(row) for row in rows]
+
+
+def occupied_clause(room_id_column, start: datetime, until: datetime):
+    """SQL: the room (any of its units) has an active occupancy overlapping [start, until)."""
+    return exists(
+        select(Occupancy.id)
+        .join(room_units, room_units.c.unit_id == Occupancy.unit_id)
+        .where(
+            room_units.c.room_id == room_id_column,
+            Occupancy.active.is_(True),
+            Occupancy.start < until,
+            Occupancy.occupied_until > start,
+            Occupancy.start > start - timedelta(hours=MAX_OCCUPANCY_HOURS),
+        )
+    )
+
+
+def room_availability(room_id: int, start: datetime, end: datetime) -> dict:
+    """Busy intervals (bookings with their buffers, organisation names only) and the free
+    intervals inside opening hours, outside closures, in ``[start, end)``."""
+    if end <= start:
+        raise InvalidInput({"to": ["Must be after from."]})
+    if end - start > timedelta(days=MAX_RANGE_DAYS):
+        raise InvalidInput({"to": [f"At most {MAX_RANGE_DAYS} days after from."]})
+    room = get_room(room_id)
+    rows = db.session.execute(
+        select(Booking.id, Booking.start, Booking.end, Booking.status, Booking.public_title, Booking.title,
+               Organization.name, Occupancy.occupied_until)
+        .join(Occupancy, Occupancy.booking_id == Booking.id)
+        .join(Organization, Organization.id == Booking.organization_id)
+        .where(
+            Occupancy.unit_id.in_(room.unit_ids),
+            Occupancy.active.is_(True),
+            Occupancy.start < end,
+            Occupancy.occupied_until > start,
+            Occupancy.start > start - timedelta(hours=MAX_OCCUPANCY_HOURS),
+        )
+        .order_by(Booking.start)
+    ).all()
+    busy, seen = [], set()
+    for booking_id, b_start, b_end, status, public, title, org_name, until in rows:
+        if booking_id in seen:
+            continue
+        seen.add(booking_id)
+        busy.append({"start": b_start, "end": b_end, "occupied_until": until, "organization_name": org_name,
+                     "title": title if public else None, "status": status})
+    building = room.building
+    if building.opening_windows:
+        open_intervals = list(window_intervals(building.opening_windows, start, end))
+    else:
+        open_intervals = [(start.astimezone(OSLO), end.astimezone(OSLO))]
+    closed = {d for a, b in building.closure_ranges for d in _days(a, b)}
+    free = []
+    for o_start, o_end in open_intervals:
+        for f_start, f_end in _subtract((o_start, o_end), [(b["start"], b["occupied_until"]) for b in busy]):
+            free.extend(_without_closed_days(f_start, f_end, closed))
+    return {"room_id": room.id, "from": start, "to": end, "busy": busy,
+            "free": [{"start": s, "end": e} for s, e in free]}
+
+
+def _days(first, last):
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+def _subtract(interval, busy):
+    start, end = interval
+    pieces = []
+    for b_start, b_end in sorted(busy):
+        if b_end <= start or b_start >= end:
+            continue
+        if b_start > start:
+            pieces.append((start, b_start))
+        start = max(start, b_end)
+    if start < end:
+        pieces.append((start, end))
+    return pieces
+
+
+def _without_closed_days(start, end, closed):
+    if not closed:
+        return [(start, end)]
+    pieces, current = [], None
+    cursor = start.astimezone(OSLO)
+    for day in local_dates(start, end):
+        day_start = max(cursor, datetime.combine(day, datetime.min.time(), OSLO))
+        day_end = min(end.astimezone(OSLO), datetime.combine(day + timedelta(days=1), datetime.min.time(), OSLO))
+        if day in closed:
+            if current:
+                pieces.append(current)
+                current = None
+            continue
+        current = (current[0], day_end) if current else (day_start, day_end)
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def open_building_ids(start: datetime, end: datetime) -> list[int]:
+    """Buildings whose opening hours cover ``[start, end)`` and that are not closed then."""
+    ids = []
+    days = local_dates(start, end)
+    for building in db.session.execute(select(Building)).scalars():
+        if building.opening_windows and not is_within(building.opening_windows, start, end):
+            continue
+        if any(a <= day <= b for day in days for a, b in building.closure_ranges):
+            continue
+        ids.append(building.id)
+    return ids
+
+
+def only_free(query, start: datetime, end: datetime):
+    """Narrow a room query to rooms open and unbooked (no unit occupied) in ``[start, end)``."""
+    return query.where(Room.building_id.in_(open_building_ids(start, end)), ~occupied_clause(Room.id, start, end))
+
+
+def competing_requests(actor: Actor) -> list[dict]:
+    """Groups of pending requests that overlap on a shared unit, with the suggested winner:
+    category free before reduced before full, then the earlier request, then the lower id."""
+    require_admin(actor)
+    rows = db.session.execute(
+        select(Booking, Organization, Occupancy.unit_id, Occupancy.occupied_until)
+        .join(Organization, Organization.id == Booking.organization_id)
+        .join(Occupancy, Occupancy.booking_id == Booking.id)
+        .where(Booking.status == "pending")
+        .order_by(Booking.start, Booking.id)
+    ).all()
+    requests: dict[int, PendingRequest] = {}
+    bookings: dict[int, Booking] = {}
+    for booking, organization, unit_id, until in rows:
+        known = requests.get(booking.id)
+        units = frozenset({unit_id}) | (known.unit_ids if known else frozenset())
+        requests[booking.id] = PendingRequest(booking.id, units, booking.start, until,
+                                              organization.effective_category, booking.created_at,
+                                              organization.name, booking.room_id)
+        bookings[booking.id] = booking
+    groups = []
+    for group in competing_groups(list(requests.values())):
+        if len(group) < 2:
+            continue
+        winner = suggested_winner(group)
+        groups.append({
+            "unit_ids": sorted(set().union(*(r.unit_ids for r in group))),
+            "requests": [bookings[r.booking_id] for r in group],
+            "suggested_winner_id": winner.booking_id,
+            "priority": "category free before reduced before full, then the earlier request",
+        })
+    return groups
