@@ -10,6 +10,7 @@ from booking.models.booking import (
     SkippedOccurrence,
 )
 from booking.models.building import Building, Closure
+from booking.models.feed import FeedMarker, FeedToken
 from booking.models.organization import Organization
 from booking.models.room import Room, room_parts, room_units
 from booking.models.user import ApiToken, User, janitor_buildings, memberships
@@ -25,6 +26,8 @@ __all__ = [
     "ApiToken",
     "Building",
     "Closure",
+    "FeedMarker",
+    "FeedToken",
     "Organization",
     "Room",
     "User",
