@@ -24,11 +24,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     from booking import models  # noqa: F401 - registers the tables
     from booking.api import init_api
     from booking.errors import register_error_handlers
+    from booking.web import init_web
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     register_error_handlers(app)
     init_api(app)
+    init_web(app)
     _register_request_hooks(app)
 
     @app.get("/healthz")

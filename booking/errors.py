@@ -6,7 +6,7 @@ import json as stdlib_json
 import logging
 from datetime import date, datetime
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from marshmallow import Schema, fields
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -18,6 +18,10 @@ log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://booking.invalid/problems/"  # a stable, never-resolved namespace for problem types
+# The pages (booking.web) register a renderer under this key: errors on page paths become HTML
+# pages built from the same problem details; the API, feeds and health check keep problem+json.
+PAGE_ERROR_RENDERER = "booking.page_error_renderer"
+MACHINE_PATHS = ("/api/", "/feeds/", "/healthz")
 
 
 class ProblemSchema(Schema):
@@ -127,8 +131,19 @@ def handle_unexpected(error: Exception) -> Response:
     return problem(500, "Internal server error", InternalServerError.description, "internal-error")
 
 
+def _for_pages_too(handler):
+    def respond(error):
+        response = handler(error)
+        renderer = current_app.extensions.get(PAGE_ERROR_RENDERER)
+        if renderer is None or request.path.startswith(MACHINE_PATHS) or request.path == "/api":
+            return response
+        return renderer(error, response)
+
+    return respond
+
+
 def register_error_handlers(app: Flask) -> None:
-    app.register_error_handler(HTTPException, handle_http_exception)
-    app.register_error_handler(DomainError, handle_domain_error)
-    app.register_error_handler(IntegrityError, handle_integrity_error)
-    app.register_error_handler(Exception, handle_unexpected)
+    app.register_error_handler(HTTPException, _for_pages_too(handle_http_exception))
+    app.register_error_handler(DomainError, _for_pages_too(handle_domain_error))
+    app.register_error_handler(IntegrityError, _for_pages_too(handle_integrity_error))
+    app.register_error_handler(Exception, _for_pages_too(handle_unexpected))

@@ -42,7 +42,18 @@ api = Api()
 
 
 def init_api(app: Flask) -> None:
-    from booking.api import bookings, buildings, conflicts, docs, me, organizations, rooms, tokens
+    from booking.api import (
+        bookings,
+        buildings,
+        conflicts,
+        docs,
+        me,
+        organizations,
+        pricing,
+        rooms,
+        schedule,
+        tokens,
+    )
 
     app.config.setdefault("API_TITLE", "Room booking")
     app.config.setdefault("API_VERSION", "v1")
@@ -62,6 +73,6 @@ def init_api(app: Flask) -> None:
         },
     )
     api.init_app(app)
-    for module in (tokens, me, buildings, rooms, organizations, bookings, conflicts):
+    for module in (tokens, me, buildings, rooms, organizations, bookings, conflicts, schedule, pricing):
         api.register_blueprint(module.blp, url_prefix=API_PREFIX + module.PREFIX)
     app.register_blueprint(docs.bp)

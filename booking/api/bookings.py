@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from booking.api.context import PAGINATION, current_actor, paginate
+from booking.api.context import PAGINATION, current_actor, login_required, paginate
 from booking.domain.errors import BookingConflict, InvalidInput
 from booking.extensions import db
 from booking.models import IdempotencyKey, Series
@@ -30,11 +30,27 @@ BEARER = [{"bearer": []}]
 
 
 def series_view(series: Series, **extra) -> dict:
-    view = {key: getattr(series, key) for key in
-            ("id", "room_id", "organization_id", "title", "rrule", "start", "end", "sequence", "occurrences")}
+    view = {
+        key: getattr(series, key)
+        for key in (
+            "id",
+            "room_id",
+            "organization_id",
+            "title",
+            "rrule",
+            "start",
+            "end",
+            "sequence",
+            "occurrences",
+        )
+    }
     view["skipped"] = [
-        {"start": s.original_start, "end": s.original_end, "reason": s.reason,
-         "conflicts": (s.detail or {}).get("conflicts", [])}
+        {
+            "start": s.original_start,
+            "end": s.original_end,
+            "reason": s.reason,
+            "conflicts": (s.detail or {}).get("conflicts", []),
+        }
         for s in series.skipped
     ]
     view["quote"] = bookings.series_quote(series)
@@ -50,15 +66,28 @@ def _dry_run(actor, data) -> Response:
     try:
         plan = bookings.plan_booking(actor, data)
     except BookingConflict as conflict:
-        body = {"dry_run": True, "outcome": "conflict", "status": None, "occurrences": [], "skipped": [],
-                "conflicts": conflict.conflicts, "suggestions": conflict.suggestions, "quote": None,
-                "displaced_booking_ids": []}
+        body = {
+            "dry_run": True,
+            "outcome": "conflict",
+            "status": None,
+            "occurrences": [],
+            "skipped": [],
+            "conflicts": conflict.conflicts,
+            "suggestions": conflict.suggestions,
+            "quote": None,
+            "displaced_booking_ids": [],
+        }
         return _json_response(DryRunSchema().dump(body), 200)
     body = {
-        "dry_run": True, "outcome": "created", "status": plan.status,
+        "dry_run": True,
+        "outcome": "created",
+        "status": plan.status,
         "occurrences": [{"start": s, "end": e} for s, e in plan.occurrences],
-        "skipped": [s.to_dict() for s in plan.skipped], "conflicts": [], "suggestions": [],
-        "displaced_booking_ids": [b.id for b in plan.displaced], "quote": plan.quote,
+        "skipped": [s.to_dict() for s in plan.skipped],
+        "conflicts": [],
+        "suggestions": [],
+        "displaced_booking_ids": [b.id for b in plan.displaced],
+        "quote": plan.quote,
     }
     return _json_response(DryRunSchema().dump(body), 200)
 
@@ -68,16 +97,22 @@ def _create(actor, data) -> Response:
         return _dry_run(actor, data)
     created = bookings.create_booking(actor, data)
     if isinstance(created, Series):
-        return _json_response(SeriesSchema().dump(series_view(created)), 201,
-                              {"Location": f"/api/v1/series/{created.id}"})
-    return _json_response(BookingSchema().dump(created), 201,
-                          {"Location": f"/api/v1/bookings/{created.id}", "ETag": created.etag})
+        return _json_response(
+            SeriesSchema().dump(series_view(created)), 201, {"Location": f"/api/v1/series/{created.id}"}
+        )
+    return _json_response(
+        BookingSchema().dump(created),
+        201,
+        {"Location": f"/api/v1/bookings/{created.id}", "ETag": created.etag},
+    )
 
 
 def _replay(row: IdempotencyKey, request_hash: str) -> Response:
     if row.request_hash != request_hash:
         raise InvalidInput({"Idempotency-Key": ["This key was used for a different request."]})
-    return _json_response(row.body, row.status_code, dict(row.headers or {}, **{"Idempotent-Replayed": "true"}))
+    return _json_response(
+        row.body, row.status_code, dict(row.headers or {}, **{"Idempotent-Replayed": "true"})
+    )
 
 
 def _create_idempotently(actor, data, key: str) -> Response:
@@ -105,17 +140,31 @@ def _create_idempotently(actor, data, key: str) -> Response:
 
 
 @blp.route("/bookings", methods=["POST"])
+@login_required
 @blp.arguments(BookingCreateSchema)
-@blp.alt_response(201, schema=BookingSchema, description="The booking; or, with `recurrence`, the series "
-                  "(SeriesSchema)", success=True)
+@blp.alt_response(
+    201,
+    schema=BookingSchema,
+    description="The booking; or, with `recurrence`, the series (SeriesSchema)",
+    success=True,
+)
 @blp.alt_response(200, schema=DryRunSchema, description="With dry_run: what would happen", success=True)
 @blp.alt_response(401, description="Not logged in")
 @blp.alt_response(403, description="force without being an admin")
 @blp.alt_response(409, description="Conflicts, with `conflicts` and `suggestions`")
 @blp.alt_response(422, description="Invalid input, or a booking rule (`rule`) broken")
-@blp.doc(security=BEARER, parameters=[{"in": "header", "name": "Idempotency-Key", "required": False,
-                                       "schema": {"type": "string", "maxLength": 200},
-                                       "description": "A retry with the same key returns the first answer"}])
+@blp.doc(
+    security=BEARER,
+    parameters=[
+        {
+            "in": "header",
+            "name": "Idempotency-Key",
+            "required": False,
+            "schema": {"type": "string", "maxLength": 200},
+            "description": "A retry with the same key returns the first answer",
+        }
+    ],
+)
 def create_booking(data):
     """Book a room once, or as a series with `recurrence.rrule`"""
     actor = current_actor()
@@ -127,6 +176,7 @@ def create_booking(data):
 
 
 @blp.route("/bookings", methods=["GET"])
+@login_required
 @blp.arguments(BookingListArgs, location="query", as_kwargs=True)
 @blp.response(200, BookingSchema(many=True))
 @blp.paginate(**PAGINATION)
@@ -140,6 +190,7 @@ def list_bookings(pagination_parameters, **filters):
 
 
 @blp.route("/bookings/<int:booking_id>", methods=["GET"])
+@login_required
 @blp.response(200, BookingSchema, headers={"ETag": {"schema": {"type": "string"}}})
 @blp.alt_response(401, description="Not logged in")
 @blp.alt_response(403, description="Another organisation's booking")
@@ -152,6 +203,7 @@ def get_booking(booking_id):
 
 
 @blp.route("/bookings/<int:booking_id>", methods=["PATCH"])
+@login_required
 @blp.arguments(BookingPatchSchema)
 @blp.response(200, BookingSchema)
 @blp.alt_response(401, description="Not logged in")
@@ -160,8 +212,10 @@ def get_booking(booking_id):
 @blp.alt_response(409, description="The new time conflicts, or the booking is closed")
 @blp.alt_response(412, description="If-Match does not match the current ETag")
 @blp.alt_response(422, description="Invalid input or a booking rule broken")
-@blp.doc(security=BEARER, parameters=[{"in": "header", "name": "If-Match", "required": False,
-                                       "schema": {"type": "string"}}])
+@blp.doc(
+    security=BEARER,
+    parameters=[{"in": "header", "name": "If-Match", "required": False, "schema": {"type": "string"}}],
+)
 def update_booking(data, booking_id):
     """Edit or reschedule a booking (re-checked, re-quoted; SEQUENCE moves on)"""
     booking = bookings.update_booking(current_actor(), booking_id, data, request.headers.get("If-Match"))
@@ -169,6 +223,7 @@ def update_booking(data, booking_id):
 
 
 @blp.route("/bookings/<int:booking_id>/cancel", methods=["POST"])
+@login_required
 @blp.arguments(CancelSchema)
 @blp.response(200, BookingSchema)
 @blp.alt_response(401, description="Not logged in")
@@ -185,6 +240,7 @@ def cancel_booking(data, booking_id):
 
 
 @blp.route("/bookings/<int:booking_id>/approve", methods=["POST"])
+@login_required
 @blp.response(200, BookingSchema)
 @blp.alt_response(401, description="Not logged in")
 @blp.alt_response(403, description="Not an admin")
@@ -197,6 +253,7 @@ def approve_booking(booking_id):
 
 
 @blp.route("/bookings/<int:booking_id>/reject", methods=["POST"])
+@login_required
 @blp.arguments(RejectSchema)
 @blp.response(200, BookingSchema)
 @blp.alt_response(401, description="Not logged in")
@@ -210,6 +267,7 @@ def reject_booking(data, booking_id):
 
 
 @blp.route("/series/<int:series_id>", methods=["GET"])
+@login_required
 @blp.response(200, SeriesSchema)
 @blp.alt_response(401, description="Not logged in")
 @blp.alt_response(403, description="Another organisation's series")
@@ -221,6 +279,7 @@ def get_series(series_id):
 
 
 @blp.route("/series/<int:series_id>/cancel", methods=["POST"])
+@login_required
 @blp.arguments(SeriesCancelSchema)
 @blp.response(200, SeriesCancelResultSchema)
 @blp.alt_response(401, description="Not logged in")
@@ -229,6 +288,7 @@ def get_series(series_id):
 @blp.doc(security=BEARER)
 def cancel_series(data, series_id):
     """Cancel a whole series, or its occurrences from a date on"""
-    series, fee = bookings.cancel_series(current_actor(), series_id, data.get("from_date"), data["reason"],
-                                         data["dry_run"])
+    series, fee = bookings.cancel_series(
+        current_actor(), series_id, data.get("from_date"), data["reason"], data["dry_run"]
+    )
     return series_view(series, dry_run=data["dry_run"], fee_total_ore=fee)

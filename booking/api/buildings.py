@@ -1,6 +1,6 @@
 from flask_smorest import Blueprint
 
-from booking.api.context import PAGINATION, current_actor, paginate
+from booking.api.context import PAGINATION, current_actor, login_required, paginate
 from booking.schemas.buildings import BuildingPatchSchema, BuildingSchema
 from booking.services import buildings
 
@@ -17,6 +17,7 @@ def list_buildings(pagination_parameters):
 
 
 @blp.route("", methods=["POST"])
+@login_required
 @blp.arguments(BuildingSchema)
 @blp.response(201, BuildingSchema)
 @blp.alt_response(401, description="Not logged in")
@@ -37,6 +38,7 @@ def get_building(building_id):
 
 
 @blp.route("/<int:building_id>", methods=["PATCH"])
+@login_required
 @blp.arguments(BuildingPatchSchema)
 @blp.response(200, BuildingSchema)
 @blp.alt_response(401, description="Not logged in")

@@ -1,6 +1,6 @@
 from flask_smorest import Blueprint
 
-from booking.api.context import current_actor
+from booking.api.context import current_actor, login_required
 from booking.schemas.bookings import CompetingGroupSchema
 from booking.services import availability
 
@@ -9,6 +9,7 @@ blp = Blueprint("conflicts", __name__, description="Competing requests")
 
 
 @blp.route("/conflicts", methods=["GET"])
+@login_required
 @blp.response(200, CompetingGroupSchema(many=True))
 @blp.alt_response(401, description="Not logged in")
 @blp.alt_response(403, description="Not an admin")

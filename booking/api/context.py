@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask import request, session
 from sqlalchemy import func, select
 
 from booking.domain.errors import NotAuthenticated
 from booking.extensions import db
 from booking.models import User
-from booking.services.access import ANONYMOUS, Actor
+from booking.services.access import ANONYMOUS, Actor, require_user
 from booking.services.auth import actor_for, user_for_token
 
 _ACTOR_KEY = "booking.actor"  # cached per request (not on g, which may outlive a request)
@@ -36,6 +38,17 @@ def current_actor() -> Actor:
         actor = ANONYMOUS
     request.environ[_ACTOR_KEY] = actor
     return actor
+
+
+def login_required(view):
+    """Answer 401 before parsing the body: an anonymous caller learns nothing about the input."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        require_user(current_actor())
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
 def paginate(query, pagination_parameters) -> list:

@@ -1,6 +1,6 @@
 from flask_smorest import Blueprint
 
-from booking.api.context import SECURITY, current_actor
+from booking.api.context import SECURITY, current_actor, login_required
 from booking.extensions import db
 from booking.models import User
 from booking.schemas.auth import UserCreateSchema, UserSchema
@@ -12,6 +12,7 @@ blp = Blueprint("users", __name__, description="The caller and user accounts")
 
 
 @blp.route("/me", methods=["GET"])
+@login_required
 @blp.response(200, UserSchema)
 @blp.alt_response(401, description="Not logged in")
 @blp.doc(security=[{"bearer": []}])
@@ -23,6 +24,7 @@ def me():
 
 
 @blp.route("/users", methods=["POST"])
+@login_required
 @blp.arguments(UserCreateSchema)
 @blp.response(201, UserSchema)
 @blp.alt_response(401, description="Not logged in")

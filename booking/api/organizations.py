@@ -1,6 +1,6 @@
 from flask_smorest import Blueprint
 
-from booking.api.context import PAGINATION, SECURITY, current_actor, paginate
+from booking.api.context import PAGINATION, SECURITY, current_actor, login_required, paginate
 from booking.schemas.organizations import (
     OrganizationCreateSchema,
     OrganizationListArgs,
@@ -14,6 +14,7 @@ blp = Blueprint("organizations", __name__, description="Organisations (associati
 
 
 @blp.route("", methods=["GET"])
+@login_required
 @blp.arguments(OrganizationListArgs, location="query", as_kwargs=True)
 @blp.response(200, OrganizationSchema(many=True))
 @blp.paginate(**PAGINATION)
@@ -36,6 +37,7 @@ def register_organization(data):
 
 
 @blp.route("/<int:organization_id>", methods=["GET"])
+@login_required
 @blp.response(200, OrganizationSchema)
 @blp.alt_response(401, description="Not logged in")
 @blp.alt_response(403, description="Not a member of it, a janitor or an admin")
@@ -47,6 +49,7 @@ def get_organization(organization_id):
 
 
 @blp.route("/<int:organization_id>", methods=["PATCH"])
+@login_required
 @blp.arguments(OrganizationPatchSchema)
 @blp.response(200, OrganizationSchema)
 @blp.alt_response(401, description="Not logged in")

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from flask_smorest import Blueprint
 
-from booking.api.context import PAGINATION, current_actor, paginate
+from booking.api.context import PAGINATION, current_actor, login_required, paginate
 from booking.domain.errors import InvalidInput
 from booking.models.types import utcnow
 from booking.schemas.rooms import (
@@ -29,7 +29,9 @@ def search_rooms(pagination_parameters, **filters):
     query = rooms.search_rooms(filters)
     free_from, free_to = filters.get("free_from"), filters.get("free_to")
     if (free_from is None) != (free_to is None):
-        raise InvalidInput({"free_to" if free_to is None else "free_from": ["Give free_from and free_to together."]})
+        raise InvalidInput(
+            {"free_to" if free_to is None else "free_from": ["Give free_from and free_to together."]}
+        )
     if free_from is not None:
         if free_to <= free_from:
             raise InvalidInput({"free_to": ["Must be after free_from."]})
@@ -49,6 +51,7 @@ def room_availability(room_id, **args):
 
 
 @blp.route("", methods=["POST"])
+@login_required
 @blp.arguments(RoomCreateSchema)
 @blp.response(201, RoomSchema)
 @blp.alt_response(401, description="Not logged in")
@@ -70,6 +73,7 @@ def get_room(room_id):
 
 
 @blp.route("/<int:room_id>", methods=["PATCH"])
+@login_required
 @blp.arguments(RoomPatchSchema)
 @blp.response(200, RoomSchema)
 @blp.alt_response(401, description="Not logged in")

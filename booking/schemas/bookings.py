@@ -36,14 +36,23 @@ class QuoteSchema(Schema):
 class FeeSchema(Schema):
     lines = fields.List(fields.Nested(QuoteLineSchema))
     total_ore = fields.Integer()
-    rule = fields.String(metadata={"description": "admin, free_14_days, half_rent_7_days, full_rent, "
-                                                  "full_rent_and_supervision"})
+    rule = fields.String(
+        metadata={
+            "description": "admin, free_14_days, half_rent_7_days, full_rent, full_rent_and_supervision"
+        }
+    )
 
 
 class RecurrenceSchema(Schema):
-    rrule = Text(500, 1, required=True, metadata={
-        "description": "RFC 5545 RRULE: FREQ=DAILY|WEEKLY|MONTHLY, INTERVAL, BYDAY (e.g. TU or 2TU), "
-                       "UNTIL or COUNT; at most 366 days and 200 occurrences"})
+    rrule = Text(
+        500,
+        1,
+        required=True,
+        metadata={
+            "description": "RFC 5545 RRULE: FREQ=DAILY|WEEKLY|MONTHLY, INTERVAL, BYDAY (e.g. TU or 2TU), "
+            "UNTIL or COUNT; at most 366 days and 200 occurrences"
+        },
+    )
 
 
 class BookingInputSchema(Schema):
@@ -73,9 +82,15 @@ class BookingCreateSchema(BookingInputSchema):
     own_supervisor = fields.Boolean(load_default=False)
     recurrence = fields.Nested(RecurrenceSchema, allow_none=True)
     on_conflict = fields.String(load_default="reject", validate=validate.OneOf(["reject", "skip"]))
-    skip_holidays = fields.Boolean(load_default=False, metadata={"description": "Leave out public holidays and closures"})
-    dry_run = fields.Boolean(load_default=False, metadata={"description": "Answer what would happen; write nothing"})
-    force = fields.Boolean(load_default=False, metadata={"description": "Admin only: displace existing bookings"})
+    skip_holidays = fields.Boolean(
+        load_default=False, metadata={"description": "Leave out public holidays and closures"}
+    )
+    dry_run = fields.Boolean(
+        load_default=False, metadata={"description": "Answer what would happen; write nothing"}
+    )
+    force = fields.Boolean(
+        load_default=False, metadata={"description": "Admin only: displace existing bookings"}
+    )
 
 
 class BookingPatchSchema(BookingInputSchema):
@@ -87,8 +102,10 @@ class BookingSchema(Schema):
     room_id = fields.Integer()
     organization_id = fields.Integer()
     series_id = fields.Integer(allow_none=True)
-    original_start = LocalDateTime(allow_none=True, metadata={"description": "For a series occurrence: "
-                                                                           "the rule's instance it stands for"})
+    original_start = LocalDateTime(
+        allow_none=True,
+        metadata={"description": "For a series occurrence: the rule's instance it stands for"},
+    )
     title = fields.String()
     start = LocalDateTime()
     end = LocalDateTime()
@@ -176,7 +193,9 @@ class CancelSchema(Schema):
 
 
 class SeriesCancelSchema(CancelSchema):
-    from_date = fields.Date(allow_none=True, metadata={"description": "Cancel occurrences on or after this date"})
+    from_date = fields.Date(
+        allow_none=True, metadata={"description": "Cancel occurrences on or after this date"}
+    )
 
 
 class SeriesCancelResultSchema(SeriesSchema):

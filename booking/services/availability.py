@@ -56,8 +56,16 @@ def room_availability(room_id: int, start: datetime, end: datetime) -> dict:
         raise InvalidInput({"to": [f"At most {MAX_RANGE_DAYS} days after from."]})
     room = get_room(room_id)
     rows = db.session.execute(
-        select(Booking.id, Booking.start, Booking.end, Booking.status, Booking.public_title, Booking.title,
-               Organization.name, Occupancy.occupied_until)
+        select(
+            Booking.id,
+            Booking.start,
+            Booking.end,
+            Booking.status,
+            Booking.public_title,
+            Booking.title,
+            Organization.name,
+            Occupancy.occupied_until,
+        )
         .join(Occupancy, Occupancy.booking_id == Booking.id)
         .join(Organization, Organization.id == Booking.organization_id)
         .where(
@@ -74,8 +82,16 @@ def room_availability(room_id: int, start: datetime, end: datetime) -> dict:
         if booking_id in seen:
             continue
         seen.add(booking_id)
-        busy.append({"start": b_start, "end": b_end, "occupied_until": until, "organization_name": org_name,
-                     "title": title if public else None, "status": status})
+        busy.append(
+            {
+                "start": b_start,
+                "end": b_end,
+                "occupied_until": until,
+                "organization_name": org_name,
+                "title": title if public else None,
+                "status": status,
+            }
+        )
     building = room.building
     if building.opening_windows:
         open_intervals = list(window_intervals(building.opening_windows, start, end))
@@ -86,8 +102,13 @@ def room_availability(room_id: int, start: datetime, end: datetime) -> dict:
     for o_start, o_end in open_intervals:
         for f_start, f_end in _subtract((o_start, o_end), [(b["start"], b["occupied_until"]) for b in busy]):
             free.extend(_without_closed_days(f_start, f_end, closed))
-    return {"room_id": room.id, "from": start, "to": end, "busy": busy,
-            "free": [{"start": s, "end": e} for s, e in free]}
+    return {
+        "room_id": room.id,
+        "from": start,
+        "to": end,
+        "busy": busy,
+        "free": [{"start": s, "end": e} for s, e in free],
+    }
 
 
 def _days(first, last):
@@ -118,7 +139,9 @@ def _without_closed_days(start, end, closed):
     cursor = start.astimezone(OSLO)
     for day in local_dates(start, end):
         day_start = max(cursor, datetime.combine(day, datetime.min.time(), OSLO))
-        day_end = min(end.astimezone(OSLO), datetime.combine(day + timedelta(days=1), datetime.min.time(), OSLO))
+        day_end = min(
+            end.astimezone(OSLO), datetime.combine(day + timedelta(days=1), datetime.min.time(), OSLO)
+        )
         if day in closed:
             if current:
                 pieces.append(current)
@@ -145,7 +168,9 @@ def open_building_ids(start: datetime, end: datetime) -> list[int]:
 
 def only_free(query, start: datetime, end: datetime):
     """Narrow a room query to rooms open and unbooked (no unit occupied) in ``[start, end)``."""
-    return query.where(Room.building_id.in_(open_building_ids(start, end)), ~occupied_clause(Room.id, start, end))
+    return query.where(
+        Room.building_id.in_(open_building_ids(start, end)), ~occupied_clause(Room.id, start, end)
+    )
 
 
 def competing_requests(actor: Actor) -> list[dict]:
@@ -164,19 +189,28 @@ def competing_requests(actor: Actor) -> list[dict]:
     for booking, organization, unit_id, until in rows:
         known = requests.get(booking.id)
         units = frozenset({unit_id}) | (known.unit_ids if known else frozenset())
-        requests[booking.id] = PendingRequest(booking.id, units, booking.start, until,
-                                              organization.effective_category, booking.created_at,
-                                              organization.name, booking.room_id)
+        requests[booking.id] = PendingRequest(
+            booking.id,
+            units,
+            booking.start,
+            until,
+            organization.effective_category,
+            booking.created_at,
+            organization.name,
+            booking.room_id,
+        )
         bookings[booking.id] = booking
     groups = []
     for group in competing_groups(list(requests.values())):
         if len(group) < 2:
             continue
         winner = suggested_winner(group)
-        groups.append({
-            "unit_ids": sorted(set().union(*(r.unit_ids for r in group))),
-            "requests": [bookings[r.booking_id] for r in group],
-            "suggested_winner_id": winner.booking_id,
-            "priority": "category free before reduced before full, then the earlier request",
-        })
+        groups.append(
+            {
+                "unit_ids": sorted(set().union(*(r.unit_ids for r in group))),
+                "requests": [bookings[r.booking_id] for r in group],
+                "suggested_winner_id": winner.booking_id,
+                "priority": "category free before reduced before full, then the earlier request",
+            }
+        )
     return groups

@@ -34,7 +34,13 @@ from booking.models import Booking, Notification, Occupancy, Organization, Room,
 from booking.models.booking import MAX_OCCUPANCY_HOURS, OPEN_STATUSES
 from booking.models.types import utcnow
 from booking.services import suggestions
-from booking.services.access import Actor, can_act_for_organization, require_admin, require_organization, require_user
+from booking.services.access import (
+    Actor,
+    can_act_for_organization,
+    require_admin,
+    require_organization,
+    require_user,
+)
 from booking.services.pricing import combined_quote, quote_occurrences
 from pricing import OSLO, CancellationFee, OccurrenceQuote, QuoteLine, cancellation_fee
 from pricing.quotes import merge_lines
@@ -99,8 +105,11 @@ def list_bookings(actor: Actor, filters: dict):
     query = select(Booking).options(joinedload(Booking.room), joinedload(Booking.organization))
     if not actor.is_admin:
         query = query.where(Booking.organization_id.in_(actor.organization_ids))
-    for key, column in (("room_id", Booking.room_id), ("organization_id", Booking.organization_id),
-                        ("series_id", Booking.series_id)):
+    for key, column in (
+        ("room_id", Booking.room_id),
+        ("organization_id", Booking.organization_id),
+        ("series_id", Booking.series_id),
+    ):
         if filters.get(key) is not None:
             query = query.where(column == filters[key])
     if filters.get("building_id") is not None:
@@ -119,8 +128,14 @@ def list_bookings(actor: Actor, filters: dict):
 
 def _holds(room: Room, occurrences, booking_id: int | None = None) -> list[Hold]:
     return [
-        Hold.of_booking(booking_id=booking_id, unit_ids=room.unit_ids, start=s, end=e,
-                        buffer_minutes=room.buffer_minutes, room_id=room.id)
+        Hold.of_booking(
+            booking_id=booking_id,
+            unit_ids=room.unit_ids,
+            start=s,
+            end=e,
+            buffer_minutes=room.buffer_minutes,
+            room_id=room.id,
+        )
         for s, e in occurrences
     ]
 
@@ -129,8 +144,14 @@ def existing_holds(unit_ids, start: datetime, until: datetime, *, active_only: b
     """Occupancies on ``unit_ids`` overlapping ``[start, until)``, one query, index-backed:
     the lower bound on ``start`` keeps the scan on (unit_id, start) narrow."""
     query = (
-        select(Occupancy.booking_id, Occupancy.unit_id, Occupancy.start, Occupancy.occupied_until,
-               Booking.room_id, Organization.name)
+        select(
+            Occupancy.booking_id,
+            Occupancy.unit_id,
+            Occupancy.start,
+            Occupancy.occupied_until,
+            Booking.room_id,
+            Organization.name,
+        )
         .join(Booking, Booking.id == Occupancy.booking_id)
         .join(Organization, Organization.id == Booking.organization_id)
         .where(
@@ -167,7 +188,9 @@ def find_blocking(room: Room, occurrences, exclude_booking_id: int | None = None
     if not occurrences:
         return {}
     wanted = _holds(room, occurrences, exclude_booking_id)
-    existing = existing_holds(room.unit_ids, min(h.start for h in wanted), max(h.occupied_until for h in wanted))
+    existing = existing_holds(
+        room.unit_ids, min(h.start for h in wanted), max(h.occupied_until for h in wanted)
+    )
     index = {id(h): i for i, h in enumerate(wanted)}
     blocked: dict[int, list[dict]] = {}
     for hold, blocking in find_conflicts(wanted, existing):
@@ -176,7 +199,9 @@ def find_blocking(room: Room, occurrences, exclude_booking_id: int | None = None
     return blocked
 
 
-def _conflict_error(room: Room, occurrences, blocked: dict[int, list[dict]], attendees: int) -> BookingConflict:
+def _conflict_error(
+    room: Room, occurrences, blocked: dict[int, list[dict]], attendees: int
+) -> BookingConflict:
     conflicts = [c for i in sorted(blocked) for c in blocked[i]]
     first = occurrences[min(blocked)]
     n = len(blocked)
@@ -215,7 +240,9 @@ def _split_by_rules(room, occurrences, attendees, now, *, skip_holidays: bool, s
     """Occurrences that may be booked, and those left out (holidays, closures). Any other rule
     broken by any occurrence is a 422 naming the date."""
     room_rules, building_rules = _rules(room)
-    holidays = holiday_dates(occurrences[0][0].astimezone(OSLO).date(), occurrences[-1][1].astimezone(OSLO).date())
+    holidays = holiday_dates(
+        occurrences[0][0].astimezone(OSLO).date(), occurrences[-1][1].astimezone(OSLO).date()
+    )
     keep, skipped = [], []
     for start, end in occurrences:
         days = local_dates(start, end)
@@ -230,7 +257,9 @@ def _split_by_rules(room, occurrences, attendees, now, *, skip_holidays: bool, s
             violation = violations[0]
             if len(occurrences) > 1:
                 local = start.astimezone(OSLO).strftime("%Y-%m-%d %H:%M")
-                raise RuleViolation(violation.rule, f"Occurrence {local}: {violation.detail}", occurrence=start)
+                raise RuleViolation(
+                    violation.rule, f"Occurrence {local}: {violation.detail}", occurrence=start
+                )
             raise violation
         keep.append((start, end))
     return keep, skipped
@@ -280,7 +309,9 @@ def plan_booking(actor: Actor, data: dict, now: datetime | None = None) -> Plan:
     displaced: list[Booking] = []
     if blocked and data.get("force"):
         ids = {c["booking_id"] for cs in blocked.values() for c in cs}
-        displaced = list(db.session.execute(select(Booking).where(Booking.id.in_(ids)).order_by(Booking.id)).scalars())
+        displaced = list(
+            db.session.execute(select(Booking).where(Booking.id.in_(ids)).order_by(Booking.id)).scalars()
+        )
     elif blocked and skip:
         for i in sorted(blocked):
             skipped.append(Skipped(*occurrences[i], "conflict", blocked[i]))
@@ -291,7 +322,9 @@ def plan_booking(actor: Actor, data: dict, now: datetime | None = None) -> Plan:
         raise _conflict_error(room, occurrences, blocked, attendees)
 
     skipped.sort(key=lambda s: s.start)
-    quotes = quote_occurrences(room, organization.effective_category, occurrences, bool(data.get("own_supervisor")))
+    quotes = quote_occurrences(
+        room, organization.effective_category, occurrences, bool(data.get("own_supervisor"))
+    )
     return Plan(room, organization, status, occurrences, skipped, quotes, displaced, rrule)
 
 
@@ -302,29 +335,55 @@ def create_booking(actor: Actor, data: dict, now: datetime | None = None) -> Boo
     for victim in plan.displaced:
         _end(victim, "cancelled", f"Displaced by an administrator's booking: {data['title']}", stamp)
         victim.cancellation_fee = CancellationFee((), 0, "admin").to_dict()
-        _notify(victim, "displaced", f"Your booking '{victim.title}' was cancelled by the municipality "
-                                     "to make room for another booking. No fee is charged.")
+        _notify(
+            victim,
+            "displaced",
+            f"Your booking '{victim.title}' was cancelled by the municipality "
+            "to make room for another booking. No fee is charged.",
+        )
     series = None
     if plan.rrule:
         series = Series(  # DTSTART is the requested first occurrence, even if it was skipped
-            room_id=plan.room.id, organization_id=plan.organization.id, booked_by_id=actor.user_id or None,
-            title=data["title"], rrule=plan.rrule, start=data["start"], end=data["end"],
-            created_at=stamp, updated_at=stamp,
+            room_id=plan.room.id,
+            organization_id=plan.organization.id,
+            booked_by_id=actor.user_id or None,
+            title=data["title"],
+            rrule=plan.rrule,
+            start=data["start"],
+            end=data["end"],
+            created_at=stamp,
+            updated_at=stamp,
         )
         series.skipped = [
-            SkippedOccurrence(original_start=s.start, original_end=s.end, reason=s.reason,
-                              detail={"conflicts": _jsonable(s.conflicts)})
+            SkippedOccurrence(
+                original_start=s.start,
+                original_end=s.end,
+                reason=s.reason,
+                detail={"conflicts": _jsonable(s.conflicts)},
+            )
             for s in plan.skipped
         ]
         db.session.add(series)
     bookings = []
     for (start, end), quote in zip(plan.occurrences, plan.quotes):
         booking = Booking(
-            room_id=plan.room.id, organization_id=plan.organization.id, booked_by_id=actor.user_id or None,
-            series=series, original_start=start if series else None, title=data["title"], start=start, end=end,
-            attendees=data.get("attendees", 1), status=plan.status, notes=data.get("notes", ""),
-            public_title=bool(data.get("public_title")), own_supervisor=bool(data.get("own_supervisor")),
-            quote=quote.to_dict(), sequence=0, created_at=stamp, updated_at=stamp,
+            room_id=plan.room.id,
+            organization_id=plan.organization.id,
+            booked_by_id=actor.user_id or None,
+            series=series,
+            original_start=start if series else None,
+            title=data["title"],
+            start=start,
+            end=end,
+            attendees=data.get("attendees", 1),
+            status=plan.status,
+            notes=data.get("notes", ""),
+            public_title=bool(data.get("public_title")),
+            own_supervisor=bool(data.get("own_supervisor")),
+            quote=quote.to_dict(),
+            sequence=0,
+            created_at=stamp,
+            updated_at=stamp,
         )
         bookings.append(booking)
     db.session.add_all(bookings)
@@ -337,15 +396,22 @@ def create_booking(actor: Actor, data: dict, now: datetime | None = None) -> Boo
 
 
 def _jsonable(conflicts: list[dict]) -> list[dict]:
-    return [{k: (v.astimezone(OSLO).isoformat() if isinstance(v, datetime) else v) for k, v in c.items()}
-            for c in conflicts]
+    return [
+        {k: (v.astimezone(OSLO).isoformat() if isinstance(v, datetime) else v) for k, v in c.items()}
+        for c in conflicts
+    ]
 
 
 def _occupy(room: Room, bookings: list[Booking], active: bool) -> None:
     """Insert the bookings' occupancy rows; the database refuses an overlap among active rows."""
     rows = [
-        {"booking_id": b.id, "unit_id": unit, "start": b.start,
-         "occupied_until": b.end + timedelta(minutes=room.buffer_minutes), "active": active}
+        {
+            "booking_id": b.id,
+            "unit_id": unit,
+            "start": b.start,
+            "occupied_until": b.end + timedelta(minutes=room.buffer_minutes),
+            "active": active,
+        }
         for b in bookings
         for unit in room.unit_ids
     ]
@@ -356,7 +422,9 @@ def _occupy(room: Room, bookings: list[Booking], active: bool) -> None:
         # A concurrent request committed first: say what blocks us now.
         occurrences = [(b.start, b.end) for b in bookings]
         blocked = find_blocking(room, occurrences, exclude_booking_id=None)
-        blocked = {i: [c for c in cs if c["booking_id"] not in {b.id for b in bookings}] for i, cs in blocked.items()}
+        blocked = {
+            i: [c for c in cs if c["booking_id"] not in {b.id for b in bookings}] for i, cs in blocked.items()
+        }
         blocked = {i: cs for i, cs in blocked.items() if cs}
         if not blocked:
             raise
@@ -367,11 +435,14 @@ def _activate(booking: Booking) -> None:
     """Make a pending booking's occupancy count (it is now confirmed)."""
     try:
         with db.session.begin_nested():
-            db.session.execute(update(Occupancy).where(Occupancy.booking_id == booking.id).values(active=True))
+            db.session.execute(
+                update(Occupancy).where(Occupancy.booking_id == booking.id).values(active=True)
+            )
     except IntegrityError as error:
         blocked = find_blocking(booking.room, [(booking.start, booking.end)], exclude_booking_id=booking.id)
-        raise _conflict_error(booking.room, [(booking.start, booking.end)], blocked or {0: []},
-                              booking.attendees) from error
+        raise _conflict_error(
+            booking.room, [(booking.start, booking.end)], blocked or {0: []}, booking.attendees
+        ) from error
 
 
 def _release(booking: Booking) -> None:
@@ -388,8 +459,11 @@ def _end(booking: Booking, status: str, reason: str, stamp: datetime) -> None:
 
 
 def _notify(booking: Booking, kind: str, message: str) -> None:
-    db.session.add(Notification(organization_id=booking.organization_id, booking_id=booking.id, kind=kind,
-                                message=message))
+    db.session.add(
+        Notification(
+            organization_id=booking.organization_id, booking_id=booking.id, kind=kind, message=message
+        )
+    )
 
 
 def _reject_competitors(winner: Booking, reason: str) -> list[Booking]:
@@ -400,9 +474,13 @@ def _reject_competitors(winner: Booking, reason: str) -> list[Booking]:
     ids = [h.booking_id for h in holds if h.booking_id != winner.id]
     if not ids:
         return []
-    losers = db.session.execute(
-        select(Booking).where(Booking.id.in_(ids), Booking.status == "pending").order_by(Booking.id)
-    ).scalars().all()
+    losers = (
+        db.session.execute(
+            select(Booking).where(Booking.id.in_(ids), Booking.status == "pending").order_by(Booking.id)
+        )
+        .scalars()
+        .all()
+    )
     stamp = utcnow()
     for loser in losers:
         _end(loser, "rejected", reason, stamp)
@@ -420,8 +498,9 @@ def _require_open(booking: Booking) -> None:
         raise StateConflict(f"The booking is {booking.status}; it cannot be changed.")
 
 
-def update_booking(actor: Actor, booking_id: int, data: dict, if_match: str | None,
-                   now: datetime | None = None) -> Booking:
+def update_booking(
+    actor: Actor, booking_id: int, data: dict, if_match: str | None, now: datetime | None = None
+) -> Booking:
     """Edit or reschedule. With ``If-Match`` the change applies only to the version the client
     saw (412 otherwise). Moving re-checks rules and conflicts and re-quotes."""
     booking = get_booking(actor, booking_id)
@@ -445,8 +524,9 @@ def update_booking(actor: Actor, booking_id: int, data: dict, if_match: str | No
             setattr(booking, key, data[key])
     booking.start, booking.end = start, end
     if moved or "own_supervisor" in data:
-        booking.quote = quote_occurrences(booking.room, booking.organization.effective_category, [(start, end)],
-                                          booking.own_supervisor)[0].to_dict()
+        booking.quote = quote_occurrences(
+            booking.room, booking.organization.effective_category, [(start, end)], booking.own_supervisor
+        )[0].to_dict()
     booking.touch()
     if moved:
         _release(booking)
@@ -464,22 +544,33 @@ def cancellation_for(booking: Booking, actor: Actor, now: datetime) -> Cancellat
     return cancellation_fee(snapshot, booking.start, now, by_admin=False)
 
 
-def cancel_booking(actor: Actor, booking_id: int, reason: str = "", dry_run: bool = False,
-                   now: datetime | None = None) -> tuple[Booking, CancellationFee]:
+def cancel_booking(
+    actor: Actor, booking_id: int, reason: str = "", dry_run: bool = False, now: datetime | None = None
+) -> tuple[Booking, CancellationFee]:
     booking = get_booking(actor, booking_id)
     _require_open(booking)
     now = now or utcnow()
     fee = cancellation_for(booking, actor, now)
     if not dry_run:
-        _end(booking, "cancelled", reason or ("Cancelled by the municipality" if actor.is_admin else "Cancelled"),
-             now)
+        _end(
+            booking,
+            "cancelled",
+            reason or ("Cancelled by the municipality" if actor.is_admin else "Cancelled"),
+            now,
+        )
         booking.cancellation_fee = fee.to_dict()
         db.session.flush()
     return booking, fee
 
 
-def cancel_series(actor: Actor, series_id: int, from_date=None, reason: str = "", dry_run: bool = False,
-                  now: datetime | None = None) -> tuple[Series, int]:
+def cancel_series(
+    actor: Actor,
+    series_id: int,
+    from_date=None,
+    reason: str = "",
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> tuple[Series, int]:
     """Cancel every open occurrence, or those on or after ``from_date`` (local); returns the
     series and the total fee."""
     series = get_series(actor, series_id)
@@ -537,11 +628,19 @@ def series_quote(series: Series) -> dict:
     return {
         "total_ore": total,
         "price_list_version": ", ".join(versions),
-        "lines": [line.to_dict() for line in merge_lines(
-            QuoteLine.from_dict(line) for b in open_bookings for line in b.quote["lines"])],
+        "lines": [
+            line.to_dict()
+            for line in merge_lines(
+                QuoteLine.from_dict(line) for b in open_bookings for line in b.quote["lines"]
+            )
+        ],
         "occurrences": [
-            {"booking_id": b.id, "start": b.start.astimezone(OSLO).isoformat(),
-             "end": b.end.astimezone(OSLO).isoformat(), "total_ore": b.quote["total_ore"]}
+            {
+                "booking_id": b.id,
+                "start": b.start.astimezone(OSLO).isoformat(),
+                "end": b.end.astimezone(OSLO).isoformat(),
+                "total_ore": b.quote["total_ore"],
+            }
             for b in open_bookings
         ],
     }

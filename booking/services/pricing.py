@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
+from booking.domain import recurrence
 from booking.domain.errors import InvalidInput, StateConflict
 from booking.domain.holidays import holiday_dates
 from booking.extensions import db
-from booking.models import PriceListVersion, Room
+from booking.models import Organization, PriceListVersion, Room
 from booking.services.access import Actor, require_admin
 from pricing import OSLO, PriceList, Quote, QuoteRequest, price_list_in_force, quote
 from pricing.quotes import merge_lines
@@ -69,7 +70,12 @@ def quote_occurrences(
             own_supervisor=own_supervisor,
             holidays=holidays,
         )
-        quotes.append(quote(price_list_in_force(lists, start.astimezone(OSLO).date()), request))
+        day = start.astimezone(OSLO).date()
+        try:
+            price_list = price_list_in_force(lists, day)
+        except ValueError as error:
+            raise InvalidInput({"start": [f"No price list is in force on {day.isoformat()}."]}) from error
+        quotes.append(quote(price_list, request))
     return quotes
 
 
@@ -89,3 +95,67 @@ def combined_quote(quotes: list[Quote]) -> dict:
             for o in q.occurrences
         ],
     }
+
+
+# --- for the HTTP API ----------------------------------------------------------------------
+
+# A quote prices the time asked for; whether it may be booked (opening hours, notice, length
+# limits of the room) is what a dry run of POST /bookings answers. This cap only keeps a single
+# request's work bounded: it is the longest any room allows (7 days).
+MAX_QUOTE_DURATION = timedelta(days=7)
+
+
+def list_price_lists():
+    """Every version, oldest first (a query, for pagination)."""
+    return select(PriceListVersion).order_by(PriceListVersion.valid_from)
+
+
+def version_in_force(on: date) -> str | None:
+    """The version that prices bookings starting on ``on``, or ``None`` before the first one."""
+    try:
+        return price_list_in_force(price_lists(), on).version
+    except ValueError:
+        return None
+
+
+def quote_request(data: dict) -> dict:
+    """The itemized quote for ``POST /quotes``, open to anyone.
+
+    With ``organization_id`` the organisation's effective category is priced (``full`` until it
+    is verified); otherwise ``category``, default ``full``. A series (``recurrence.rrule``) is
+    expanded as a booking would be, and each occurrence is priced by the version in force on its
+    local start date, exactly as the booking's snapshot will be.
+    """
+    room = db.session.get(Room, data["room_id"])
+    if room is None:
+        raise InvalidInput({"room_id": [f"There is no room {data['room_id']}."]})
+    organization_id = data.get("organization_id")
+    if organization_id is not None:
+        organization = db.session.get(Organization, organization_id)
+        if organization is None:
+            raise InvalidInput({"organization_id": [f"There is no organisation {organization_id}."]})
+        category = organization.effective_category
+    else:
+        category = data.get("category") or "full"
+    start, end = data["start"], data["end"]
+    if end - start > MAX_QUOTE_DURATION:
+        raise InvalidInput({"end": ["A quote covers at most 7 days per occurrence."]})
+    if data.get("recurrence"):
+        occurrences = recurrence.expand(data["recurrence"]["rrule"], start, end)
+    else:
+        occurrences = [(start, end)]
+    quotes = quote_occurrences(room, category, occurrences, bool(data.get("own_supervisor")))
+    view = combined_quote(quotes)
+    view.update(
+        room_id=room.id,
+        organization_id=organization_id,
+        category=category,
+        occurrences=[
+            {"start": o.start, "end": o.end, "price_list_version": q.price_list_version,
+             "lines": [line.to_dict() for line in o.lines], "total_ore": o.total_ore,
+             "supervision_reason": o.supervision_reason}
+            for q in quotes
+            for o in q.occurrences
+        ],
+    )
+    return view

@@ -22,9 +22,15 @@ def free_slots_in_room(room: Room, start: datetime, end: datetime, limit: int) -
     window_start = start - timedelta(days=HORIZON_DAYS)
     window_end = end + timedelta(days=HORIZON_DAYS, minutes=room.buffer_minutes)
     slots = suggest_slots(
-        elapsed(start, end), start, busy_intervals(room.unit_ids, window_start, window_end),
-        room.building.opening_windows, room.building.closure_ranges, room.buffer_minutes, now,
-        limit=limit, horizon_days=HORIZON_DAYS,
+        elapsed(start, end),
+        start,
+        busy_intervals(room.unit_ids, window_start, window_end),
+        room.building.opening_windows,
+        room.building.closure_ranges,
+        room.buffer_minutes,
+        now,
+        limit=limit,
+        horizon_days=HORIZON_DAYS,
     )
     return [{"room_id": room.id, "start": s, "end": e} for s, e in slots]
 

@@ -8,6 +8,8 @@ from sqlalchemy import text
 
 from booking import create_app
 from booking.extensions import db
+from booking.models import PriceListVersion
+from pricing import DEFAULT_PRICE_LIST
 from tests.conftest import reset_database
 from tests.integration import factories
 
@@ -37,6 +39,9 @@ def _wipe(app) -> None:
         else:
             for table in tables:
                 db.session.execute(text(f"DELETE FROM {table}"))
+        # The default price list comes with the schema (migration 0001); put it back.
+        db.session.add(PriceListVersion(version=DEFAULT_PRICE_LIST.version, valid_from=DEFAULT_PRICE_LIST.valid_from,
+                                        data=DEFAULT_PRICE_LIST.to_dict()))
         db.session.commit()
 
 

@@ -1,0 +1,272 @@
+"""Feed change markers: a session hook that records which feeds a transaction changed.
+
+A feed's ETag and Last-Modified come from its ``FeedMarker`` rows alone (``room:ID``,
+``building:ID``, ``organization:ID``, and ``user:ID`` for a janitor's building assignments), so a
+conditional GET is answered without loading a booking. The hook keeps the rows true:
+
+* ``before_flush`` notes the feeds of every changed or deleted booking, series and skipped
+  occurrence, of room and building renames (they are the LOCATION and the calendar name), of
+  organisation changes (their name is the public SUMMARY, their contacts are in janitor feeds)
+  and of janitor assignments; ``after_flush`` does the same for new rows, whose ids only exist
+  then.
+* ``before_commit`` of the outermost transaction turns the notes into scopes (a booking of a
+  divisible room also shows in the feeds of the rooms it shares a unit with, and in its
+  building's) and bumps each marker once: ``version + 1`` and a ``changed_at`` whose whole
+  second is later than the previous one, so ``If-Modified-Since`` (second precision) never
+  hides a second change within the same second. Bumping once, in sorted scope order, at the
+  end of the transaction keeps row locks on PostgreSQL short and taken in one order.
+* Writes that bypass the ORM session (raw SQL) do not move markers; bulk ``update()`` and
+  ``delete()`` of bookings through the session are covered by ``do_orm_execute``.
+
+Deleting a booking row of a series also advances its series' ``sequence`` by the deleted
+booking's sequence + 1: a series' iCal SEQUENCE is the sum of its own and its occurrences'
+sequences, and must not go backwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, event, select, update
+from sqlalchemy.orm import Session, attributes
+
+from booking.models import Booking, Building, FeedMarker, Organization, Room, Series, SkippedOccurrence, User
+from booking.models.room import room_units
+from booking.models.types import utcnow
+
+_PENDING = "booking.feed_marker_notes"
+_ROOM_FIELDS = ("name", "building_id", "parts")
+_BUILDING_FIELDS = ("name", "address")
+_ORGANIZATION_FIELDS = ("name", "contact_name", "email", "phone")
+_USER_FIELDS = ("buildings", "role", "active")
+
+
+def room_scope(room_id: int) -> str:
+    return f"room:{room_id}"
+
+
+def building_scope(building_id: int) -> str:
+    return f"building:{building_id}"
+
+
+def organization_scope(organization_id: int) -> str:
+    return f"organization:{organization_id}"
+
+
+def user_scope(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+@dataclass
+class _Notes:
+    """What one transaction changed, resolved to marker scopes at commit."""
+
+    rooms: set[int] = field(default_factory=set)  # bookings changed in these rooms
+    buildings: set[int] = field(default_factory=set)
+    organizations: set[int] = field(default_factory=set)
+    users: set[int] = field(default_factory=set)
+    renamed_rooms: set[int] = field(default_factory=set)  # LOCATION of their bookings changed
+    renamed_buildings: set[int] = field(default_factory=set)
+    changed_organizations: set[int] = field(default_factory=set)  # name or contacts changed
+
+    def __bool__(self) -> bool:
+        return any(vars(self).values())
+
+
+def install(session_target) -> None:
+    """Listen on ``session_target`` (a Session class, sessionmaker or scoped_session); idempotent."""
+    for name, listener in (
+        ("before_flush", _before_flush),
+        ("after_flush", _after_flush),
+        ("do_orm_execute", _bulk_statement),
+        ("before_commit", _before_commit),
+        ("after_transaction_end", _after_transaction_end),
+    ):
+        if not event.contains(session_target, name, listener):
+            event.listen(session_target, name, listener)
+
+
+def _notes(session: Session) -> _Notes:
+    return session.info.setdefault(_PENDING, _Notes())
+
+
+def _values(obj, key: str) -> set:
+    """The attribute's current and previous values (a row can move to another room)."""
+    history = attributes.get_history(obj, key)
+    return {v for part in (history.added, history.unchanged, history.deleted) for v in part or () if v is not None}
+
+
+def _changed(obj, keys: tuple[str, ...]) -> bool:
+    return any(attributes.get_history(obj, key).has_changes() for key in keys)
+
+
+def _note_booking_like(notes: _Notes, obj) -> None:
+    notes.rooms |= _values(obj, "room_id")
+    notes.organizations |= _values(obj, "organization_id")
+
+
+def _note(session: Session, notes: _Notes, obj, *, is_new: bool) -> None:
+    if isinstance(obj, Booking | Series):
+        if is_new or session.is_modified(obj, include_collections=False) or obj in session.deleted:
+            _note_booking_like(notes, obj)
+    elif isinstance(obj, SkippedOccurrence):
+        series = obj.series if obj.series is not None else session.get(Series, obj.series_id)
+        if series is not None:
+            _note_booking_like(notes, series)
+    elif isinstance(obj, Room):
+        if is_new or obj in session.deleted:
+            notes.rooms.add(obj.id)
+            notes.buildings |= _values(obj, "building_id")
+        elif _changed(obj, _ROOM_FIELDS):
+            notes.renamed_rooms.add(obj.id)
+            notes.buildings |= _values(obj, "building_id")
+    elif isinstance(obj, Building):
+        if is_new or obj in session.deleted:
+            notes.buildings.add(obj.id)
+        elif _changed(obj, _BUILDING_FIELDS):
+            notes.renamed_buildings.add(obj.id)
+    elif isinstance(obj, Organization):
+        if is_new or obj in session.deleted:
+            notes.organizations.add(obj.id)
+        elif _changed(obj, _ORGANIZATION_FIELDS):
+            notes.changed_organizations.add(obj.id)
+    elif isinstance(obj, User):
+        if (is_new and obj.role == "janitor") or obj in session.deleted or _changed(obj, _USER_FIELDS):
+            notes.users.add(obj.id)
+
+
+def _before_flush(session: Session, flush_context, instances) -> None:
+    notes = _notes(session)
+    stamp = utcnow()
+    for obj in session.deleted:
+        _note(session, notes, obj, is_new=False)
+        if isinstance(obj, Booking) and obj.series_id is not None:
+            series = session.get(Series, obj.series_id)
+            if series is not None and series not in session.deleted:
+                series.sequence += obj.sequence + 1
+                series.updated_at = stamp
+    for obj in session.dirty:
+        _note(session, notes, obj, is_new=False)
+
+
+def _after_flush(session: Session, flush_context) -> None:
+    notes = _notes(session)
+    for obj in session.new:
+        _note(session, notes, obj, is_new=True)
+
+
+def _bulk_statement(state) -> None:
+    """ORM bulk UPDATE/DELETE of bookings or series: note the rows they are about to touch."""
+    if not (state.is_update or state.is_delete) or state.bind_mapper is None:
+        return
+    entity = state.bind_mapper.class_
+    if entity not in (Booking, Series):
+        return
+    where = state.statement.whereclause
+    query = select(entity.room_id, entity.organization_id)
+    if where is not None:
+        query = query.where(where)
+    notes = _notes(state.session)
+    for room_id, organization_id in state.session.execute(query):
+        notes.rooms.add(room_id)
+        notes.organizations.add(organization_id)
+
+
+def _before_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint: bump once, when the whole transaction commits
+    session.flush()  # notes changes not flushed yet
+    notes = session.info.pop(_PENDING, None)
+    if notes:
+        bump(session, scopes_for(session, notes))
+
+
+def _after_transaction_end(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+def scopes_for(session: Session, notes: _Notes) -> set[str]:
+    """Resolve a transaction's notes to marker scopes (a few small queries, only when needed)."""
+    relocated = set(notes.renamed_rooms)  # rooms whose LOCATION text changed
+    if notes.renamed_buildings:
+        relocated |= set(session.scalars(select(Room.id).where(Room.building_id.in_(notes.renamed_buildings))))
+    rooms = notes.rooms | relocated
+    organizations = notes.organizations | notes.changed_organizations
+    if notes.changed_organizations:
+        rooms |= set(session.scalars(
+            select(Booking.room_id).where(Booking.organization_id.in_(notes.changed_organizations)).distinct()
+        ))
+    if relocated:
+        organizations |= set(session.scalars(
+            select(Booking.organization_id).where(Booking.room_id.in_(relocated)).distinct()
+        ))
+    related = _related_rooms(session, rooms)
+    return (
+        {room_scope(r) for r in rooms | set(related)}
+        | {building_scope(b) for b in notes.buildings | notes.renamed_buildings | set(related.values())}
+        | {organization_scope(o) for o in organizations}
+        | {user_scope(u) for u in notes.users}
+    )
+
+
+def _related_rooms(session: Session, room_ids: set[int]) -> dict[int, int]:
+    """Every room sharing an atomic unit with one of ``room_ids`` (itself included), with its
+    building: a booking of a divisible gym shows in the feeds of its halves and vice versa."""
+    if not room_ids:
+        return {}
+    units = select(room_units.c.unit_id).where(room_units.c.room_id.in_(room_ids))
+    sharing = select(room_units.c.room_id).where(room_units.c.unit_id.in_(units))
+    query = select(Room.id, Room.building_id).where(Room.id.in_(room_ids) | Room.id.in_(sharing))
+    return dict(session.execute(query).tuples())
+
+
+def bump(session: Session, scopes: set[str], now: datetime | None = None) -> None:
+    """Advance the markers of ``scopes``: one SELECT (row-locked on PostgreSQL), one UPDATE for
+    the existing rows, one INSERT for new ones."""
+    if not scopes:
+        return
+    table = FeedMarker.__table__
+    ordered = sorted(scopes)
+    now = now or utcnow()
+    current = dict(
+        session.execute(
+            select(table.c.scope, table.c.changed_at).where(table.c.scope.in_(ordered)).with_for_update()
+        ).tuples()
+    )
+    updates = [{"s": scope, "t": _next_change(current[scope], now)} for scope in ordered if scope in current]
+    if updates:
+        statement = (
+            update(table)
+            .where(table.c.scope == bindparam("s"))
+            .values(version=table.c.version + 1, changed_at=bindparam("t"))
+        )
+        session.execute(statement, updates)
+    inserts = [{"scope": scope, "version": 1, "changed_at": now} for scope in ordered if scope not in current]
+    if inserts:
+        session.execute(_upsert(session, table), inserts)
+
+
+def _next_change(previous: datetime, now: datetime) -> datetime:
+    """``now``, or the next whole second after ``previous`` when ``now`` is not past it."""
+    floor = previous.replace(microsecond=0)
+    return now if now.replace(microsecond=0) > floor else floor + timedelta(seconds=1)
+
+
+def _upsert(session: Session, table):
+    """INSERT that, when a concurrent transaction created the row first, bumps it instead."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy import insert
+
+        return insert(table)
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.scope],
+        set_={"version": table.c.version + 1, "changed_at": statement.excluded.changed_at},
+    )

@@ -1,0 +1,216 @@
+"""The janitor's day schedule (SPEC §6): who comes when, where, and where supervision is needed.
+
+One building, one local date (Europe/Oslo). Every confirmed booking that overlaps the day, in time
+order, with the room, the organisation's contact person and phone, attendees, notes, the
+supervision it needs (and whether the association brings its own), the changeover buffer, and
+per room the first unlock and the last lock. Pending requests are left out: nobody comes for
+them until an admin confirms them.
+
+Decisions:
+
+- Supervision is computed from the room's mode and the building's *current* staffed hours
+  (``pricing.weekly``), not read from the price snapshot: the janitor needs today's reality, and
+  staffed hours may have changed since the booking was priced. The snapshot's reason is kept as
+  ``supervision.reason`` for reference.
+- First unlock is the earliest start in the room that day; last lock is the latest
+  ``end + buffer`` (the changeover after the last group is part of the room's day). A booking that
+  runs past midnight counts on both days, clipped to each.
+
+The queries are bounded: the building (with its closures) and one query for the bookings joined
+to their rooms and organisations, however many bookings there are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import contains_eager, selectinload
+
+from booking.domain.errors import NotFound
+from booking.domain.holidays import is_public_holiday
+from booking.extensions import db
+from booking.models import Booking, Building, Room
+from booking.services.access import Actor, require_building_staff
+from pricing.weekly import OSLO, WeeklyWindow, elapsed, window_intervals
+
+Interval = tuple[datetime, datetime]
+
+
+@dataclass(frozen=True)
+class Supervision:
+    needed: bool
+    own_supervisor: bool  # the association brings a certified supervisor
+    intervals: tuple[Interval, ...]  # the parts of the booking that need supervision (local time)
+    reason: str | None  # the price snapshot's reason (bokmål), for reference
+
+    @property
+    def minutes(self) -> int:
+        return sum(int(elapsed(a, b).total_seconds() // 60) for a, b in self.intervals)
+
+
+@dataclass(frozen=True)
+class ScheduleEntry:
+    booking_id: int
+    series_id: int | None
+    room_id: int
+    room_name: str
+    organization_id: int
+    organization_name: str
+    contact_name: str
+    phone: str
+    email: str
+    title: str
+    start: datetime
+    end: datetime
+    attendees: int
+    notes: str
+    buffer_minutes: int
+    supervision: Supervision
+
+    @property
+    def buffer_until(self) -> datetime:
+        return self.end + timedelta(minutes=self.buffer_minutes)
+
+
+@dataclass(frozen=True)
+class RoomDay:
+    room_id: int
+    room_name: str
+    first_unlock: datetime
+    last_lock: datetime
+    entries: tuple[ScheduleEntry, ...]
+
+
+@dataclass(frozen=True)
+class DaySchedule:
+    building: Building
+    day: date
+    is_holiday: bool
+    closure_reason: str | None
+    staffed: tuple[Interval, ...]
+    entries: tuple[ScheduleEntry, ...]  # every booking of the day, in time order
+    rooms: tuple[RoomDay, ...] = field(default=())  # per room, by first unlock
+
+    @property
+    def supervision_needed(self) -> bool:
+        return any(e.supervision.needed and not e.supervision.own_supervisor for e in self.entries)
+
+
+def day_bounds(day: date) -> Interval:
+    """The local day ``[00:00, next 00:00)`` in Oslo (23 or 25 hours on DST-change days)."""
+    return datetime.combine(day, time(0), OSLO), datetime.combine(day + timedelta(days=1), time(0), OSLO)
+
+
+def _subtract(interval: Interval, covered: list[Interval]) -> list[Interval]:
+    start, end = interval
+    pieces = []
+    for c_start, c_end in covered:
+        if c_end <= start or c_start >= end:
+            continue
+        if c_start > start:
+            pieces.append((start, c_start))
+        start = max(start, c_end)
+    if start < end:
+        pieces.append((start, end))
+    return pieces
+
+
+def supervised_intervals(mode: str, staffed: list[WeeklyWindow], start: datetime, end: datetime) -> list[Interval]:
+    """The parts of ``[start, end)`` that need supervision: outside staffed hours, all of it
+    (``always``) or none (``never``); local time."""
+    start, end = start.astimezone(OSLO), end.astimezone(OSLO)
+    if mode == "never":
+        return []
+    if mode == "always":
+        return [(start, end)]
+    return _subtract((start, end), list(window_intervals(staffed, start, end)))
+
+
+def _supervision(booking: Booking, staffed: list[WeeklyWindow]) -> Supervision:
+    intervals = supervised_intervals(booking.room.supervision, staffed, booking.start, booking.end)
+    occurrences = (booking.quote or {}).get("occurrences") or [{}]
+    return Supervision(
+        needed=bool(intervals),
+        own_supervisor=booking.own_supervisor,
+        intervals=tuple(intervals),
+        reason=occurrences[0].get("supervision_reason"),
+    )
+
+
+def _entry(booking: Booking, staffed: list[WeeklyWindow]) -> ScheduleEntry:
+    organization = booking.organization
+    return ScheduleEntry(
+        booking_id=booking.id,
+        series_id=booking.series_id,
+        room_id=booking.room_id,
+        room_name=booking.room.name,
+        organization_id=organization.id,
+        organization_name=organization.name,
+        contact_name=organization.contact_name,
+        phone=organization.phone,
+        email=organization.email,
+        title=booking.title,
+        start=booking.start.astimezone(OSLO),
+        end=booking.end.astimezone(OSLO),
+        attendees=booking.attendees,
+        notes=booking.notes,
+        buffer_minutes=booking.room.buffer_minutes,
+        supervision=_supervision(booking, staffed),
+    )
+
+
+def _rooms(entries: list[ScheduleEntry], day_start: datetime, day_end: datetime) -> list[RoomDay]:
+    by_room: dict[int, list[ScheduleEntry]] = {}
+    for entry in entries:
+        by_room.setdefault(entry.room_id, []).append(entry)
+    rooms = [
+        RoomDay(
+            room_id=room_entries[0].room_id,
+            room_name=room_entries[0].room_name,
+            first_unlock=max(min(e.start for e in room_entries), day_start),
+            last_lock=min(max(e.buffer_until for e in room_entries), day_end),
+            entries=tuple(room_entries),
+        )
+        for room_entries in by_room.values()
+    ]
+    return sorted(rooms, key=lambda r: (r.first_unlock, r.room_name, r.room_id))
+
+
+def day_schedule(actor: Actor, building_id: int, day: date) -> DaySchedule:
+    """The day schedule of one building, for its janitors and admins (403 for anyone else,
+    checked before the building is looked up so a janitor learns nothing of other buildings)."""
+    require_building_staff(actor, building_id)
+    building = db.session.execute(
+        select(Building).options(selectinload(Building.closures)).where(Building.id == building_id)
+    ).scalar_one_or_none()
+    if building is None:
+        raise NotFound(f"There is no building {building_id}.")
+    day_start, day_end = day_bounds(day)
+    bookings = db.session.execute(
+        select(Booking)
+        .join(Booking.room)
+        .join(Booking.organization)
+        .options(contains_eager(Booking.room), contains_eager(Booking.organization))
+        .where(
+            Room.building_id == building_id,
+            Booking.status == "confirmed",
+            Booking.start < day_end,
+            Booking.end > day_start,
+        )
+        .order_by(Booking.start, Room.name, Booking.id)
+    ).scalars().all()
+    staffed = building.staffed_windows
+    entries = [_entry(booking, staffed) for booking in bookings]
+    closure = next((c for c in building.closures if c.start_date <= day <= c.end_date), None)
+    return DaySchedule(
+        building=building,
+        day=day,
+        is_holiday=is_public_holiday(day),
+        closure_reason=(closure.reason or "closed") if closure else None,
+        staffed=tuple(window_intervals(staffed, day_start, day_end)),
+        entries=tuple(entries),
+        rooms=tuple(_rooms(entries, day_start, day_end)),
+    )
+

@@ -1,0 +1,42 @@
+"""Every URL of the pages, in one flat list."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from booking.web import account, admin, janitor, my, rooms, search
+from booking.web.i18n import remember_language
+from booking.web.security import check_csrf
+
+bp = Blueprint("web", __name__)  # templates in booking/templates/web, files in booking/static
+
+URLS = [
+    # path, endpoint, view, methods
+    ("/", "search_page", search.search_page, ["GET"]),
+    ("/rooms/<int:room_id>", "room_page", rooms.room_page, ["GET"]),
+    ("/rooms/<int:room_id>", "room_submit", rooms.room_submit, ["POST"]),
+    ("/rooms/<int:room_id>/quote", "room_quote", rooms.room_quote, ["GET"]),
+    ("/my", "my_page", my.my_page, ["GET"]),
+    ("/my/bookings/<int:booking_id>/cancel", "cancel_booking_page", my.cancel_booking_page, ["GET"]),
+    ("/my/bookings/<int:booking_id>/cancel", "cancel_booking_submit", my.cancel_booking_submit, ["POST"]),
+    ("/my/series/<int:series_id>/cancel", "cancel_series_page", my.cancel_series_page, ["GET"]),
+    ("/my/series/<int:series_id>/cancel", "cancel_series_submit", my.cancel_series_submit, ["POST"]),
+    ("/my/organizations/<int:organization_id>/feed-token", "rotate_feed_submit", my.rotate_feed_submit, ["POST"]),
+    ("/janitor", "janitor_index", janitor.janitor_index, ["GET"]),
+    ("/janitor/<int:building_id>", "janitor_day", janitor.janitor_day, ["GET"]),
+    ("/admin", "admin_page", admin.admin_page, ["GET"]),
+    ("/admin/bookings/<int:booking_id>/approve", "approve_submit", admin.approve_submit, ["POST"]),
+    ("/admin/bookings/<int:booking_id>/reject", "reject_submit", admin.reject_submit, ["POST"]),
+    ("/admin/organizations/<int:organization_id>/verify", "verify_submit", admin.verify_submit, ["POST"]),
+    ("/login", "login", account.login_page, ["GET"]),
+    ("/login", "login_submit", account.login_submit, ["POST"]),
+    ("/logout", "logout_submit", account.logout_submit, ["POST"]),
+    ("/register", "register_page", account.register_page, ["GET"]),
+    ("/register", "register_submit", account.register_submit, ["POST"]),
+]
+
+for path, endpoint, view, methods in URLS:
+    bp.add_url_rule(path, endpoint, view, methods=methods)
+
+bp.before_request(check_csrf)
+bp.before_request(remember_language)

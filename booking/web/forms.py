@@ -1,0 +1,241 @@
+"""Form parsing for the pages: raw strings in, typed values and translated messages out.
+
+Each form keeps what the user typed (``values``) so a page with errors shows it again, and one
+message per field (``errors``) that the templates tie to their inputs (``aria-describedby``).
+Business rules stay in the services; this only reads input.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from booking.domain.organizations import is_valid_org_number
+from booking.models.room import ROOM_KINDS
+from pricing.weekly import OSLO
+
+LENGTHS = (30, 60, 90, 120, 150, 180, 240, 300, 360, 480)
+CATEGORY_NAMES = {"free": _l("free"), "reduced": _l("reduced"), "full": _l("full price")}
+KIND_NAMES = {
+    "meeting_room": _l("Meeting room"),
+    "rehearsal_room": _l("Rehearsal room"),
+    "classroom": _l("Classroom"),
+    "gym": _l("Gym"),
+    "sports_hall": _l("Sports hall"),
+    "hall": _l("Hall"),
+}
+assert set(KIND_NAMES) == set(ROOM_KINDS)
+_TIME = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)$")
+
+
+class Form:
+    def __init__(self, source) -> None:
+        self.source = source
+        self.values: dict[str, str] = {}
+        self.errors: dict[str, str] = {}
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def error(self, name: str, message: str) -> None:
+        self.errors.setdefault(name, message)
+
+    def raw(self, name: str, default: str = "") -> str:
+        value = self.source.get(name, default)
+        value = (value if isinstance(value, str) else default).strip()
+        self.values[name] = value
+        return value
+
+    def text(self, name: str, *, required: bool = False, max_length: int = 200) -> str:
+        value = self.raw(name)
+        if required and not value:
+            self.error(name, _("Please fill in this field."))
+        elif len(value) > max_length:
+            self.error(name, _("At most %(n)s characters.", n=max_length))
+        return value
+
+    def integer(self, name: str, *, minimum: int, maximum: int, default: int | None = None,
+                required: bool = False) -> int | None:
+        value = self.raw(name, "" if default is None else str(default))
+        if not value:
+            if required:
+                self.error(name, _("Please fill in this field."))
+            return default
+        if not value.isascii() or not value.isdigit():
+            self.error(name, _("Please enter a whole number."))
+            return default
+        number = int(value)
+        if not minimum <= number <= maximum:
+            self.error(name, _("Please enter a number from %(min)s to %(max)s.", min=minimum, max=maximum))
+            return default
+        return number
+
+    def date(self, name: str, *, required: bool = True, default: date | None = None) -> date | None:
+        value = self.raw(name, default.isoformat() if default else "")
+        if not value:
+            if required:
+                self.error(name, _("Please choose a date."))
+            return None
+        try:
+            parsed = date.fromisoformat(value)
+        except ValueError:
+            self.error(name, _("Please enter a date as YYYY-MM-DD."))
+            return None
+        if not 2000 <= parsed.year <= 2100:
+            self.error(name, _("Please enter a date as YYYY-MM-DD."))
+            return None
+        return parsed
+
+    def time(self, name: str, *, default: str = "") -> time | None:
+        value = self.raw(name, default)
+        match = _TIME.match(value)
+        if not match:
+            self.error(name, _("Please enter a time as HH:MM, e.g. 18:00."))
+            return None
+        return time(int(match.group(1)), int(match.group(2)))
+
+    def boolean(self, name: str) -> bool:
+        value = self.raw(name)
+        return value in ("1", "on", "true", "yes")
+
+    def choice(self, name: str, choices, default: str = "") -> str:
+        value = self.raw(name, default)
+        if value not in choices:
+            self.values[name] = default
+            return default
+        return value
+
+
+def local_instant(day: date, clock: time) -> datetime:
+    return datetime.combine(day, clock, OSLO)
+
+
+def today() -> date:
+    return datetime.now(OSLO).date()
+
+
+# --- room search ---------------------------------------------------------------------------
+
+
+def search_form(args, category_choices) -> tuple[Form, dict | None]:
+    """The search: date, start, length, capacity, kind, equipment, and whose price to show.
+    Returns the form and, when a search was asked for and is valid, the criteria."""
+    form = Form(args)
+    searched = "date" in args
+    day = form.date("date", default=today() + timedelta(days=1))
+    start = form.time("start", default="18:00")
+    length = form.integer("length", minimum=15, maximum=24 * 60, default=120)
+    capacity = form.integer("capacity", minimum=1, maximum=100_000)
+    kind = form.choice("kind", ROOM_KINDS)
+    equipment = [tag for tag in args.getlist("equipment") if re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", tag)]
+    form.values["equipment"] = equipment
+    price_for = form.choice("for", category_choices, next(iter(category_choices), ""))
+    if day and day < today():
+        form.error("date", _("Please choose today or a later date."))
+    if not searched or not form.ok:
+        return form, None
+    begin = local_instant(day, start)
+    return form, {
+        "start": begin,
+        "end": begin + timedelta(minutes=length),
+        "length": length,
+        "min_capacity": capacity,
+        "kind": kind or None,
+        "equipment": equipment,
+        "for": price_for,
+    }
+
+
+# --- booking -------------------------------------------------------------------------------
+
+
+def booking_form(source, organization_ids: list[int], *, require_title: bool = True) -> tuple[Form, dict | None]:
+    """The booking form on the room page: once, or weekly until a date. Returns the service's
+    create data (without ``room_id``) when the input is complete."""
+    form = Form(source)
+    choices = [str(i) for i in organization_ids]
+    organization = form.choice("organization_id", choices, choices[0] if len(choices) == 1 else "")
+    if not organization:
+        form.error("organization_id", _("Please choose the organisation you book for."))
+    title = form.text("title", required=require_title, max_length=200) or _("Booking")
+    day = form.date("date")
+    start = form.time("start", default="18:00")
+    end = form.time("end", default="20:00")
+    attendees = form.integer("attendees", minimum=1, maximum=100_000, default=1)
+    notes = form.text("notes", max_length=5000)
+    own_supervisor = form.boolean("own_supervisor")
+    public_title = form.boolean("public_title")
+    repeat = form.choice("repeat", ("once", "weekly"), "once")
+    until = form.date("until", required=repeat == "weekly")
+    skip_holidays = form.boolean("skip_holidays")
+    on_conflict = form.choice("on_conflict", ("skip", "reject"), "skip")
+    if start and end and end <= start:
+        form.error("end", _("The end must be after the start."))
+    if repeat == "weekly" and day and until and until < day:
+        form.error("until", _("The last date must be on or after the first."))
+    if not form.ok:
+        return form, None
+    begin = local_instant(day, start)
+    data = {
+        "organization_id": int(organization),
+        "title": title,
+        "start": begin,
+        "end": local_instant(day, end),
+        "attendees": attendees,
+        "notes": notes,
+        "own_supervisor": own_supervisor,
+        "public_title": public_title,
+        "skip_holidays": skip_holidays,
+        "on_conflict": on_conflict,
+    }
+    if repeat == "weekly":
+        data["recurrence"] = {"rrule": f"FREQ=WEEKLY;UNTIL={until:%Y%m%d}"}
+    return form, data
+
+
+# --- registration --------------------------------------------------------------------------
+
+FACTS = ("voluntary", "non_profit", "local", "registered_in_frivillighetsregisteret", "youth_activity")
+
+
+def org_number_problem(value: str) -> str | None:
+    """Why an organisation number is wrong, in words a treasurer understands; None when valid."""
+    if not value:
+        return _("Please fill in the organisation number.")
+    if not value.isascii() or not value.isdigit() or len(value) != 9:
+        return _("An organisation number has exactly 9 digits (you entered %(value)s).", value=value)
+    if not is_valid_org_number(value):
+        return _("%(value)s is not a valid organisation number: the last digit (check digit) does not match. "
+                 "Check the number in the Brønnøysund Register Centre.", value=value)
+    return None
+
+
+def registration_form(source, *, needs_password: bool) -> tuple[Form, dict | None]:
+    form = Form(source)
+    name = form.text("name", required=True, max_length=200)
+    org_number = re.sub(r"[\s.]", "", form.raw("org_number"))
+    form.values["org_number"] = org_number
+    problem = org_number_problem(org_number)
+    if problem:
+        form.error("org_number", problem)
+    contact_name = form.text("contact_name", required=True, max_length=200)
+    email = form.text("email", required=True, max_length=254).lower()
+    if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        form.error("email", _("Please enter a valid e-mail address."))
+    phone = form.text("phone", required=True, max_length=40)
+    if phone and not re.fullmatch(r"\+?[0-9 ()-]{8,20}", phone):
+        form.error("phone", _("Please enter a phone number, e.g. +47 400 00 000."))
+    facts = {fact: form.boolean(fact) for fact in FACTS}
+    data = dict(facts, name=name, org_number=org_number, contact_name=contact_name, email=email, phone=phone)
+    if needs_password:
+        password = form.source.get("password", "")
+        if len(password) < 10:
+            form.error("password", _("Please choose a password of at least 10 characters."))
+        elif password != form.source.get("password_again", ""):
+            form.error("password_again", _("The two passwords differ."))
+        data["password"] = password
+    return form, (data if form.ok else None)

@@ -1,0 +1,178 @@
+"""Concurrency through real servers: two gunicorn processes, several workers each, on one
+database; twenty clients ask for the same time at once. Exactly one wins."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from booking.extensions import db
+from tests.integration.test_no_double_booking import overlapping_active_pairs
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIENTS = 20
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not come up")
+
+
+@pytest.fixture
+def servers(app_ctx, database_url):
+    """Two separate gunicorn servers (3 workers each) against the test database."""
+    env = dict(os.environ, BOOKING_DATABASE_URL=database_url, BOOKING_SECRET_KEY="race-test")
+    processes, urls = [], []
+    try:
+        for _ in range(2):
+            port = _free_port()
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "-w",
+                    "3",
+                    "-b",
+                    f"127.0.0.1:{port}",
+                    "--log-level",
+                    "warning",
+                    "wsgi:app",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            processes.append(process)
+            urls.append(f"http://127.0.0.1:{port}")
+        for url, process in zip(urls, processes, strict=True):
+            _wait_until_up(url, process)
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=15)
+
+
+def _post(url: str, token: str, payload: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url + "/api/v1/bookings",
+        data=json.dumps(payload).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def _race(urls: list[str], token: str, payloads: list[dict]) -> list[tuple[int, dict]]:
+    barrier = threading.Barrier(len(payloads))
+    results: list = [None] * len(payloads)
+
+    def client(i: int) -> None:
+        barrier.wait()
+        results[i] = _post(urls[i % len(urls)], token, payloads[i])
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(payloads))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+def _slot(days: int, hour: int = 18) -> tuple[str, str]:
+    start = (datetime.now(UTC) + timedelta(days=days)).replace(
+        hour=hour - 1, minute=0, second=0, microsecond=0
+    )
+    return start.isoformat(), (start + timedelta(hours=2)).isoformat()
+
+
+@pytest.fixture
+def contenders(make):
+    building = make.building()
+    half_a = make.room(building, name="A", kind="gym")
+    half_b = make.room(building, name="B", kind="gym")
+    whole = make.room(building, name="A+B", kind="gym", part_ids=[half_a.id, half_b.id])
+    organization = make.organization()
+    return make.member(organization).token, organization.id, half_a, whole
+
+
+def test_twenty_clients_one_slot_one_winner(servers, contenders):
+    token, organization_id, _, whole = contenders
+    start, end = _slot(10)
+    payload = {
+        "room_id": whole.id,
+        "organization_id": organization_id,
+        "title": "Race",
+        "start": start,
+        "end": end,
+    }
+    results = _race(servers, token, [payload] * CLIENTS)
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [201] + [409] * (CLIENTS - 1), results
+    winner = next(body for status, body in results if status == 201)
+    for status, body in results:
+        if status == 409:
+            assert body["conflicts"][0]["booking_id"] == winner["id"]
+    db.session.expire_all()
+    assert overlapping_active_pairs() == []
+
+
+def test_series_racing_single_bookings_of_a_part(servers, contenders):
+    """A weekly series on the whole gym against single bookings of half A on its third week."""
+    token, organization_id, half_a, whole = contenders
+    start, end = _slot(10)
+    series = {
+        "room_id": whole.id,
+        "organization_id": organization_id,
+        "title": "Series",
+        "start": start,
+        "end": end,
+        "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=5"},
+    }
+    third = [(datetime.fromisoformat(t) + timedelta(weeks=2)).isoformat() for t in (start, end)]
+    single = {
+        "room_id": half_a.id,
+        "organization_id": organization_id,
+        "title": "Single",
+        "start": third[0],
+        "end": third[1],
+    }
+    payloads = [series if i % 2 else single for i in range(CLIENTS)]
+    results = _race(servers, token, payloads)
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [201] + [409] * (CLIENTS - 1), results
+    db.session.expire_all()
+    assert overlapping_active_pairs() == []
