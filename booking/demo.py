@@ -3,7 +3,7 @@ organisations of every price category, users of every role. Idempotent."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 
@@ -14,7 +14,7 @@ from booking.services.buildings import create_building
 from booking.services.organizations import register_organization, update_organization
 from booking.services.rooms import create_room
 from booking.services.users import add_user
-from pricing.weekly import WeeklyWindow, parse_windows
+from pricing.weekly import OSLO, WeeklyWindow, parse_windows
 
 ADMIN = Actor(user_id=0, role="admin")
 DEMO_PASSWORD = "demo-password"  # every demo user; documented in the README
@@ -134,7 +134,37 @@ def load_demo() -> bool:
             }
         )
     db.session.flush()
+    _season_of_rehearsals(buildings, organizations)
     return True
+
+
+# (organisation, building, room, weekday 0=Mon, start, end, title, weeks)
+SEASON = [
+    ("Bekkestua Skolekorps", "Bekkestua kulturhus", "Øvingsrom 1", 1, "18:00", "20:00", "Korpsøvelse", 20),
+    ("Bærum Seniordans", "Bekkestua kulturhus", "Storsalen", 3, "11:00", "13:00", "Seniordans", 20),
+    ("Rykkinn Innebandyklubb", "Hauger skole", "Gymsal A", 0, "17:00", "18:30", "Innebandy G12", 20),
+    ("Rykkinn Innebandyklubb", "Hauger skole", "Gymsal hele", 2, "19:00", "21:00", "Innebandy senior", 20),
+    ("Nordisk Konsulentforum AS", "Rykkinnhallen", "Styrerommet", 0, "16:00", "20:00", "Styremøte", 6),
+]
+
+
+def _season_of_rehearsals(buildings: dict, organizations: dict) -> None:
+    """Weekly series from next week on, skipping holidays and closures (the admin books them, so
+    rooms that need approval are confirmed at once)."""
+    from booking.services.bookings import create_booking
+
+    today = datetime.now(OSLO).date()
+    for org, building, room_name, weekday, start, end, title, weeks in SEASON:
+        room = next(r for r in buildings[building].rooms if r.name == room_name)
+        first = today + timedelta(days=7 + (weekday - today.weekday()) % 7)
+        create_booking(ADMIN, {
+            "room_id": room.id, "organization_id": organizations[org].id, "title": title,
+            "start": datetime.combine(first, time.fromisoformat(start), OSLO),
+            "end": datetime.combine(first, time.fromisoformat(end), OSLO),
+            "attendees": min(room.capacity, 15), "recurrence": {"rrule": f"FREQ=WEEKLY;COUNT={weeks}"},
+            "on_conflict": "skip", "skip_holidays": True, "public_title": True,
+            "notes": "Nøkkel hentes i resepsjonen.",
+        })
 
 
 def demo_organization(name: str) -> Organization:
