@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, and_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from booking.extensions import db
@@ -25,7 +25,9 @@ class Series(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="RESTRICT"), index=True)
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="RESTRICT"), index=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="RESTRICT"), index=True
+    )
     booked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     title: Mapped[str] = mapped_column(String(200))
     rrule: Mapped[str] = mapped_column(String(500))  # normalised: UNTIL in UTC
@@ -35,7 +37,9 @@ class Series(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    occurrences: Mapped[list[Booking]] = relationship(back_populates="series", order_by="Booking.original_start")
+    occurrences: Mapped[list[Booking]] = relationship(
+        back_populates="series", order_by="Booking.original_start"
+    )
     skipped: Mapped[list[SkippedOccurrence]] = relationship(
         back_populates="series", cascade="all, delete-orphan", order_by="SkippedOccurrence.original_start"
     )
@@ -86,8 +90,8 @@ class Booking(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    room: Mapped["Room"] = relationship()  # noqa: F821
-    organization: Mapped["Organization"] = relationship()  # noqa: F821
+    room: Mapped[Room] = relationship()  # noqa: F821
+    organization: Mapped[Organization] = relationship()  # noqa: F821
     series: Mapped[Series | None] = relationship(back_populates="occurrences")
 
     __table_args__ = (
@@ -132,6 +136,17 @@ class Occupancy(db.Model):
         Index("ix_occupancies_unit_start", "unit_id", "start"),
     )
 
+    @classmethod
+    def overlapping(cls, start: datetime, until: datetime):
+        """THE overlap rule in SQL (the Python one is ``booking.domain.timeslots.overlaps``):
+        half-open ``[start, occupied_until)`` against ``[start, until)``. The extra lower bound on
+        ``start`` is implied by the longest possible occupancy and keeps the index scan narrow."""
+        return and_(
+            cls.start < until,
+            cls.occupied_until > start,
+            cls.start > start - timedelta(hours=MAX_OCCUPANCY_HOURS),
+        )
+
 
 class IdempotencyKey(db.Model):
     """The first answer to a create request with an ``Idempotency-Key``, replayed on retries."""
@@ -157,7 +172,9 @@ class Notification(db.Model):
     __tablename__ = "notifications"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(30))
     message: Mapped[str] = mapped_column(Text)

@@ -11,7 +11,6 @@ from booking.domain.errors import InvalidInput
 from booking.domain.rules import local_dates
 from booking.extensions import db
 from booking.models import Booking, Building, Occupancy, Organization, Room, room_units
-from booking.models.booking import MAX_OCCUPANCY_HOURS
 from booking.services.access import Actor, require_admin
 from booking.services.rooms import get_room
 from pricing.weekly import OSLO, is_within, window_intervals
@@ -24,9 +23,7 @@ def busy_intervals(unit_ids, start: datetime, until: datetime) -> list[tuple[dat
         select(Occupancy.start, Occupancy.occupied_until).where(
             Occupancy.unit_id.in_(list(unit_ids)),
             Occupancy.active.is_(True),
-            Occupancy.start < until,
-            Occupancy.occupied_until > start,
-            Occupancy.start > start - timedelta(hours=MAX_OCCUPANCY_HOURS),
+            Occupancy.overlapping(start, until),
         )
     )
     return [tuple(row) for row in rows]
@@ -40,9 +37,7 @@ def occupied_clause(room_id_column, start: datetime, until: datetime):
         .where(
             room_units.c.room_id == room_id_column,
             Occupancy.active.is_(True),
-            Occupancy.start < until,
-            Occupancy.occupied_until > start,
-            Occupancy.start > start - timedelta(hours=MAX_OCCUPANCY_HOURS),
+            Occupancy.overlapping(start, until),
         )
     )
 
@@ -71,9 +66,7 @@ def room_availability(room_id: int, start: datetime, end: datetime) -> dict:
         .where(
             Occupancy.unit_id.in_(room.unit_ids),
             Occupancy.active.is_(True),
-            Occupancy.start < end,
-            Occupancy.occupied_until > start,
-            Occupancy.start > start - timedelta(hours=MAX_OCCUPANCY_HOURS),
+            Occupancy.overlapping(start, end),
         )
         .order_by(Booking.start)
     ).all()

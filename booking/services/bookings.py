@@ -31,7 +31,7 @@ from booking.domain.holidays import holiday_dates
 from booking.domain.rules import BuildingRules, RoomRules, find_violations, local_dates
 from booking.extensions import db
 from booking.models import Booking, Notification, Occupancy, Organization, Room, Series, SkippedOccurrence
-from booking.models.booking import MAX_OCCUPANCY_HOURS, OPEN_STATUSES
+from booking.models.booking import OPEN_STATUSES
 from booking.models.types import utcnow
 from booking.services import suggestions
 from booking.services.access import (
@@ -156,9 +156,7 @@ def existing_holds(unit_ids, start: datetime, until: datetime, *, active_only: b
         .join(Organization, Organization.id == Booking.organization_id)
         .where(
             Occupancy.unit_id.in_(list(unit_ids)),
-            Occupancy.start < until,
-            Occupancy.occupied_until > start,
-            Occupancy.start > start - timedelta(hours=MAX_OCCUPANCY_HOURS),
+            Occupancy.overlapping(start, until),
         )
     )
     if active_only:
@@ -365,7 +363,7 @@ def create_booking(actor: Actor, data: dict, now: datetime | None = None) -> Boo
         ]
         db.session.add(series)
     bookings = []
-    for (start, end), quote in zip(plan.occurrences, plan.quotes):
+    for (start, end), quote in zip(plan.occurrences, plan.quotes, strict=True):
         booking = Booking(
             room_id=plan.room.id,
             organization_id=plan.organization.id,
