@@ -548,6 +548,9 @@ def cancel_booking(
     booking = get_booking(actor, booking_id)
     _require_open(booking)
     now = now or utcnow()
+    if booking.start <= now and not actor.is_admin:
+        # A started booking is billed as booked; only the municipality can still cancel it.
+        raise StateConflict("The booking has started; it can no longer be cancelled.")
     fee = cancellation_for(booking, actor, now)
     if not dry_run:
         _end(
@@ -575,7 +578,7 @@ def cancel_series(
     now = now or utcnow()
     total = 0
     for booking in series.occurrences:
-        if booking.status not in OPEN_STATUSES or booking.end <= now:
+        if booking.status not in OPEN_STATUSES or booking.start <= now:
             continue
         if from_date is not None and booking.start.astimezone(OSLO).date() < from_date:
             continue

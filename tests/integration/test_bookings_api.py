@@ -611,3 +611,15 @@ def test_room_search_free_filter(client, make, world):
     )
     assert sorted(r["id"] for r in later.get_json()) == sorted([room.id, other.id])
     assert_problem(client.get(f"/api/v1/rooms?free_from={local(3)}"), 422)
+
+
+def test_a_started_booking_cannot_be_cancelled_by_its_member(client, make, world):
+    _, room, organization, member = world
+    created = book(client, member, room, organization, local(3), local(3, "20:00")).get_json()
+    booking = db.session.get(Booking, created["id"])
+    booking.start = datetime.now(OSLO) - timedelta(minutes=5)
+    db.session.commit()
+    body = assert_problem(client.post(f"/api/v1/bookings/{created['id']}/cancel", json={}, headers=member.headers), 409)
+    assert "started" in body["detail"]
+    admin = make.admin()
+    assert client.post(f"/api/v1/bookings/{created['id']}/cancel", json={}, headers=admin.headers).status_code == 200
