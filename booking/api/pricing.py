@@ -3,7 +3,7 @@
 from flask import Response, request
 from flask_smorest import Blueprint
 
-from booking.api.context import PAGINATION, current_actor, paginate
+from booking.api.context import PAGINATION, current_actor, login_required, paginate
 from booking.models.types import utcnow
 from booking.schemas.pricing import (
     InvoiceArgs,
@@ -24,8 +24,9 @@ CSV = "text/csv"
 @blp.route("/quotes", methods=["POST"])
 @blp.arguments(QuoteRequestSchema)
 @blp.response(200, PriceQuoteSchema)
-@blp.alt_response(422, description="Invalid input: unknown room or organisation, bad times or rule, "
-                  "no price list in force")
+@blp.alt_response(
+    422, description="Invalid input: unknown room or organisation, bad times or rule, no price list in force"
+)
 def create_quote(data):
     """Price a slot or a series before booking (anyone, no login needed).
 
@@ -37,7 +38,9 @@ def create_quote(data):
 
 
 def _price_list_view(price_list: PriceList, in_force: str | None) -> dict:
-    return dict(price_list.to_dict(), valid_from=price_list.valid_from, in_force=price_list.version == in_force)
+    return dict(
+        price_list.to_dict(), valid_from=price_list.valid_from, in_force=price_list.version == in_force
+    )
 
 
 @blp.route("/price-lists", methods=["GET"])
@@ -51,6 +54,7 @@ def list_price_lists(pagination_parameters):
 
 
 @blp.route("/price-lists", methods=["POST"])
+@login_required
 @blp.arguments(PriceListSchema)
 @blp.response(201, PriceListSchema)
 @blp.alt_response(401, description="Not logged in")
@@ -68,6 +72,7 @@ def create_price_list(data):
 
 
 @blp.route("/invoices", methods=["GET"])
+@login_required
 @blp.arguments(InvoiceArgs, location="query", as_kwargs=True)
 @blp.response(200, InvoiceMonthSchema)
 @blp.alt_response(401, description="Not logged in")
@@ -88,4 +93,3 @@ def list_invoices(month):
             headers={"Content-Disposition": f'inline; filename="invoices-{month}.csv"', "Vary": "Accept"},
         )
     return result, 200, {"Vary": "Accept"}
-

@@ -20,8 +20,10 @@ class QuoteRequestSchema(Schema):
     )
     category = fields.String(
         validate=validate.OneOf(CATEGORIES),
-        metadata={"description": "Without organization_id: the category to price (default `full`); "
-                                 "not together with organization_id"},
+        metadata={
+            "description": "Without organization_id: the category to price (default `full`); "
+            "not together with organization_id"
+        },
     )
     start = LocalDateTime(required=True)
     end = LocalDateTime(required=True)
@@ -57,7 +59,9 @@ class PriceQuoteSchema(Schema):
     lines = fields.List(fields.Nested(QuoteLineSchema), metadata={"description": "All occurrences, merged"})
     total_ore = fields.Integer()
     supervision_reason = fields.String(allow_none=True, metadata={"description": "Why supervision is needed"})
-    occurrences = fields.List(fields.Nested(QuotedOccurrenceSchema), metadata={"description": "One per occurrence"})
+    occurrences = fields.List(
+        fields.Nested(QuotedOccurrenceSchema), metadata={"description": "One per occurrence"}
+    )
 
 
 # --- price lists ---------------------------------------------------------------------------
@@ -69,7 +73,9 @@ def _rate(**kwargs) -> fields.Integer:
 
 
 class CategoryRatesSchema(Schema):
-    free = fields.Integer(strict=True, required=True, validate=validate.Equal(0, error="The free category costs 0."))
+    free = fields.Integer(
+        strict=True, required=True, validate=validate.Equal(0, error="The free category costs 0.")
+    )
     reduced = _rate()
     full = _rate()
 
@@ -88,13 +94,18 @@ class PriceListSchema(Schema):
     )
     valid_from = fields.Date(required=True, metadata={"description": "First local date the version prices"})
     hourly_rates_ore = fields.Nested(
-        HourlyRatesSchema, required=True,
+        HourlyRatesSchema,
+        required=True,
         metadata={"description": "Weekday rent per hour: price group -> category -> øre"},
     )
-    supervision_weekday_ore = _rate(required=False, load_default=30_000,
-                                    metadata={"description": "Supervision per hour on weekdays"})
-    supervision_weekend_ore = _rate(required=False, load_default=45_000,
-                                    metadata={"description": "Supervision per hour on weekends and holidays"})
+    supervision_weekday_ore = _rate(
+        required=False, load_default=30_000, metadata={"description": "Supervision per hour on weekdays"}
+    )
+    supervision_weekend_ore = _rate(
+        required=False,
+        load_default=45_000,
+        metadata={"description": "Supervision per hour on weekends and holidays"},
+    )
     weekend_surcharge_percent = fields.Integer(strict=True, load_default=50, validate=validate.Range(0, 1000))
     supervision_minimum_hours = fields.Integer(strict=True, load_default=2, validate=validate.Range(0, 24))
     in_force = fields.Boolean(dump_only=True, metadata={"description": "The version that prices today"})
@@ -118,7 +129,9 @@ class InvoiceArgs(Schema):
 
 class InvoiceLineSchema(QuoteLineSchema):
     booking_id = fields.Integer()
-    date = fields.Date(metadata={"description": "Booking: its local start date; fee: the local cancellation date"})
+    date = fields.Date(
+        metadata={"description": "Booking: its local start date; fee: the local cancellation date"}
+    )
     kind = fields.String(metadata={"description": "booking or cancellation"})
 
 

@@ -7,7 +7,8 @@ What a month holds:
   the lines of its quote snapshot;
 - every **cancellation fee** of a booking cancelled in the month, by the Oslo local date of
   ``cancelled_at`` (not by the booking's start): the fee arises when the booking is cancelled,
-  and a month that has been invoiced never changes afterwards because of a later cancellation.
+  so it is billed with that month and never lands in a month already sent (months are meant to
+  be invoiced once they have ended).
 
 Nothing is priced again here: price list changes never reach an invoice. Lines of 0 øre (the
 ``free`` category's rent) have nothing to bill and are left out, as the pricing package leaves
@@ -34,8 +35,16 @@ from booking.services.access import Actor, require_admin
 from pricing import OSLO
 
 CSV_COLUMNS = (
-    "organization", "org_number", "booking_id", "date", "description", "quantity", "unit",
-    "unit_price_nok", "amount_nok", "tax_code",
+    "organization",
+    "org_number",
+    "booking_id",
+    "date",
+    "description",
+    "quantity",
+    "unit",
+    "unit_price_nok",
+    "amount_nok",
+    "tax_code",
 )
 _KIND_ORDER = {"booking": 0, "cancellation": 1}
 
@@ -90,27 +99,34 @@ def monthly_invoices(actor: Actor, year: int, month: int) -> dict:
         .where(
             or_(
                 and_(Booking.status == "confirmed", Booking.start >= start, Booking.start < end),
-                and_(Booking.status == "cancelled", Booking.cancelled_at >= start, Booking.cancelled_at < end),
+                and_(
+                    Booking.status == "cancelled", Booking.cancelled_at >= start, Booking.cancelled_at < end
+                ),
             )
         )
     ).all()
     invoices: dict[int, dict] = {}
     for booking, room_name, organization in rows:
         if booking.status == "confirmed":
-            lines = _lines(booking, "booking", booking.quote["lines"], booking.start.astimezone(OSLO).date(),
-                           room_name)
+            lines = _lines(
+                booking, "booking", booking.quote["lines"], booking.start.astimezone(OSLO).date(), room_name
+            )
         else:
             fee = booking.cancellation_fee or {"lines": []}
-            lines = _lines(booking, "cancellation", fee["lines"], booking.cancelled_at.astimezone(OSLO).date(),
-                           room_name)
+            lines = _lines(
+                booking, "cancellation", fee["lines"], booking.cancelled_at.astimezone(OSLO).date(), room_name
+            )
         if not lines:
             continue
-        invoice = invoices.setdefault(organization.id, {
-            "organization_id": organization.id,
-            "organization_name": organization.name,
-            "org_number": organization.org_number,
-            "lines": [],
-        })
+        invoice = invoices.setdefault(
+            organization.id,
+            {
+                "organization_id": organization.id,
+                "organization_name": organization.name,
+                "org_number": organization.org_number,
+                "lines": [],
+            },
+        )
         invoice["lines"].extend(lines)
     result = sorted(invoices.values(), key=lambda i: (i["organization_name"], i["organization_id"]))
     for invoice in result:
@@ -139,9 +155,18 @@ def invoices_csv(month: dict) -> str:
     writer.writerow(CSV_COLUMNS)
     for invoice in month["invoices"]:
         for line in invoice["lines"]:
-            writer.writerow((
-                _cell(invoice["organization_name"]), invoice["org_number"], line["booking_id"],
-                line["date"].isoformat(), _cell(line["description"]), line["quantity"], line["unit"],
-                nok(line["unit_price_ore"]), nok(line["amount_ore"]), line["tax_code"],
-            ))
+            writer.writerow(
+                (
+                    _cell(invoice["organization_name"]),
+                    invoice["org_number"],
+                    line["booking_id"],
+                    line["date"].isoformat(),
+                    _cell(line["description"]),
+                    line["quantity"],
+                    line["unit"],
+                    nok(line["unit_price_ore"]),
+                    nok(line["amount_ore"]),
+                    line["tax_code"],
+                )
+            )
     return out.getvalue()

@@ -23,6 +23,7 @@ WEDNESDAY = 2
 
 # --- helpers -------------------------------------------------------------------------------
 
+
 def today() -> date:
     return datetime.now(UTC).astimezone(OSLO).date()
 
@@ -47,9 +48,16 @@ def hours_from_now(hours: float) -> datetime:
 
 
 def line(code: str, description: str, quantity: int, unit: str, unit_price_ore: int) -> dict:
-    return {"code": code, "description": description, "quantity": quantity, "unit": unit,
-            "unit_price_ore": unit_price_ore, "amount_ore": quantity * unit_price_ore, "tax_code": "0",
-            "vat_percent": 0}
+    return {
+        "code": code,
+        "description": description,
+        "quantity": quantity,
+        "unit": unit,
+        "unit_price_ore": unit_price_ore,
+        "amount_ore": quantity * unit_price_ore,
+        "tax_code": "0",
+        "vat_percent": 0,
+    }
 
 
 def full_org(make, **overrides):
@@ -58,9 +66,14 @@ def full_org(make, **overrides):
 
 
 def book(client, login, room, organization, start, end, **extra) -> dict:
-    payload = {"room_id": room.id, "organization_id": organization.id, "title": "Øving",
-               "start": start if isinstance(start, str) else start.isoformat(),
-               "end": end if isinstance(end, str) else end.isoformat(), **extra}
+    payload = {
+        "room_id": room.id,
+        "organization_id": organization.id,
+        "title": "Øving",
+        "start": start if isinstance(start, str) else start.isoformat(),
+        "end": end if isinstance(end, str) else end.isoformat(),
+        **extra,
+    }
     response = client.post("/api/v1/bookings", json=payload, headers=login.headers)
     assert response.status_code == 201, response.get_json()
     return response.get_json()
@@ -68,13 +81,22 @@ def book(client, login, room, organization, start, end, **extra) -> dict:
 
 def rates(multiplier: int = 1) -> dict:
     """Hourly rates for every price group: reduced 100 NOK × multiplier, full 300 NOK × multiplier."""
-    return {group: {"free": 0, "reduced": 10_000 * multiplier, "full": 30_000 * multiplier}
-            for group in PRICE_GROUPS}
+    return {
+        group: {"free": 0, "reduced": 10_000 * multiplier, "full": 30_000 * multiplier}
+        for group in PRICE_GROUPS
+    }
 
 
 def post_price_list(client, admin, version: str, valid_from: date, multiplier: int = 2) -> dict:
-    response = client.post("/api/v1/price-lists", headers=admin.headers, json={
-        "version": version, "valid_from": valid_from.isoformat(), "hourly_rates_ore": rates(multiplier)})
+    response = client.post(
+        "/api/v1/price-lists",
+        headers=admin.headers,
+        json={
+            "version": version,
+            "valid_from": valid_from.isoformat(),
+            "hourly_rates_ore": rates(multiplier),
+        },
+    )
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
@@ -83,6 +105,7 @@ SNAPSHOT_KEYS = ("lines", "total_ore", "price_list_version", "category", "superv
 
 
 # --- quotes --------------------------------------------------------------------------------
+
 
 def test_anonymous_quote_is_itemized(client, make):
     # Staffed Mon–Fri 08:00–16:00 (factory default); a meeting room; Wednesday 15:00–17:15.
@@ -122,8 +145,12 @@ def test_quote_for_an_organisation_uses_its_effective_category(client, make):
     room = make.room(kind="rehearsal_room")
     organization = make.organization(verified=False)  # voluntary and local: proposed reduced
     day = plain_weekday(today() + timedelta(days=30))
-    request = {"room_id": room.id, "organization_id": organization.id, "start": at(day, "10:00"),
-               "end": at(day, "11:00")}
+    request = {
+        "room_id": room.id,
+        "organization_id": organization.id,
+        "start": at(day, "10:00"),
+        "end": at(day, "11:00"),
+    }
     # Unverified: full. 1 h in staffed time = 2 half hours × 125 NOK.
     body = client.post("/api/v1/quotes", json=request).get_json()
     assert (body["category"], body["total_ore"], body["organization_id"]) == ("full", 25_000, organization.id)
@@ -134,7 +161,9 @@ def test_quote_for_an_organisation_uses_its_effective_category(client, make):
 
     errors = assert_problem(client.post("/api/v1/quotes", json=dict(request, category="free")), 422)["errors"]
     assert list(errors) == ["category"]
-    errors = assert_problem(client.post("/api/v1/quotes", json=dict(request, organization_id=9999)), 422)["errors"]
+    errors = assert_problem(client.post("/api/v1/quotes", json=dict(request, organization_id=9999)), 422)[
+        "errors"
+    ]
     assert list(errors) == ["organization_id"]
 
 
@@ -144,11 +173,17 @@ def test_quote_and_the_booking_snapshot_agree(client, make, own_supervisor):
     organization = make.organization()
     member = make.member(organization)
     day = plain_weekday(today() + timedelta(days=30))
-    request = {"room_id": room.id, "organization_id": organization.id, "start": at(day, "15:30"),
-               "end": at(day, "18:45"), "own_supervisor": own_supervisor}
+    request = {
+        "room_id": room.id,
+        "organization_id": organization.id,
+        "start": at(day, "15:30"),
+        "end": at(day, "18:45"),
+        "own_supervisor": own_supervisor,
+    }
     quoted = client.post("/api/v1/quotes", json=request).get_json()
-    booking = book(client, member, room, organization, request["start"], request["end"],
-                   own_supervisor=own_supervisor)
+    booking = book(
+        client, member, room, organization, request["start"], request["end"], own_supervisor=own_supervisor
+    )
     assert {k: booking["quote"][k] for k in SNAPSHOT_KEYS} == {k: quoted[k] for k in SNAPSHOT_KEYS}
     assert booking["quote"]["occurrences"][0]["lines"] == quoted["occurrences"][0]["lines"]
     # reduced gym: 3 h 15 min = 7 half hours × 75 NOK = 525 NOK; 16:00–18:45 = 3 started hours × 300 NOK.
@@ -160,38 +195,55 @@ def test_series_quote_has_a_total_and_every_occurrence(client, make):
     organization = make.organization()
     member = make.member(organization)
     day = plain_weekday(today() + timedelta(days=30))
-    request = {"room_id": room.id, "organization_id": organization.id, "start": at(day, "18:00"),
-               "end": at(day, "20:00"), "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=4"}}
+    request = {
+        "room_id": room.id,
+        "organization_id": organization.id,
+        "start": at(day, "18:00"),
+        "end": at(day, "20:00"),
+        "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=4"},
+    }
     quoted = client.post("/api/v1/quotes", json=request).get_json()
     occurrences = quoted["occurrences"]
-    assert [o["start"][:10] for o in occurrences] == [(day + timedelta(weeks=n)).isoformat() for n in range(4)]
-    assert quoted["total_ore"] == sum(o["total_ore"] for o in occurrences) == sum(
-        item["amount_ore"] for item in quoted["lines"])
+    assert [o["start"][:10] for o in occurrences] == [
+        (day + timedelta(weeks=n)).isoformat() for n in range(4)
+    ]
+    assert (
+        quoted["total_ore"]
+        == sum(o["total_ore"] for o in occurrences)
+        == sum(item["amount_ore"] for item in quoted["lines"])
+    )
     for occurrence in occurrences:  # each occurrence costs what it costs on its own
-        single = client.post("/api/v1/quotes", json={k: v for k, v in request.items() if k != "recurrence"} | {
-            "start": occurrence["start"], "end": occurrence["end"]}).get_json()
+        single = client.post(
+            "/api/v1/quotes",
+            json={k: v for k, v in request.items() if k != "recurrence"}
+            | {"start": occurrence["start"], "end": occurrence["end"]},
+        ).get_json()
         assert occurrence["total_ore"] == single["total_ore"] and occurrence["lines"] == single["lines"]
     # A plain Wednesday costs 4 × 25 NOK rent + 2 × 300 NOK supervision (18:00–20:00 is unstaffed).
     assert occurrences[0]["total_ore"] == 70_000
 
-    series = client.post("/api/v1/bookings", headers=member.headers, json={
-        **request, "title": "Korpsøving"}).get_json()
+    series = client.post(
+        "/api/v1/bookings", headers=member.headers, json={**request, "title": "Korpsøving"}
+    ).get_json()
     assert series["quote"]["total_ore"] == quoted["total_ore"]
     assert [o["total_ore"] for o in series["quote"]["occurrences"]] == [o["total_ore"] for o in occurrences]
 
 
-@pytest.mark.parametrize("change,field", [
-    ({"room_id": 9999}, "room_id"),
-    ({"room_id": "one"}, "room_id"),
-    ({"end": "2026-12-01T17:00"}, "end"),  # before the start
-    ({"start": "tomorrow"}, "start"),
-    ({"category": "cheap"}, "category"),
-    ({"recurrence": {"rrule": "FREQ=HOURLY;COUNT=3"}}, "recurrence"),
-    ({"recurrence": {"rrule": "FREQ=DAILY"}}, "recurrence"),  # unbounded
-    ({"start": "2025-06-04T18:00", "end": "2025-06-04T20:00"}, "start"),  # no price list in force yet
-    ({"end": "2026-12-09T18:00"}, "end"),  # 8 days: longer than any room allows
-    ({"unknown": 1}, "unknown"),
-])
+@pytest.mark.parametrize(
+    "change,field",
+    [
+        ({"room_id": 9999}, "room_id"),
+        ({"room_id": "one"}, "room_id"),
+        ({"end": "2026-12-01T17:00"}, "end"),  # before the start
+        ({"start": "tomorrow"}, "start"),
+        ({"category": "cheap"}, "category"),
+        ({"recurrence": {"rrule": "FREQ=HOURLY;COUNT=3"}}, "recurrence"),
+        ({"recurrence": {"rrule": "FREQ=DAILY"}}, "recurrence"),  # unbounded
+        ({"start": "2025-06-04T18:00", "end": "2025-06-04T20:00"}, "start"),  # no price list in force yet
+        ({"end": "2026-12-09T18:00"}, "end"),  # 8 days: longer than any room allows
+        ({"unknown": 1}, "unknown"),
+    ],
+)
 def test_bad_quote_requests_are_422(client, make, change, field):
     room = make.room()
     request = {"room_id": room.id, "start": "2026-12-01T18:00", "end": "2026-12-01T20:00", **change}
@@ -206,6 +258,7 @@ def test_quote_without_a_body_is_a_problem(client):
 
 
 # --- price lists ---------------------------------------------------------------------------
+
 
 def test_anyone_reads_the_price_lists(client):
     response = client.get("/api/v1/price-lists")
@@ -228,8 +281,11 @@ def test_admin_adds_a_version_and_duplicates_are_409(client, make):
     listed = client.get("/api/v1/price-lists").get_json()
     assert [(p["version"], p["in_force"]) for p in listed] == [("2026-1", True), ("2027-1", False)]
 
-    same_name = {"version": "2027-1", "valid_from": (valid_from + timedelta(days=1)).isoformat(),
-                 "hourly_rates_ore": rates()}
+    same_name = {
+        "version": "2027-1",
+        "valid_from": (valid_from + timedelta(days=1)).isoformat(),
+        "hourly_rates_ore": rates(),
+    }
     assert_problem(client.post("/api/v1/price-lists", json=same_name, headers=admin.headers), 409)
     same_day = dict(same_name, version="2027-2", valid_from=valid_from.isoformat())
     assert_problem(client.post("/api/v1/price-lists", json=same_day, headers=admin.headers), 409)
@@ -241,21 +297,26 @@ def _with_rate(group: str, category: str, value) -> dict:
     return table
 
 
-@pytest.mark.parametrize("change,field", [
-    ({"hourly_rates_ore": _with_rate("gym", "free", 100)}, "hourly_rates_ore.gym.free"),
-    ({"hourly_rates_ore": _with_rate("gym", "full", -1)}, "hourly_rates_ore.gym.full"),
-    ({"hourly_rates_ore": _with_rate("gym", "full", 99.5)}, "hourly_rates_ore.gym.full"),
-    ({"hourly_rates_ore": _with_rate("gym", "vip", 1)}, "hourly_rates_ore.gym.vip"),
-    ({"hourly_rates_ore": {g: r for g, r in rates().items() if g != "hall"}}, "hourly_rates_ore.hall"),
-    ({"hourly_rates_ore": dict(rates(), castle={"free": 0, "reduced": 1, "full": 2})},
-     "hourly_rates_ore.castle"),
-    ({"supervision_weekday_ore": "300"}, "supervision_weekday_ore"),
-    ({"valid_from": "2027-02-30"}, "valid_from"),
-    ({"valid_from": "1999-01-01"}, "valid_from"),
-    ({"version": "  "}, "version"),
-    ({"version": "x" * 41}, "version"),
-    ({"colour": "blue"}, "colour"),
-])
+@pytest.mark.parametrize(
+    "change,field",
+    [
+        ({"hourly_rates_ore": _with_rate("gym", "free", 100)}, "hourly_rates_ore.gym.free"),
+        ({"hourly_rates_ore": _with_rate("gym", "full", -1)}, "hourly_rates_ore.gym.full"),
+        ({"hourly_rates_ore": _with_rate("gym", "full", 99.5)}, "hourly_rates_ore.gym.full"),
+        ({"hourly_rates_ore": _with_rate("gym", "vip", 1)}, "hourly_rates_ore.gym.vip"),
+        ({"hourly_rates_ore": {g: r for g, r in rates().items() if g != "hall"}}, "hourly_rates_ore.hall"),
+        (
+            {"hourly_rates_ore": dict(rates(), castle={"free": 0, "reduced": 1, "full": 2})},
+            "hourly_rates_ore.castle",
+        ),
+        ({"supervision_weekday_ore": "300"}, "supervision_weekday_ore"),
+        ({"valid_from": "2027-02-30"}, "valid_from"),
+        ({"valid_from": "1999-01-01"}, "valid_from"),
+        ({"version": "  "}, "version"),
+        ({"version": "x" * 41}, "version"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
 def test_invalid_price_lists_are_422_with_field_errors(client, make, change, field):
     payload = {"version": "2027-1", "valid_from": "2027-01-01", "hourly_rates_ore": rates(), **change}
     body = assert_problem(client.post("/api/v1/price-lists", json=payload, headers=make.admin().headers), 422)
@@ -266,12 +327,14 @@ def test_invalid_price_lists_are_422_with_field_errors(client, make, change, fie
 def test_only_admins_add_price_lists(client, make):
     payload = {"version": "2027-1", "valid_from": "2027-01-01", "hourly_rates_ore": rates()}
     assert_problem(client.post("/api/v1/price-lists", json=payload), 401)
+    assert_problem(client.post("/api/v1/price-lists", json={"version": 1}), 401)  # before the body is read
     assert_problem(client.post("/api/v1/price-lists", json=payload, headers=make.member().headers), 403)
     assert_problem(client.post("/api/v1/price-lists", json=payload, headers=make.janitor().headers), 403)
     assert len(client.get("/api/v1/price-lists").get_json()) == 1
 
 
 # --- snapshots and versions ----------------------------------------------------------------
+
 
 def test_a_new_price_list_never_changes_a_booking_but_prices_new_ones(client, make):
     room = make.room(kind="meeting_room")
@@ -285,20 +348,30 @@ def test_a_new_price_list_never_changes_a_booking_but_prices_new_ones(client, ma
 
     # A version valid from a past date: in force today and on the booking's date.
     post_price_list(client, admin, "revised", today() - timedelta(days=10), multiplier=2)
-    assert client.get(f"/api/v1/bookings/{first['id']}", headers=member.headers).get_json()["quote"] == snapshot
+    assert (
+        client.get(f"/api/v1/bookings/{first['id']}", headers=member.headers).get_json()["quote"] == snapshot
+    )
     listed = client.get("/api/v1/price-lists").get_json()
     assert [(p["version"], p["in_force"]) for p in listed] == [("2026-1", False), ("revised", True)]
 
     later = plain_weekday(day + timedelta(days=1))
-    request = {"room_id": room.id, "organization_id": organization.id, "start": at(later, "18:00"),
-               "end": at(later, "20:00")}
+    request = {
+        "room_id": room.id,
+        "organization_id": organization.id,
+        "start": at(later, "18:00"),
+        "end": at(later, "20:00"),
+    }
     quoted = client.post("/api/v1/quotes", json=request).get_json()
     # revised reduced rate 200 NOK/h: 4 half hours × 100 NOK + 600 NOK supervision.
     assert (quoted["price_list_version"], quoted["total_ore"]) == ("revised", 40_000 + 60_000)
     second = book(client, member, room, organization, request["start"], request["end"])
     assert {k: second["quote"][k] for k in SNAPSHOT_KEYS} == {k: quoted[k] for k in SNAPSHOT_KEYS}
-    assert client.get(f"/api/v1/bookings/{first['id']}", headers=admin.headers).get_json()["quote"] == snapshot
-    listed = client.get(f"/api/v1/bookings?organization_id={organization.id}", headers=member.headers).get_json()
+    assert (
+        client.get(f"/api/v1/bookings/{first['id']}", headers=admin.headers).get_json()["quote"] == snapshot
+    )
+    listed = client.get(
+        f"/api/v1/bookings?organization_id={organization.id}", headers=member.headers
+    ).get_json()
     assert [b["quote"]["total_ore"] for b in listed] == [70_000, 100_000]
 
 
@@ -317,15 +390,26 @@ def test_the_version_in_force_at_the_start_applies(client, make):
     # The change day is a plain weekday: 2 half hours × (300 NOK / 2) = 300 NOK.
     assert on_the_day["quote"]["total_ore"] == 30_000
 
-    series = client.post("/api/v1/quotes", json={
-        "room_id": room.id, "organization_id": organization.id, "start": at(change_day - timedelta(days=7), "18:00"),
-        "end": at(change_day - timedelta(days=7), "19:00"), "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=2"}}).get_json()
-    assert [o["price_list_version"] for o in series["occurrences"]] == ["2026-1", "from-" + change_day.isoformat()]
+    series = client.post(
+        "/api/v1/quotes",
+        json={
+            "room_id": room.id,
+            "organization_id": organization.id,
+            "start": at(change_day - timedelta(days=7), "18:00"),
+            "end": at(change_day - timedelta(days=7), "19:00"),
+            "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=2"},
+        },
+    ).get_json()
+    assert [o["price_list_version"] for o in series["occurrences"]] == [
+        "2026-1",
+        "from-" + change_day.isoformat(),
+    ]
     assert series["price_list_version"] == "2026-1, from-" + change_day.isoformat()
     assert series["occurrences"][1]["total_ore"] == 30_000
 
 
 # --- cancellation fees ---------------------------------------------------------------------
+
 
 def _sum(quote: dict, prefix: str) -> int:
     return sum(item["amount_ore"] for item in quote["lines"] if item["code"].startswith(prefix))
@@ -335,12 +419,15 @@ def _fee_line(code: str, description: str, amount: int) -> dict:
     return line(code, description, 1, "booking", amount)
 
 
-@pytest.mark.parametrize("hours_ahead,rule", [
-    (20 * 24, "free_14_days"),
-    (10 * 24, "half_rent_7_days"),
-    (4 * 24, "full_rent"),
-    (30, "full_rent_and_supervision"),
-])
+@pytest.mark.parametrize(
+    "hours_ahead,rule",
+    [
+        (20 * 24, "free_14_days"),
+        (10 * 24, "half_rent_7_days"),
+        (4 * 24, "full_rent"),
+        (30, "full_rent_and_supervision"),
+    ],
+)
 def test_cancellation_fee_is_shown_by_a_dry_run_then_stored(client, make, hours_ahead, rule):
     room = make.room(kind="meeting_room", supervision="always")
     organization = full_org(make)
@@ -351,15 +438,20 @@ def test_cancellation_fee_is_shown_by_a_dry_run_then_stored(client, make, hours_
     assert rent > 0 and supervision > 0
     expected_lines = {
         "free_14_days": [],
-        "half_rent_7_days": [_fee_line("cancellation_rent", "Avbestilling 7–14 dager før, 50 % av leie", rent // 2)],
+        "half_rent_7_days": [
+            _fee_line("cancellation_rent", "Avbestilling 7–14 dager før, 50 % av leie", rent // 2)
+        ],
         "full_rent": [_fee_line("cancellation_rent", "Avbestilling under 7 dager før, full leie", rent)],
         "full_rent_and_supervision": [
             _fee_line("cancellation_rent", "Avbestilling under 7 dager før, full leie", rent),
             _fee_line("cancellation_supervision", "Avbestilling under 48 timer før, tilsyn", supervision),
         ],
     }[rule]
-    expected = {"lines": expected_lines, "total_ore": sum(item["amount_ore"] for item in expected_lines),
-                "rule": rule}
+    expected = {
+        "lines": expected_lines,
+        "total_ore": sum(item["amount_ore"] for item in expected_lines),
+        "rule": rule,
+    }
 
     url = f"/api/v1/bookings/{booking['id']}"
     shown = client.post(url + "/cancel", json={"dry_run": True}, headers=member.headers)
@@ -381,7 +473,10 @@ def test_admin_cancellation_and_override_cost_nothing(client, make):
     first = book(client, member, room, organization, start, start + timedelta(hours=2))
     url = f"/api/v1/bookings/{first['id']}/cancel"
     nothing = {"lines": [], "total_ore": 0, "rule": "admin"}
-    assert client.post(url, json={"dry_run": True}, headers=admin.headers).get_json()["cancellation_fee"] == nothing
+    assert (
+        client.post(url, json={"dry_run": True}, headers=admin.headers).get_json()["cancellation_fee"]
+        == nothing
+    )
     assert client.post(url, json={}, headers=admin.headers).get_json()["cancellation_fee"] == nothing
 
     second = book(client, member, room, organization, start, start + timedelta(hours=2))
