@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-test serve test lint clean
+.PHONY: install install-test serve test lint translations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,15 @@ test: install-test
 lint: install-test
 	$(BIN)/ruff check booking pricing tests bench
 	$(BIN)/ruff format --check booking pricing tests bench
+
+# Pages' texts: extract them, merge into the nb and en catalogues (translate new nb entries by
+# hand), compile the .mo files that are committed with them.
+translations: install-test
+	$(BIN)/pybabel extract -F booking/translations/babel.cfg -k _l -k lazy_gettext --no-location \
+	  --sort-output --omit-header -o booking/translations/messages.pot .
+	$(BIN)/pybabel update -i booking/translations/messages.pot -d booking/translations -N \
+	  --ignore-obsolete -w 100
+	$(BIN)/pybabel compile -d booking/translations
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -8,6 +8,7 @@ from flask import Flask, request
 
 from booking.config import load_config
 from booking.extensions import begin_write_transaction, db, migrate
+from booking.guards import init_guards
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
 
@@ -20,18 +21,30 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     app.config["SQLALCHEMY_ECHO"] = app.config.get("BOOKING_SQL_ECHO", False)
     app.json.ensure_ascii = False
+    init_guards(app)  # first: bounded id converter before any route, hostile-input checks
 
     from booking import models  # noqa: F401 - registers the tables
     from booking.api import init_api
     from booking.errors import register_error_handlers
+    from booking.feeds import markers
+    from booking.ratelimit import init_rate_limits
+    from booking.services.audit import init_audit
     from booking.web import init_web
 
     db.init_app(app)
+    markers.install(db.session)  # feed change markers follow every booking change
+    init_audit(app)  # the audit log follows every change
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     register_error_handlers(app)
     init_api(app)
     init_web(app)
+    init_rate_limits(app)  # after the blueprints: it wraps the login endpoints
     _register_request_hooks(app)
+    if app.config.get("BOOKING_TRUSTED_PROXIES"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        proxies = app.config["BOOKING_TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
     @app.get("/healthz")
     def healthz():

@@ -49,4 +49,9 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "SESSION_COOKIE_SAMESITE": "Lax",
         "BOOKING_TOKEN_TTL_DAYS": int(env.get("BOOKING_TOKEN_TTL_DAYS", "90")),
         "BOOKING_SQL_ECHO": _bool(env.get("BOOKING_SQL_ECHO", "false")),
+        # Rate limits on logging in (booking.ratelimit); limits in Flask-Limiter's notation.
+        "RATELIMIT_ENABLED": _bool(env.get("BOOKING_RATELIMIT_ENABLED", "true")),
+        "RATELIMIT_STORAGE_URI": env.get("BOOKING_RATELIMIT_STORAGE_URL") or "memory://",
+        "BOOKING_RATELIMIT_LOGIN": env.get("BOOKING_RATELIMIT_LOGIN", "10 per minute;100 per hour"),
+        "BOOKING_TRUSTED_PROXIES": int(env.get("BOOKING_TRUSTED_PROXIES", "0")),
     }

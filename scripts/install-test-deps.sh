@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
-# System-level test dependencies that pip cannot install: Node.js packages for the
-# ical.js feed check. Idempotent; safe to run on every `make test`.
+# System-level test dependencies that pip cannot install: Node.js packages for the ical.js feed
+# check, and Debian's Chromium for the browser tests (Playwright drives it; it never downloads a
+# browser of its own). Idempotent; safe to run on every `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if command -v npm >/dev/null 2>&1 && [ -f tests/js/package.json ] && [ ! -d tests/js/node_modules ]; then
   (cd tests/js && npm install --no-audit --no-fund --silent)
+fi
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "install-test-deps: /usr/bin/chromium is missing; install Debian's chromium package (as root) for the" \
+         "browser tests, or run pytest with -m 'not e2e'" >&2
+  fi
 fi

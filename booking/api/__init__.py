@@ -22,6 +22,7 @@ class Api(SmorestApi):
     def openapi_document(self) -> dict:
         spec = self.spec.to_dict()
         _problem_content_type(spec)
+        _json_pagination_header(spec)
         return spec
 
     def _openapi_json(self):
@@ -38,15 +39,25 @@ def _problem_content_type(spec: dict) -> None:
             response["content"] = {PROBLEM_JSON: next(iter(response["content"].values()))}
 
 
+def _json_pagination_header(spec: dict) -> None:
+    """X-Pagination carries JSON text: OpenAPI describes such a header with ``content``, not with
+    an object ``schema`` (which would mean a comma-separated key,value list)."""
+    header = spec.get("components", {}).get("headers", {}).get("PAGINATION")
+    if header and "schema" in header:
+        header["content"] = {"application/json": {"schema": header.pop("schema")}}
+
+
 api = Api()
 
 
 def init_api(app: Flask) -> None:
     from booking.api import (
+        audit,
         bookings,
         buildings,
         conflicts,
         docs,
+        feeds,
         me,
         organizations,
         pricing,
@@ -73,6 +84,10 @@ def init_api(app: Flask) -> None:
         },
     )
     api.init_app(app)
-    for module in (tokens, me, buildings, rooms, organizations, bookings, conflicts, schedule, pricing):
+    from booking.feeds import routes as feed_routes
+
+    for module in (tokens, me, buildings, rooms, organizations, bookings, conflicts, schedule, pricing, feeds):
         api.register_blueprint(module.blp, url_prefix=API_PREFIX + module.PREFIX)
+    api.register_blueprint(feed_routes.blp, url_prefix=feed_routes.PREFIX)
+    api.register_blueprint(audit.blp, url_prefix=API_PREFIX + audit.PREFIX)
     app.register_blueprint(docs.bp)

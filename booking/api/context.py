@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from booking.domain.errors import NotAuthenticated
 from booking.extensions import db
 from booking.models import User
+from booking.services import audit
 from booking.services.access import ANONYMOUS, Actor, require_user
 from booking.services.auth import actor_for, user_for_token
 
@@ -37,6 +38,7 @@ def current_actor() -> Actor:
     else:
         actor = ANONYMOUS
     request.environ[_ACTOR_KEY] = actor
+    audit.set_acting(actor, f"{request.method} {request.path}")
     return actor
 
 

@@ -15,6 +15,12 @@ Decisions:
 * Times are written in Europe/Oslo wall-clock time with ``TZID=Europe/Oslo``; the VTIMEZONE is a
   static, RRULE-based definition of today's EU rule (icalendar's generated zones list RDATEs).
 * Components are sorted by (start, UID, RECURRENCE-ID); a series' overrides follow it.
+* Content lines are written here, not through icalendar's generic component serialiser, which
+  costs about as much again as everything else a feed request does (see BENCHMARKS.md): the
+  properties are few and fixed, and escaping (RFC 5545 §3.3.11) and folding at 75 octets
+  between whole UTF-8 characters (§3.1) are a few lines each. icalendar still builds the
+  VTIMEZONE (once, at import) and parses and writes RRULEs, and the unit tests parse every
+  feed back with icalendar and ical.js.
 """
 
 from __future__ import annotations
@@ -25,16 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from icalendar import (
-    Calendar,
-    Event,
-    Timezone,
-    TimezoneDaylight,
-    TimezoneStandard,
-    vDuration,
-    vRecur,
-    vText,
-)
+from icalendar import Timezone, TimezoneDaylight, TimezoneStandard, vDuration, vRecur
 
 TZID = "Europe/Oslo"
 OSLO = ZoneInfo(TZID)
@@ -94,49 +91,66 @@ def render_calendar(name: str, events: Iterable[FeedEvent], series: Iterable[Fee
     Raises ``ValueError`` for naive datetimes, an end not after its start, an unknown status,
     a duplicate UID, or an override without RECURRENCE-ID or with another UID than its series.
     """
-    calendar = Calendar()
-    calendar.add("PRODID", PRODID)
-    calendar.add("VERSION", "2.0")
-    calendar.add("CALSCALE", "GREGORIAN")
-    calendar.add("METHOD", "PUBLISH")
-    calendar.add("NAME", _Text(name))
-    calendar.add("X-WR-CALNAME", _Text(name))
-    calendar.add("REFRESH-INTERVAL", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
-    calendar.add("X-PUBLISHED-TTL", vDuration(REFRESH_INTERVAL))
-    calendar.add_component(_oslo_vtimezone())
-
+    lines = [
+        "BEGIN:VCALENDAR",
+        f"PRODID:{PRODID}",
+        "VERSION:2.0",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        f"NAME:{_text(name)}",
+        f"X-WR-CALNAME:{_text(name)}",
+        f"REFRESH-INTERVAL;VALUE=DURATION:{_REFRESH}",
+        f"X-PUBLISHED-TTL:{_REFRESH}",
+        *_VTIMEZONE_LINES,
+    ]
     items: list[FeedEvent | FeedSeries] = [*events, *series]
     _check_unique_uids(items)
     for item in sorted(items, key=_sort_key):
         if isinstance(item, FeedSeries):
-            calendar.add_component(_series_vevent(item))
+            _series_vevent(lines, item)
             _check_unique_uids(item.overrides)
             for override in sorted(item.overrides, key=_sort_key):
                 if override.uid != item.uid or override.recurrence_id is None:
                     raise ValueError(f"override of {item.uid} needs its UID and a recurrence_id")
-                calendar.add_component(_vevent(override))
+                _vevent(lines, override)
         else:
-            calendar.add_component(_vevent(item))
-    return calendar.to_ical()
+            _vevent(lines, item)
+    lines.append("END:VCALENDAR")
+    return "".join(map(_fold, lines)).encode("utf-8")
 
 
-class _Text(vText):
+def _text(value: str) -> str:
     """A TEXT value escaped per RFC 5545 §3.3.11 in a single pass.
 
     icalendar 7.3's own escaping first turns a literal backslash + "N" into a line break
-    (so "C:\\Nytt" would be published as "C:", newline, "ytt"). Otherwise the rules are the
-    same: escape backslash, semicolon and comma, write any line break as "\\n"; and drop
-    the control characters TEXT may not contain.
+    (so "C:\\Nytt" would be published as "C:", newline, "ytt"); this writer escapes backslash,
+    semicolon and comma, writes any line break as "\\n", and drops the control characters TEXT
+    may not contain.
     """
-
-    def to_ical(self) -> bytes:
-        text = _CONTROL_CHARS.sub("", self.replace("\r\n", "\n").replace("\r", "\n"))
-        return text.translate(_TEXT_ESCAPES).encode("utf-8")
+    text = _CONTROL_CHARS.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
+    return text.translate(_TEXT_ESCAPES)
 
 
 # TEXT may hold no control characters except HTAB; newlines are written as "\n".
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 _TEXT_ESCAPES = str.maketrans({"\\": "\\\\", ";": "\\;", ",": "\\,", "\n": "\\n"})
+
+
+def _fold(line: str) -> str:
+    """One content line with its CRLF, folded at 75 octets (RFC 5545 §3.1) between whole UTF-8
+    characters: each continuation starts with a space, which counts toward its 75."""
+    if len(line) <= 18 or len(line.encode("utf-8")) <= 75:  # 18 characters are at most 72 octets
+        return line + "\r\n"
+    parts, current, size, limit = [], [], 0, 75
+    for char in line:
+        octets = len(char.encode("utf-8"))
+        if size + octets > limit:
+            parts.append("".join(current))
+            current, size, limit = [], 0, 74
+        current.append(char)
+        size += octets
+    parts.append("".join(current))
+    return "\r\n ".join(parts) + "\r\n"
 
 
 def _oslo_vtimezone() -> Timezone:
@@ -163,36 +177,44 @@ def _oslo_vtimezone() -> Timezone:
     return vtimezone
 
 
-def _vevent(item: FeedEvent | FeedSeries) -> Event:
-    """The properties a single booking, an override and a series master share."""
+# Static, so serialised once (by icalendar) when the module loads.
+_VTIMEZONE_LINES = tuple(_oslo_vtimezone().to_ical().decode("ascii").removesuffix("\r\n").split("\r\n"))
+_REFRESH = vDuration(REFRESH_INTERVAL).to_ical().decode("ascii")
+
+
+def _vevent(lines: list[str], item: FeedEvent | FeedSeries, recurrence: tuple[str, ...] = ()) -> None:
+    """Append a VEVENT: a single booking, an override, or (with ``recurrence``) a series master."""
     if item.end <= item.start:
         raise ValueError(f"{item.uid}: end must be after start")
     if item.status not in STATUSES:
         raise ValueError(f"{item.uid}: unknown status {item.status!r}")
-    event = Event()
-    event.add("UID", item.uid)
-    event.add("DTSTAMP", _utc(item.last_modified))
-    event.add("LAST-MODIFIED", _utc(item.last_modified))
-    event.add("SEQUENCE", item.sequence)
-    event.add("DTSTART", _local(item.start))
-    event.add("DTEND", _local(item.end))
-    event.add("SUMMARY", _Text(item.summary))
-    event.add("STATUS", item.status)
-    if item.description:
-        event.add("DESCRIPTION", _Text(item.description))
-    if item.location:
-        event.add("LOCATION", _Text(item.location))
+    stamp = _utc_text(item.last_modified)
+    lines += (
+        "BEGIN:VEVENT",
+        f"UID:{item.uid}",
+        f"DTSTAMP:{stamp}",
+        f"LAST-MODIFIED:{stamp}",
+        f"SEQUENCE:{int(item.sequence)}",
+        f"DTSTART;TZID={TZID}:{_local_text(item.start)}",
+        f"DTEND;TZID={TZID}:{_local_text(item.end)}",
+    )
     if isinstance(item, FeedEvent) and item.recurrence_id is not None:
-        event.add("RECURRENCE-ID", _local(item.recurrence_id))
-    return event
+        lines.append(f"RECURRENCE-ID;TZID={TZID}:{_local_text(item.recurrence_id)}")
+    lines += recurrence
+    lines.append(f"SUMMARY:{_text(item.summary)}")
+    if item.description:
+        lines.append(f"DESCRIPTION:{_text(item.description)}")
+    if item.location:
+        lines.append(f"LOCATION:{_text(item.location)}")
+    lines += (f"STATUS:{item.status}", "END:VEVENT")
 
 
-def _series_vevent(series: FeedSeries) -> Event:
-    event = _vevent(series)
-    event.add("RRULE", _rrule(series.rrule, _local(series.start)))
+def _series_vevent(lines: list[str], series: FeedSeries) -> None:
+    recurrence = [f"RRULE:{_rrule(series.rrule, _local(series.start)).to_ical().decode('ascii')}"]
     if series.exdates:
-        event.add("EXDATE", sorted({_local(moment) for moment in series.exdates}))
-    return event
+        exdates = sorted({_local(moment) for moment in series.exdates})
+        recurrence.append(f"EXDATE;TZID={TZID}:" + ",".join(_wall_text(moment) for moment in exdates))
+    _vevent(lines, series, tuple(recurrence))
 
 
 def _rrule(rule: str, first_start: datetime) -> vRecur:
@@ -210,6 +232,23 @@ def _rrule(rule: str, first_start: datetime) -> vRecur:
             until = until.replace(tzinfo=OSLO)
         recur["UNTIL"] = [_utc(until)]
     return recur
+
+
+def _wall_text(moment: datetime) -> str:
+    return (
+        f"{moment.year:04d}{moment.month:02d}{moment.day:02d}"
+        f"T{moment.hour:02d}{moment.minute:02d}{moment.second:02d}"
+    )
+
+
+def _local_text(moment: datetime) -> str:
+    """DATE-TIME in Europe/Oslo wall-clock time, for a ``TZID=Europe/Oslo`` property."""
+    return _wall_text(_local(moment))
+
+
+def _utc_text(moment: datetime) -> str:
+    """DATE-TIME in UTC with the ``Z`` suffix."""
+    return _wall_text(_utc(moment)) + "Z"
 
 
 def _local(moment: datetime) -> datetime:

@@ -94,7 +94,9 @@ def _notes(session: Session) -> _Notes:
 def _values(obj, key: str) -> set:
     """The attribute's current and previous values (a row can move to another room)."""
     history = attributes.get_history(obj, key)
-    return {v for part in (history.added, history.unchanged, history.deleted) for v in part or () if v is not None}
+    return {
+        v for part in (history.added, history.unchanged, history.deleted) for v in part or () if v is not None
+    }
 
 
 def _changed(obj, keys: tuple[str, ...]) -> bool:
@@ -191,17 +193,23 @@ def scopes_for(session: Session, notes: _Notes) -> set[str]:
     """Resolve a transaction's notes to marker scopes (a few small queries, only when needed)."""
     relocated = set(notes.renamed_rooms)  # rooms whose LOCATION text changed
     if notes.renamed_buildings:
-        relocated |= set(session.scalars(select(Room.id).where(Room.building_id.in_(notes.renamed_buildings))))
+        relocated |= set(
+            session.scalars(select(Room.id).where(Room.building_id.in_(notes.renamed_buildings)))
+        )
     rooms = notes.rooms | relocated
     organizations = notes.organizations | notes.changed_organizations
     if notes.changed_organizations:
-        rooms |= set(session.scalars(
-            select(Booking.room_id).where(Booking.organization_id.in_(notes.changed_organizations)).distinct()
-        ))
+        rooms |= set(
+            session.scalars(
+                select(Booking.room_id)
+                .where(Booking.organization_id.in_(notes.changed_organizations))
+                .distinct()
+            )
+        )
     if relocated:
-        organizations |= set(session.scalars(
-            select(Booking.organization_id).where(Booking.room_id.in_(relocated)).distinct()
-        ))
+        organizations |= set(
+            session.scalars(select(Booking.organization_id).where(Booking.room_id.in_(relocated)).distinct())
+        )
     related = _related_rooms(session, rooms)
     return (
         {room_scope(r) for r in rooms | set(related)}
@@ -219,7 +227,7 @@ def _related_rooms(session: Session, room_ids: set[int]) -> dict[int, int]:
     units = select(room_units.c.unit_id).where(room_units.c.room_id.in_(room_ids))
     sharing = select(room_units.c.room_id).where(room_units.c.unit_id.in_(units))
     query = select(Room.id, Room.building_id).where(Room.id.in_(room_ids) | Room.id.in_(sharing))
-    return dict(session.execute(query).tuples())
+    return {room_id: building_id for room_id, building_id in session.execute(query)}
 
 
 def bump(session: Session, scopes: set[str], now: datetime | None = None) -> None:
@@ -230,11 +238,14 @@ def bump(session: Session, scopes: set[str], now: datetime | None = None) -> Non
     table = FeedMarker.__table__
     ordered = sorted(scopes)
     now = now or utcnow()
-    current = dict(
-        session.execute(
-            select(table.c.scope, table.c.changed_at).where(table.c.scope.in_(ordered)).with_for_update()
-        ).tuples()
+    # ORDER BY: PostgreSQL locks the rows in this order, the same in every transaction (no deadlock).
+    locked = (
+        select(table.c.scope, table.c.changed_at)
+        .where(table.c.scope.in_(ordered))
+        .order_by(table.c.scope)
+        .with_for_update()
     )
+    current = {scope: changed_at for scope, changed_at in session.execute(locked)}
     updates = [{"s": scope, "t": _next_change(current[scope], now)} for scope in ordered if scope in current]
     if updates:
         statement = (

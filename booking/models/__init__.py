@@ -1,5 +1,6 @@
 """Models, one module per aggregate. Importing this package registers every table."""
 
+from booking.models.audit import AuditEntry
 from booking.models.booking import (
     Booking,
     IdempotencyKey,
@@ -16,6 +17,7 @@ from booking.models.room import Room, room_parts, room_units
 from booking.models.user import ApiToken, User, janitor_buildings, memberships
 
 __all__ = [
+    "AuditEntry",
     "Booking",
     "IdempotencyKey",
     "Notification",

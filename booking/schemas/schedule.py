@@ -18,12 +18,21 @@ def _pair(value) -> dict:
     return {"start": value[0], "end": value[1]}
 
 
+_INTERVALS = IntervalSchema(many=True)  # built once: a schema instance per interval is costly
+
+
 class SupervisionSchema(Schema):
-    needed = fields.Boolean(metadata={"description": "Part of the booking is outside staffed hours (or the "
-                                                   "room always needs supervision)"})
+    needed = fields.Boolean(
+        metadata={
+            "description": "Part of the booking is outside staffed hours (or the "
+            "room always needs supervision)"
+        }
+    )
     own_supervisor = fields.Boolean(metadata={"description": "The association brings a certified supervisor"})
-    intervals = fields.Function(lambda s: [IntervalSchema().dump(_pair(i)) for i in s.intervals],
-                                metadata={"description": "The parts that need supervision"})
+    intervals = fields.Function(
+        lambda s: _INTERVALS.dump([_pair(i) for i in s.intervals]),
+        metadata={"description": "The parts that need supervision"},
+    )
     minutes = fields.Integer()
     reason = fields.String(allow_none=True, metadata={"description": "The price snapshot's reason (bokmål)"})
 
@@ -63,8 +72,15 @@ class DayScheduleSchema(Schema):
     date = fields.Date(attribute="day")
     is_holiday = fields.Boolean()
     closure_reason = fields.String(allow_none=True)
-    staffed = fields.Function(lambda s: [IntervalSchema().dump(_pair(i)) for i in s.staffed],
-                              metadata={"description": "When a janitor is on duty that day"})
-    bookings = fields.List(fields.Nested(ScheduleEntrySchema), attribute="entries",
-                           metadata={"description": "Every confirmed booking of the day, in time order"})
-    rooms = fields.List(fields.Nested(RoomDaySchema), metadata={"description": "Per room: first unlock, last lock"})
+    staffed = fields.Function(
+        lambda s: _INTERVALS.dump([_pair(i) for i in s.staffed]),
+        metadata={"description": "When a janitor is on duty that day"},
+    )
+    bookings = fields.List(
+        fields.Nested(ScheduleEntrySchema),
+        attribute="entries",
+        metadata={"description": "Every confirmed booking of the day, in time order"},
+    )
+    rooms = fields.List(
+        fields.Nested(RoomDaySchema), metadata={"description": "Per room: first unlock, last lock"}
+    )

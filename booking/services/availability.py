@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists, select
+from sqlalchemy.orm import selectinload
 
 from booking.domain.conflicts import PendingRequest, competing_groups, suggested_winner
 from booking.domain.errors import InvalidInput
@@ -150,7 +151,7 @@ def open_building_ids(start: datetime, end: datetime) -> list[int]:
     """Buildings whose opening hours cover ``[start, end)`` and that are not closed then."""
     ids = []
     days = local_dates(start, end)
-    for building in db.session.execute(select(Building)).scalars():
+    for building in db.session.execute(select(Building).options(selectinload(Building.closures))).scalars():
         if building.opening_windows and not is_within(building.opening_windows, start, end):
             continue
         if any(a <= day <= b for day in days for a, b in building.closure_ranges):

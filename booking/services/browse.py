@@ -44,7 +44,9 @@ def rooms_by_id(room_ids) -> dict[int, Room]:
     ids = sorted(set(room_ids))
     if not ids:
         return {}
-    rows = db.session.execute(select(Room).options(joinedload(Room.building)).where(Room.id.in_(ids))).scalars()
+    rows = db.session.execute(
+        select(Room).options(joinedload(Room.building)).where(Room.id.in_(ids))
+    ).scalars()
     return {room.id: room for room in rows}
 
 
@@ -102,8 +104,13 @@ def price_table(room: Room, on: date) -> PriceTable:
         return quote(price_list, request).total_ore
 
     rows = tuple(PriceRow(c, rent(c, weekday_hour), rent(c, weekend_hour)) for c in CATEGORIES)
-    return PriceTable(price_list.version, rows, price_list.supervision_weekday_ore,
-                      price_list.supervision_weekend_ore, price_list.supervision_minimum_hours)
+    return PriceTable(
+        price_list.version,
+        rows,
+        price_list.supervision_weekday_ore,
+        price_list.supervision_weekend_ore,
+        price_list.supervision_minimum_hours,
+    )
 
 
 def upcoming_bookings(actor: Actor, now: datetime) -> list[Booking]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from sqlalchemy import String, cast, delete, insert, select
+from sqlalchemy.orm import selectinload
 
 from booking.domain.errors import InvalidInput, NotFound, StateConflict
 from booking.extensions import db
@@ -37,7 +38,12 @@ def get_room(room_id: int) -> Room:
 def search_rooms(filters: dict):
     """A select of rooms matching the search filters (availability filters are added by the
     booking service, which owns occupancy)."""
-    query = select(Room).order_by(Room.building_id, Room.name, Room.id)
+    # parts and units are in every room's representation: load them for the whole page at once
+    query = (
+        select(Room)
+        .options(selectinload(Room.parts), selectinload(Room.units))
+        .order_by(Room.building_id, Room.name, Room.id)
+    )
     if filters.get("building_id") is not None:
         query = query.where(Room.building_id == filters["building_id"])
     if filters.get("kind"):

@@ -16,20 +16,34 @@ from booking.web.security import csrf_field, csrf_token
 
 
 def init_web(app: Flask) -> None:
+    from booking.web import common
     from booking.web.blueprint import bp
     from booking.web.errors import render_error_page
 
     init_i18n(app)
     app.register_blueprint(bp)
     app.extensions[PAGE_ERROR_RENDERER] = render_error_page
-    app.jinja_env.globals.update(csrf_field=csrf_field, csrf_token=csrf_token, current_actor=current_actor,
-                                 get_flashed_messages=get_flashed_messages, url_with_language=url_with_language)
+    app.jinja_env.globals.update(
+        csrf_field=csrf_field,
+        csrf_token=csrf_token,
+        current_actor=current_actor,
+        get_flashed_messages=get_flashed_messages,
+        url_with_language=url_with_language,
+    )
+    app.jinja_env.globals.update(
+        line_name=lambda code: str(common.LINE_NAMES.get(code, code)),
+        unit_name=lambda unit: str(common.UNIT_NAMES.get(unit, unit)),
+        status_name=lambda status: str(common.STATUS_NAMES.get(status, status)),
+        skip_reason=lambda reason: str(common.SKIP_REASONS.get(reason, reason)),
+        supervision_text=common.supervision_text,
+        category_name=common.category_name,
+    )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
     @app.after_request
     def _page_headers(response):
-        if response.mimetype == "text/html":
+        if response.mimetype == "text/html" and not request.path.startswith(("/api/", "/feeds/")):
             response.headers.setdefault("X-Content-Type-Options", "nosniff")
             response.headers.setdefault("X-Frame-Options", "DENY")
             response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -46,5 +60,8 @@ def url_with_language(lang: str) -> str:
     """The current page in another language (the choice is then kept in the session)."""
     args = request.args.to_dict(flat=False)
     args["lang"] = [lang]
-    return url_for(request.endpoint, **(request.view_args or {}), **args) if request.endpoint else f"/?lang={lang}"
-
+    return (
+        url_for(request.endpoint, **(request.view_args or {}), **args)
+        if request.endpoint
+        else f"/?lang={lang}"
+    )

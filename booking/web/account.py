@@ -44,7 +44,9 @@ def logout_submit():
 
 
 def register_page():
-    return render("register.html", form=Form(request.args), facts=FACTS, needs_password=not actor().is_authenticated)
+    return render(
+        "register.html", form=Form(request.args), facts=FACTS, needs_password=not actor().is_authenticated
+    )
 
 
 def register_submit():
@@ -65,10 +67,15 @@ def register_submit():
     except StateConflict as error:
         db.session.rollback()
         field = "org_number" if "Organisation number" in error.detail else "email"
-        form.error(field, _("The organisation number %(number)s is registered already.", number=data["org_number"])
-                   if field == "org_number" else
-                   _("There is an account for %(email)s already: log in and register the organisation from there.",
-                     email=data["email"]))
+        form.error(
+            field,
+            _("The organisation number %(number)s is registered already.", number=data["org_number"])
+            if field == "org_number"
+            else _(
+                "There is an account for %(email)s already: log in and register the organisation from there.",
+                email=data["email"],
+            ),
+        )
         return render("register.html", 409, form=form, facts=FACTS, needs_password=needs_password)
     except DomainError:
         db.session.rollback()
@@ -78,7 +85,12 @@ def register_submit():
 
         user = db.session.execute(db.select(User).where(User.email == data["email"])).scalar_one()
         log_in(user.id)
-    notify(_("%(name)s is registered. Proposed price category: %(category)s. Until the municipality has "
-             "verified the organisation, bookings are priced at full price.",
-             name=organization.name, category=category_name(organization.proposed_category)))
+    notify(
+        _(
+            "%(name)s is registered. Proposed price category: %(category)s. Until the municipality has "
+            "verified the organisation, bookings are priced at full price.",
+            name=organization.name,
+            category=category_name(organization.proposed_category),
+        )
+    )
     return see_other("web.my_page")

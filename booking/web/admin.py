@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import request
 from flask_babel import gettext as _
 
-from booking.domain.errors import BookingConflict, DomainError
+from booking.domain.errors import BookingConflict, DomainError, NotAuthenticated, PermissionDenied
 from booking.extensions import db
 from booking.models.types import utcnow
 from booking.services import bookings, browse, organizations
@@ -20,15 +20,25 @@ def admin_page():
     who = require_login()
     require_admin(who)
     groups = competing_requests(who)
+    for group in groups:  # the suggested winner first
+        group["requests"].sort(key=lambda b: b.id != group["suggested_winner_id"])
     in_groups = {b.id for group in groups for b in group["requests"]}
     pending = [b for b in browse.pending_requests(who, utcnow()) if b.id not in in_groups]
     rooms = browse.rooms_by_id(b.room_id for group in groups for b in group["requests"])
     unverified = list(db.session.execute(organizations.list_organizations(who, verified=False)).scalars())
-    return render("admin.html", groups=groups, pending=pending, rooms=rooms, unverified=unverified,
-                  categories=CATEGORIES)
+    return render(
+        "admin.html",
+        groups=groups,
+        pending=pending,
+        rooms=rooms,
+        unverified=unverified,
+        categories=CATEGORIES,
+    )
 
 
 def _fail(error: DomainError, what: str):
+    if isinstance(error, (PermissionDenied, NotAuthenticated)):
+        raise error  # a 403 page, not a message on a page the user may not see
     db.session.rollback()
     if isinstance(error, BookingConflict):
         notify(_("%(what)s: the time is taken by a confirmed booking.", what=what), "error")
@@ -39,36 +49,50 @@ def _fail(error: DomainError, what: str):
 
 def approve_submit(booking_id: int):
     who = require_login()
+    require_admin(who)
     try:
         booking = bookings.approve_booking(who, booking_id)
     except DomainError as error:
         return _fail(error, _("Could not approve request #%(id)s", id=booking_id))
-    notify(_("Approved “%(title)s” for %(organization)s. Competing requests were declined.",
-             title=booking.title, organization=booking.organization.name))
+    notify(
+        _(
+            "Approved “%(title)s” for %(organization)s. Competing requests were declined.",
+            title=booking.title,
+            organization=booking.organization.name,
+        )
+    )
     return see_other("web.admin_page")
 
 
 def reject_submit(booking_id: int):
     who = require_login()
+    require_admin(who)
     reason = request.form.get("reason", "").strip()[:500]
     try:
         booking = bookings.reject_booking(who, booking_id, reason or "Not approved")
     except DomainError as error:
         return _fail(error, _("Could not decline request #%(id)s", id=booking_id))
-    notify(_("Declined “%(title)s” for %(organization)s.", title=booking.title,
-             organization=booking.organization.name))
+    notify(
+        _(
+            "Declined “%(title)s” for %(organization)s.",
+            title=booking.title,
+            organization=booking.organization.name,
+        )
+    )
     return see_other("web.admin_page")
 
 
 def verify_submit(organization_id: int):
     who = require_login()
+    require_admin(who)
     category = request.form.get("price_category", "")
     if category not in CATEGORIES:
         notify(_("Please choose a price category."), "error")
         return see_other("web.admin_page")
     try:
-        organization = organizations.update_organization(who, organization_id,
-                                                         {"verified": True, "price_category": category})
+        organization = organizations.update_organization(
+            who, organization_id, {"verified": True, "price_category": category}
+        )
     except DomainError as error:
         return _fail(error, _("Could not verify organisation #%(id)s", id=organization_id))
     notify(_("Verified %(name)s.", name=organization.name))

@@ -21,7 +21,12 @@ URLS = [
     ("/my/bookings/<int:booking_id>/cancel", "cancel_booking_submit", my.cancel_booking_submit, ["POST"]),
     ("/my/series/<int:series_id>/cancel", "cancel_series_page", my.cancel_series_page, ["GET"]),
     ("/my/series/<int:series_id>/cancel", "cancel_series_submit", my.cancel_series_submit, ["POST"]),
-    ("/my/organizations/<int:organization_id>/feed-token", "rotate_feed_submit", my.rotate_feed_submit, ["POST"]),
+    (
+        "/my/organizations/<int:organization_id>/feed-token",
+        "rotate_feed_submit",
+        my.rotate_feed_submit,
+        ["POST"],
+    ),
     ("/janitor", "janitor_index", janitor.janitor_index, ["GET"]),
     ("/janitor/<int:building_id>", "janitor_day", janitor.janitor_day, ["GET"]),
     ("/admin", "admin_page", admin.admin_page, ["GET"]),

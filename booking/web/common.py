@@ -26,7 +26,12 @@ RULE_MESSAGES = {
     "room_inactive": _l("The room cannot be booked at present."),
     "not_a_member": _l("You can only book for organisations you are a member of."),
 }
-FIELD_OF_RULE = {"over_capacity": "attendees", "too_short": "end", "too_long": "end", "not_a_member": "organization_id"}
+FIELD_OF_RULE = {
+    "over_capacity": "attendees",
+    "too_short": "end",
+    "too_long": "end",
+    "not_a_member": "organization_id",
+}
 
 LINE_NAMES = {
     "rent_weekday": _l("Rent, weekday"),
@@ -37,8 +42,12 @@ LINE_NAMES = {
     "cancellation_supervision": _l("Cancellation, supervision"),
 }
 UNIT_NAMES = {"half_hour": _l("half hour"), "hour": _l("hour"), "booking": _l("booking")}
-STATUS_NAMES = {"pending": _l("awaiting approval"), "confirmed": _l("confirmed"), "rejected": _l("not approved"),
-                "cancelled": _l("cancelled")}
+STATUS_NAMES = {
+    "pending": _l("awaiting approval"),
+    "confirmed": _l("confirmed"),
+    "rejected": _l("not approved"),
+    "cancelled": _l("cancelled"),
+}
 SKIP_REASONS = {"conflict": _l("taken"), "holiday": _l("public holiday"), "closed": _l("building closed")}
 CANCELLATION_RULES = {
     "admin": _l("Cancelled by the municipality: no fee."),
@@ -83,8 +92,14 @@ def rule_message(violation: RuleViolation, room=None) -> str:
         return violation.detail
     values = {"minutes": "–", "hours": "–", "days": "–", "capacity": "–"}
     if room is not None:
-        values = {"minutes": room.min_duration_minutes if violation.rule == "too_short" else room.max_duration_minutes,
-                  "hours": room.min_notice_hours, "days": room.max_advance_days, "capacity": room.capacity}
+        values = {
+            "minutes": room.min_duration_minutes
+            if violation.rule == "too_short"
+            else room.max_duration_minutes,
+            "hours": room.min_notice_hours,
+            "days": room.max_advance_days,
+            "capacity": room.capacity,
+        }
     message = str(template) % values
     occurrence = violation.extra.get("occurrence")
     if occurrence is not None:

@@ -20,7 +20,10 @@ def _texts(status: int) -> tuple[str, str]:
         403: (_("Not allowed"), _("You do not have access to this page.")),
         404: (_("Not found"), _("There is no such page. Check the address, or start from the front page.")),
         405: (_("Not allowed"), _("This address does not accept that kind of request.")),
-        409: (_("Conflict"), _("This could not be done in the current state. Reload the page and try again.")),
+        409: (
+            _("Conflict"),
+            _("This could not be done in the current state. Reload the page and try again."),
+        ),
         413: (_("Too large"), _("What you sent is too large.")),
         422: (_("Invalid input"), _("Some of the input is invalid.")),
         500: (_("Something went wrong"), _("An error occurred on our side. Please try again in a moment.")),
@@ -35,7 +38,9 @@ def render_error_page(error, problem_response):
     title, detail = _texts(status)
     body = json.loads(problem_response.get_data(as_text=True) or "{}")
     if status == 400 and body.get("detail") == "csrf":
-        detail = _("The form had expired or was sent from somewhere else. Go back, reload the page and try again.")
+        detail = _(
+            "The form had expired or was sent from somewhere else. Go back, reload the page and try again."
+        )
     page = render_template("web/error.html", status=status, title=title, detail=detail)
     response = problem_response.__class__(page, status=status, mimetype="text/html")
     for key, value in problem_response.headers.items():

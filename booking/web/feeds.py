@@ -1,14 +1,12 @@
 """The private calendar feed of an organisation, as ``/my`` shows it: the URL to copy, a
-``webcal://`` link, and rotating the token. The tokens themselves belong to ``booking.feeds``;
-this adapter only asks it, so the page keeps working while that service is absent."""
+``webcal://`` link, and rotating the token (tokens and URLs belong to ``booking.feeds``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from booking.domain.errors import NotFound
-
-AVAILABLE = False
+from booking.feeds import links
+from booking.services.access import Actor
 
 
 @dataclass(frozen=True)
@@ -17,9 +15,12 @@ class FeedLinks:
     webcal_url: str
 
 
-def links_for(actor, organization) -> FeedLinks | None:
-    return None
+def links_for(actor: Actor, organization) -> FeedLinks | None:
+    """The current private feed of the organisation, or None before one is made."""
+    found = links.organization_links(actor, organization.id)
+    return FeedLinks(**found) if found else None
 
 
-def rotate(actor, organization_id: int) -> FeedLinks:
-    raise NotFound("Calendar feeds are not available yet.")
+def rotate(actor: Actor, organization_id: int) -> FeedLinks:
+    """A new private feed URL; the previous one stops working."""
+    return FeedLinks(**links.rotate_organization_links(actor, organization_id))

@@ -18,7 +18,7 @@ from booking.models.room import ROOM_KINDS
 from pricing.weekly import OSLO
 
 LENGTHS = (30, 60, 90, 120, 150, 180, 240, 300, 360, 480)
-CATEGORY_NAMES = {"free": _l("free"), "reduced": _l("reduced"), "full": _l("full price")}
+CATEGORY_NAMES = {"free": _l("free of charge"), "reduced": _l("reduced price"), "full": _l("full price")}
 KIND_NAMES = {
     "meeting_room": _l("Meeting room"),
     "rehearsal_room": _l("Rehearsal room"),
@@ -58,8 +58,9 @@ class Form:
             self.error(name, _("At most %(n)s characters.", n=max_length))
         return value
 
-    def integer(self, name: str, *, minimum: int, maximum: int, default: int | None = None,
-                required: bool = False) -> int | None:
+    def integer(
+        self, name: str, *, minimum: int, maximum: int, default: int | None = None, required: bool = False
+    ) -> int | None:
         value = self.raw(name, "" if default is None else str(default))
         if not value:
             if required:
@@ -153,13 +154,15 @@ def search_form(args, category_choices) -> tuple[Form, dict | None]:
 # --- booking -------------------------------------------------------------------------------
 
 
-def booking_form(source, organization_ids: list[int], *, require_title: bool = True) -> tuple[Form, dict | None]:
+def booking_form(
+    source, organization_ids: list[int], *, require_title: bool = True
+) -> tuple[Form, dict | None]:
     """The booking form on the room page: once, or weekly until a date. Returns the service's
     create data (without ``room_id``) when the input is complete."""
     form = Form(source)
     choices = [str(i) for i in organization_ids]
-    organization = form.choice("organization_id", choices, choices[0] if len(choices) == 1 else "")
-    if not organization:
+    organization = form.raw("organization_id") or (choices[0] if len(choices) == 1 else "")
+    if organization not in choices:
         form.error("organization_id", _("Please choose the organisation you book for."))
     title = form.text("title", required=require_title, max_length=200) or _("Booking")
     day = form.date("date")
@@ -209,8 +212,11 @@ def org_number_problem(value: str) -> str | None:
     if not value.isascii() or not value.isdigit() or len(value) != 9:
         return _("An organisation number has exactly 9 digits (you entered %(value)s).", value=value)
     if not is_valid_org_number(value):
-        return _("%(value)s is not a valid organisation number: the last digit (check digit) does not match. "
-                 "Check the number in the Brønnøysund Register Centre.", value=value)
+        return _(
+            "%(value)s is not a valid organisation number: the last digit (check digit) does not match. "
+            "Check the number in the Brønnøysund Register Centre.",
+            value=value,
+        )
     return None
 
 

@@ -48,8 +48,9 @@ def _hour_range(windows: list[WeeklyWindow]) -> list[int]:
     return list(range(first, last))
 
 
-def build_week(monday: date, opening: list[WeeklyWindow], closures: list[tuple[date, date]],
-               busy: list[dict]) -> WeekGrid:
+def build_week(
+    monday: date, opening: list[WeeklyWindow], closures: list[tuple[date, date]], busy: list[dict]
+) -> WeekGrid:
     days = [monday + timedelta(days=i) for i in range(7)]
     hours = _hour_range(opening)
     rows = []

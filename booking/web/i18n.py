@@ -16,7 +16,7 @@ from decimal import Decimal
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 from flask import Flask, request, session
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, refresh
 
 from pricing.weekly import OSLO
 
@@ -88,15 +88,27 @@ def clock(value: datetime) -> str:
 def span(start: datetime, end: datetime) -> str:
     """``18:00–20:00``; an end on a later day gets its date."""
     start, end = start.astimezone(OSLO), end.astimezone(OSLO)
-    if end.date() != start.date() and not (end.time().hour == 0 and end.time().minute == 0
-                                           and (end.date() - start.date()).days == 1):
+    if end.date() != start.date() and not (
+        end.time().hour == 0 and end.time().minute == 0 and (end.date() - start.date()).days == 1
+    ):
         return f"{clock(start)}–{day(end, 'short')} {clock(end)}"
     return f"{clock(start)}–{clock(end)}"
+
+
+def isodate(value: date | datetime) -> str:
+    """The local date as YYYY-MM-DD (for links and date inputs)."""
+    value = _local(value)
+    return (value.date() if isinstance(value, datetime) else value).isoformat()
 
 
 def init_i18n(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Oslo")
     babel.init_app(app, locale_selector=select_language)
-    app.jinja_env.filters.update(money=money, day=day, clock=clock, number=number)
+    # Flask-Babel caches the locale on ``g``, which outlives a request when an app context is
+    # shared (tests, CLI): choose afresh for every request.
+    app.before_request(refresh)
+    app.jinja_env.filters.update(
+        money=money, day=day, clock=clock, number=number, isodate=isodate, interval=lambda pair: span(*pair)
+    )
     app.jinja_env.globals.update(span=span, language=language, LANGUAGES=LANGUAGES)

@@ -30,5 +30,12 @@ def janitor_day(building_id: int):
     except ValueError:
         day, error = today(), _("“%(value)s” is not a date (YYYY-MM-DD); showing today.", value=raw[:40])
     schedule = day_schedule(actor(), building_id, day)
-    return render("janitor.html", 422 if error else 200, schedule=schedule, error=error,
-                  previous_day=day - timedelta(days=1), next_day=day + timedelta(days=1), today=today())
+    return render(
+        "janitor.html",
+        422 if error else 200,
+        schedule=schedule,
+        error=error,
+        previous_day=day - timedelta(days=1),
+        next_day=day + timedelta(days=1),
+        today=today(),
+    )

@@ -9,7 +9,7 @@ from datetime import date
 from flask import redirect, request, url_for
 from flask_babel import gettext as _
 
-from booking.domain.errors import DomainError
+from booking.domain.errors import DomainError, NotAuthenticated, NotFound, PermissionDenied
 from booking.extensions import db
 from booking.models import Booking, Organization, Series
 from booking.models.types import utcnow
@@ -62,26 +62,33 @@ def my_page():
     groups = _group(organizations, browse.upcoming_bookings(who, now))
     for group in groups:
         group.feed = feeds.links_for(who, group.organization)
-    return render("my.html", groups=groups, decided=browse.recent_decisions(who, now),
-                  feeds_available=feeds.AVAILABLE)
+    return render("my.html", groups=groups, decided=browse.recent_decisions(who, now))
 
 
 def cancel_booking_page(booking_id: int):
     """The fee first: nothing is cancelled until the user confirms (POST)."""
     who = require_login()
     booking, fee = bookings.cancel_booking(who, booking_id, dry_run=True)
-    return render("cancel.html", booking=booking, fee=fee, rule_text=CANCELLATION_RULES.get(fee.rule, fee.rule))
+    return render(
+        "cancel.html", booking=booking, fee=fee, rule_text=CANCELLATION_RULES.get(fee.rule, fee.rule)
+    )
 
 
 def cancel_booking_submit(booking_id: int):
     who = require_login()
     try:
-        booking, fee = bookings.cancel_booking(who, booking_id, reason=request.form.get("reason", "").strip()[:500])
+        booking, fee = bookings.cancel_booking(
+            who, booking_id, reason=request.form.get("reason", "").strip()[:500]
+        )
+    except (PermissionDenied, NotFound, NotAuthenticated):
+        raise
     except DomainError as error:
         db.session.rollback()
         notify(_("The booking could not be cancelled: %(detail)s", detail=error.detail), "error")
         return see_other("web.my_page")
-    notify(_("Cancelled “%(title)s”. Cancellation fee: %(fee)s.", title=booking.title, fee=money(fee.total_ore)))
+    notify(
+        _("Cancelled “%(title)s”. Cancellation fee: %(fee)s.", title=booking.title, fee=money(fee.total_ore))
+    )
     return see_other("web.my_page")
 
 
@@ -97,21 +104,31 @@ def cancel_series_page(series_id: int):
     from_date = _from_date()
     series, fee = bookings.cancel_series(who, series_id, from_date=from_date, dry_run=True)
     now = utcnow()
-    affected = [b for b in series.occurrences if b.status in ("pending", "confirmed") and b.end > now
-                and (from_date is None or b.start.astimezone(OSLO).date() >= from_date)]
+    affected = [
+        b
+        for b in series.occurrences
+        if b.status in ("pending", "confirmed")
+        and b.end > now
+        and (from_date is None or b.start.astimezone(OSLO).date() >= from_date)
+    ]
     return render("cancel_series.html", series=series, fee_ore=fee, affected=affected, from_date=from_date)
 
 
 def cancel_series_submit(series_id: int):
     who = require_login()
     try:
-        series, fee = bookings.cancel_series(who, series_id, from_date=_from_date(),
-                                             reason=request.form.get("reason", "").strip()[:500])
+        series, fee = bookings.cancel_series(
+            who, series_id, from_date=_from_date(), reason=request.form.get("reason", "").strip()[:500]
+        )
+    except (PermissionDenied, NotFound, NotAuthenticated):
+        raise
     except DomainError as error:
         db.session.rollback()
         notify(_("The series could not be cancelled: %(detail)s", detail=error.detail), "error")
         return see_other("web.my_page")
-    notify(_("Cancelled the series “%(title)s”. Cancellation fee: %(fee)s.", title=series.title, fee=money(fee)))
+    notify(
+        _("Cancelled the series “%(title)s”. Cancellation fee: %(fee)s.", title=series.title, fee=money(fee))
+    )
     return see_other("web.my_page")
 
 
@@ -119,6 +136,8 @@ def rotate_feed_submit(organization_id: int):
     who = require_login()
     try:
         feeds.rotate(who, organization_id)
+    except (PermissionDenied, NotFound, NotAuthenticated):
+        raise
     except DomainError as error:
         db.session.rollback()
         notify(_("The calendar link could not be renewed: %(detail)s", detail=error.detail), "error")

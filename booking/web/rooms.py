@@ -10,7 +10,7 @@ The same form serves three ways, so the core flow needs no JavaScript:
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, time, timedelta
 
 from flask import request
 from flask_babel import gettext as _
@@ -84,13 +84,23 @@ def evaluate(room, source, *, book: bool):
 
 def _page(room, form: Form, outcome: dict | None, status: int = 200):
     who = actor()
-    monday, start, end = grid.week_bounds(_week_start(request.args if request.method == "GET" else form.values))
+    monday, start, end = grid.week_bounds(
+        _week_start(request.args if request.method == "GET" else form.values)
+    )
     busy = room_availability(room.id, start, end)["busy"]
     week = grid.build_week(monday, room.building.opening_windows, room.building.closure_ranges, busy)
     return render(
-        "room.html", status, room=room, building=room.building, kind_name=KIND_NAMES.get(room.kind, room.kind),
-        prices=browse.price_table(room, today()), week=week, organizations=browse.organizations_of(who),
-        can_book=who.role in ("member", "admin") and who.is_authenticated, form=form, outcome=outcome,
+        "room.html",
+        status,
+        room=room,
+        building=room.building,
+        kind_name=KIND_NAMES.get(room.kind, room.kind),
+        prices=browse.price_table(room, today()),
+        week=week,
+        organizations=browse.organizations_of(who),
+        can_book=who.role in ("member", "admin") and who.is_authenticated,
+        form=form,
+        outcome=outcome,
         skip_reasons=SKIP_REASONS,
     )
 
@@ -102,16 +112,17 @@ def _initial_form(args) -> Form:
         form.raw(name)
     if not form.values.get("date"):
         form.values["date"] = (today() + timedelta(days=1)).isoformat()
-    form.values.setdefault("start", "18:00")
     if not form.values.get("start"):
         form.values["start"] = "18:00"
     if not form.values.get("end"):
         length = args.get("length", "")
         try:
-            start = datetime.strptime(form.values["start"], "%H:%M")
-            form.values["end"] = (start + timedelta(minutes=int(length) if length.isdigit() else 120)).strftime("%H:%M")
+            begin = time.fromisoformat(form.values["start"])
         except ValueError:
-            form.values["end"] = "20:00"
+            begin = time(18)
+        minutes = begin.hour * 60 + begin.minute + (int(length) if length.isdigit() else 120)
+        minutes = min(minutes, 24 * 60 - 1)  # the form books within one day
+        form.values["end"] = f"{minutes // 60:02d}:{minutes % 60:02d}"
     form.values["repeat"] = "weekly" if args.get("repeat") == "weekly" else "once"
     form.values["on_conflict"] = "skip"
     form.values["skip_holidays"] = "on"
@@ -121,33 +132,51 @@ def _initial_form(args) -> Form:
 
 
 def room_page(room_id: int):
+    """The page; coming from the search (a date in the link), the quote is shown at once."""
     room = get_room(room_id)
-    return _page(room, _initial_form(request.args), None)
+    form, outcome = _initial_form(request.args), None
+    who = actor()
+    if "date" in request.args and who.is_authenticated and who.role in ("member", "admin"):
+        checked, outcome, _status = evaluate(room, form.values, book=False)
+        if outcome is None:  # not enough to price yet: show the form as it came, without errors
+            checked.errors.clear()
+    return _page(room, form, outcome)
 
 
 def room_quote(room_id: int):
     """The quote fragment for the live quote (JavaScript): the form's fields in the query."""
     room = get_room(room_id)
     form, outcome, _status = evaluate(room, request.args, book=False)
-    return render("_quote.html", 200, room=room, form=form, outcome=outcome, skip_reasons=SKIP_REASONS,
-                  fragment=True)
+    return render(
+        "_quote.html", 200, room=room, form=form, outcome=outcome, skip_reasons=SKIP_REASONS, fragment=True
+    )
 
 
 def _created_message(created) -> str:
     if isinstance(created, Series):
         booked = [b for b in created.occurrences]
         first = booked[0]
-        message = ngettext("Booked “%(title)s” in %(room)s on %(num)s date.",
-                           "Booked “%(title)s” in %(room)s on %(num)s dates.", len(booked),
-                           title=created.title, room=first.room.name)
+        message = ngettext(
+            "Booked “%(title)s” in %(room)s on %(num)s date.",
+            "Booked “%(title)s” in %(room)s on %(num)s dates.",
+            len(booked),
+            title=created.title,
+            room=first.room.name,
+        )
         if created.skipped:
-            skipped = ", ".join(f"{day(s.original_start)} ({SKIP_REASONS.get(s.reason, s.reason)})"
-                                for s in created.skipped)
+            skipped = ", ".join(
+                f"{day(s.original_start)} ({SKIP_REASONS.get(s.reason, s.reason)})" for s in created.skipped
+            )
             message += " " + _("Left out: %(dates)s.", dates=skipped)
     else:
         first = created
-        message = _("Booked “%(title)s” in %(room)s on %(date)s, %(time)s.", title=created.title,
-                    room=created.room.name, date=day(created.start), time=span(created.start, created.end))
+        message = _(
+            "Booked “%(title)s” in %(room)s on %(date)s, %(time)s.",
+            title=created.title,
+            room=created.room.name,
+            date=day(created.start),
+            time=span(created.start, created.end),
+        )
     if first.status == "pending":
         message += " " + _("The room needs approval: the municipality will confirm or decline the request.")
     return message
@@ -159,5 +188,6 @@ def room_submit(room_id: int):
     form, outcome, status = evaluate(room, request.form, book=book)
     if outcome and outcome["kind"] == "created":
         notify(_created_message(outcome["created"]))
-        return see_other("web.my_page")
+        # An explicit fragment: the browser would otherwise carry the form's "#book" over.
+        return see_other("web.my_page", _anchor="main")
     return _page(room, form, outcome, status)

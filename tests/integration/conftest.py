@@ -23,6 +23,7 @@ def app(database_url, tmp_path_factory):
             "SQLALCHEMY_DATABASE_URI": database_url,
             "SECRET_KEY": "test-secret",
             "BOOKING_PUBLIC_URL": "http://booking.test",
+            "RATELIMIT_ENABLED": False,  # tests/integration/test_ratelimit.py switches it on
         }
     )
     with app.app_context():

@@ -201,6 +201,27 @@ def test_lines_are_at_most_75_octets_and_folds_keep_utf8_characters_whole() -> N
         assert f"SUMMARY:{summary}" in content_lines(data)
 
 
+@pytest.mark.parametrize("filler", ["x", "ø", "€", "🎉"])
+def test_lines_fold_only_when_longer_than_75_octets_and_fill_each_line(filler: str) -> None:
+    prefix = "SUMMARY:"
+    for total in range(70, 240):  # octets of the whole content line, around every fold point
+        count = (total - len(prefix)) // len(filler.encode())
+        summary = filler * count
+        data = render_calendar("Sal", [replace(SINGLES[0], summary=summary)], [])
+        lines = data.split(b"\r\n")
+        start = lines.index(next(line for line in lines if line.startswith(b"SUMMARY:")))
+        folded = [lines[start]]
+        while lines[start + len(folded)].startswith(b" "):
+            folded.append(lines[start + len(folded)])
+        octets = len((prefix + summary).encode())
+        assert (len(folded) == 1) == (octets <= 75)
+        for line in folded:
+            assert len(line) <= 75
+        for line in folded[:-1]:  # a fold happens only when the next character would not fit
+            assert len(line) > 75 - len(filler.encode())
+        assert b"".join([folded[0], *(line[1:] for line in folded[1:])]).decode() == prefix + summary
+
+
 def test_text_escaping_round_trips_through_icalendar() -> None:
     summary = "Møte: æøå ÆØÅ, a;b \\ C:\\Nytt\\notater"
     description = "Linje 1\nLinje 2, med komma; og semikolon\r\nLinje 3\\n er ikke linjeskift"

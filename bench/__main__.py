@@ -1,0 +1,88 @@
+"""``python -m bench COMMAND``: seed, the benchmarks, and the load tool (see BENCHMARKS.md).
+
+Databases default to ``BENCH_DATABASE_URL`` (large, about 1,000,000 occurrences) and
+``BENCH_SMALL_DATABASE_URL`` (about 10,000), both PostgreSQL on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+LARGE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/booking_bench")
+SMALL_URL = os.environ.get("BENCH_SMALL_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/booking_bench_small")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    seed = sub.add_parser("seed", help="reset a database and fill it with bench data")
+    seed.add_argument("--url", default=LARGE_URL)
+    seed.add_argument("--size", default="large", choices=("large", "medium", "small", "tiny"))
+    seed.add_argument("--force", action="store_true", help="allow a database whose name lacks 'bench'")
+
+    create = sub.add_parser("create", help="(1)+(5) booking create over HTTP vs baseline; worker RSS")
+    create.add_argument("--url", default=LARGE_URL)
+    create.add_argument("--workers", type=int, default=4)
+    create.add_argument("--clients", type=int, default=16)
+    create.add_argument("--seconds", type=float, default=30)
+    create.add_argument("--conflict-share", type=float, default=0.3)
+
+    conflict = sub.add_parser("conflict", help="(2) conflict check at ~10k and ~1M occurrences")
+    conflict.add_argument("--small-url", default=SMALL_URL)
+    conflict.add_argument("--url", default=LARGE_URL)
+    conflict.add_argument("--repeat", type=int, default=500)
+
+    for name, text in (("availability", "(3) room search and a room's week"),
+                       ("schedule", "(4) janitor day schedule and a member's booking list")):
+        parser_ = sub.add_parser(name, help=text)
+        parser_.add_argument("--url", default=LARGE_URL)
+        parser_.add_argument("--repeat", type=int, default=50)
+
+    load = sub.add_parser("load", help="replay a realistic mix against a server (loopback only)")
+    load.add_argument("--url", default=LARGE_URL, help="database to serve (a server is started on it)")
+    load.add_argument("--target", default=None, help="an already running server, e.g. http://127.0.0.1:8000")
+    load.add_argument("--workers", type=int, default=4)
+    load.add_argument("--clients", type=int, default=16)
+    load.add_argument("--seconds", type=float, default=30)
+    load.add_argument("--max-requests", type=int, default=100_000)
+
+    sub.add_parser("all", help="conflict, availability, schedule, create and load with the defaults")
+
+    args = parser.parse_args(argv)
+    command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
+    if args.command == "seed":
+        from bench.seed import SIZES, seed as do_seed
+
+        do_seed(args.url, SIZES[args.size], force=args.force)
+    elif args.command == "create":
+        from bench.bench_create import run
+
+        run(args.url, workers=args.workers, clients=args.clients, seconds=args.seconds,
+            conflict_share=args.conflict_share, command=command)
+    elif args.command == "conflict":
+        from bench.bench_queries import run_conflict
+
+        run_conflict(args.small_url, args.url, args.repeat, command=command)
+    elif args.command == "availability":
+        from bench.bench_queries import run_availability
+
+        run_availability(args.url, args.repeat, command=command)
+    elif args.command == "schedule":
+        from bench.bench_queries import run_schedule
+
+        run_schedule(args.url, args.repeat, command=command)
+    elif args.command == "load":
+        from bench.load import run as run_load
+
+        run_load(args.url, target=args.target, workers=args.workers, clients=args.clients, seconds=args.seconds,
+                 max_requests=args.max_requests, command=command)
+    elif args.command == "all":
+        for sub_args in (["conflict"], ["availability"], ["schedule"], ["create"], ["load"]):
+            main(sub_args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,257 @@
+"""Benchmark 1 and 5: booking create over HTTP against a baseline, and the workers' peak memory.
+
+Two gunicorn servers on the same database, one after the other, with the same clients: the
+product (``wsgi:app``, ``POST /api/v1/bookings`` as a member with a bearer token) and the
+baseline (``bench.baseline_app``: one INSERT into a table with the same exclusion constraint).
+The request mix is the same for both: ``--conflict-share`` of the requests ask for a time that
+is taken (409), the rest for a free one (201). Clients are separate processes with keep-alive
+connections, ``--clients`` requests in flight at any time, for ``--seconds`` each.
+
+The bookings a run creates are deleted afterwards, so runs can be repeated on one seeded
+database. Peak RSS (VmHWM) of each product worker is read from /proc after its run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import create_engine, text
+
+from bench import baseline_app
+from bench.common import Client, Timings, append_report, peak_rss_mb, start_gunicorn
+from bench.seed import token_for
+from booking.config import normalize_database_url
+from pricing import OSLO
+
+
+@dataclass(frozen=True)
+class Attempt:
+    room_id: int
+    unit_ids: tuple[int, ...]
+    organization_id: int
+    member_user_id: int
+    start: datetime
+    end: datetime
+    conflicting: bool
+
+
+def plan_attempts(url: str, count: int, conflict_share: float, seed: int = 1) -> list[Attempt]:
+    """Free and taken slots in the future: free ones at 22:00–23:00 local (after the seeded
+    grid, one per room and day, never reused), taken ones overlapping a confirmed booking."""
+    rng = random.Random(seed)
+    engine = create_engine(normalize_database_url(url))
+    with engine.connect() as conn:
+        buildings = conn.execute(text("SELECT count(*) FROM buildings")).scalar_one()
+        rooms = conn.execute(text(
+            "SELECT r.id, array_agg(u.unit_id) FROM rooms r JOIN room_units u ON u.room_id = r.id "
+            "WHERE r.active GROUP BY r.id ORDER BY r.id" if engine.dialect.name == "postgresql" else
+            "SELECT r.id, group_concat(u.unit_id) FROM rooms r JOIN room_units u ON u.room_id = r.id "
+            "WHERE r.active GROUP BY r.id ORDER BY r.id")).all()
+        organizations = conn.execute(text("SELECT count(*) FROM organizations")).scalar_one()
+        now = datetime.now(OSLO)
+        taken = conn.execute(text(
+            "SELECT b.room_id, b.start, b.\"end\" FROM bookings b JOIN rooms r ON r.id = b.room_id "
+            "WHERE b.status = 'confirmed' AND b.start > :soon AND b.start < :later AND NOT r.requires_approval "
+            "ORDER BY b.id LIMIT 20000"), {"soon": now + timedelta(days=2), "later": now + timedelta(days=300)}).all()
+    engine.dispose()
+    units = {room_id: tuple(int(u) for u in (ids if isinstance(ids, list) else str(ids).split(",")))
+             for room_id, ids in rooms}
+    room_ids = sorted(units)
+    used: set[tuple[int, int]] = set()
+    attempts = []
+    for _ in range(count):
+        organization = rng.randint(1, organizations)
+        member = 1 + buildings + organization
+        if taken and rng.random() < conflict_share:
+            room_id, start, end = rng.choice(taken)
+            start = start + timedelta(minutes=30)
+            attempts.append(Attempt(room_id, units[room_id], organization, member, start, end + timedelta(minutes=30),
+                                    True))
+            continue
+        while True:
+            room_id, day = rng.choice(room_ids), rng.randint(3, 300)
+            if all((u, day) not in used for u in units[room_id]):
+                break
+        for u in units[room_id]:
+            used.add((u, day))
+        local_day = (now + timedelta(days=day)).date()
+        start = datetime(local_day.year, local_day.month, local_day.day, 22, tzinfo=OSLO)
+        attempts.append(Attempt(room_id, units[room_id], organization, member, start, start + timedelta(hours=1),
+                                False))
+    return attempts
+
+
+def _product_request(attempt: Attempt) -> tuple[str, str, dict, dict]:
+    body = {"room_id": attempt.room_id, "organization_id": attempt.organization_id, "title": "Benchmark",
+            "start": attempt.start.isoformat(), "end": attempt.end.isoformat(), "attendees": 5}
+    return "POST", "/api/v1/bookings", body, {"Authorization": f"Bearer {token_for(attempt.member_user_id)}"}
+
+
+def _baseline_request(attempt: Attempt) -> tuple[str, str, dict, dict]:
+    body = {"unit_id": attempt.unit_ids[0], "start": attempt.start.isoformat(), "end": attempt.end.isoformat()}
+    return "POST", "/holds", body, {}
+
+
+def _client_process(args) -> list[tuple[bool, int, float]]:
+    base_url, requests, threads, deadline = args
+    results: list[tuple[bool, int, float]] = []
+    lock = threading.Lock()
+    queue = list(reversed(requests))
+
+    def worker() -> None:
+        client = Client(base_url)
+        while time.time() < deadline:
+            with lock:
+                if not queue:
+                    return
+                conflicting, (method, path, body, headers) = queue.pop()
+            started = time.perf_counter()
+            try:
+                status, _ = client.request(method, path, body, headers)
+            except OSError:
+                status = 599
+            elapsed = (time.perf_counter() - started) * 1000
+            with lock:
+                results.append((conflicting, status, elapsed))
+        client.close()
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return results
+
+
+@dataclass
+class Run:
+    name: str
+    seconds: float
+    results: list[tuple[bool, int, float]]
+
+    @property
+    def throughput(self) -> float:
+        return len(self.results) / self.seconds if self.seconds else 0.0
+
+    @property
+    def timings(self) -> Timings:
+        return Timings([ms for _, _, ms in self.results])
+
+    def statuses(self) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for _, status, _ in self.results:
+            counts[status] = counts.get(status, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def line(self) -> str:
+        t = self.timings
+        return (f"{self.name}: {self.throughput:.1f} req/s, median {t.median:.1f} ms, p95 {t.p(95):.1f} ms, "
+                f"p99 {t.p(99):.1f} ms, statuses {self.statuses()}")
+
+
+def drive(base_url: str, requests: list, clients: int, seconds: float, processes: int) -> Run:
+    """``clients`` concurrent keep-alive clients spread over ``processes`` processes."""
+    per_process = [requests[i::processes] for i in range(processes)]
+    threads = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
+    started = time.time()
+    deadline = started + seconds
+    context = multiprocessing.get_context("fork")
+    with context.Pool(processes) as pool:
+        chunks = pool.map(_client_process, [(base_url, per_process[i], threads[i], deadline)
+                                            for i in range(processes)])
+    elapsed = min(time.time() - started, seconds) if all(len(c) for c in chunks) else time.time() - started
+    return Run(base_url, max(elapsed, 1e-9), [r for chunk in chunks for r in chunk])
+
+
+def _cleanup(url: str, first_new_booking: int, first_new_audit: int) -> None:
+    engine = create_engine(normalize_database_url(url))
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM occupancies WHERE booking_id >= :id"), {"id": first_new_booking})
+        conn.execute(text("DELETE FROM notifications WHERE booking_id >= :id"), {"id": first_new_booking})
+        conn.execute(text("DELETE FROM bookings WHERE id >= :id"), {"id": first_new_booking})
+        conn.execute(text("DELETE FROM audit_log WHERE id >= :id"), {"id": first_new_audit})
+    engine.dispose()
+
+
+def _next_ids(url: str) -> tuple[int, int]:
+    engine = create_engine(normalize_database_url(url))
+    with engine.connect() as conn:
+        booking = conn.execute(text("SELECT coalesce(max(id), 0) + 1 FROM bookings")).scalar_one()
+        audit = conn.execute(text("SELECT coalesce(max(id), 0) + 1 FROM audit_log")).scalar_one()
+    engine.dispose()
+    return booking, audit
+
+
+def run(url: str, *, workers: int = 4, clients: int = 16, seconds: float = 30, conflict_share: float = 0.3,
+        processes: int = 4, report: bool = True, command: str = "python -m bench create") -> dict:
+    url = normalize_database_url(url)
+    attempts = plan_attempts(url, count=int(seconds * 2000) + 100, conflict_share=conflict_share)
+    env = {"BOOKING_DATABASE_URL": url, "BOOKING_SECRET_KEY": "bench", "BOOKING_RATELIMIT_ENABLED": "false"}
+
+    # Baseline: the conflicting slots are held already, like the seeded bookings in the product.
+    baseline_app.prepare(url)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        held = {(a.unit_ids[0], a.start) for a in attempts if a.conflicting}
+        for unit, start in held:
+            conn.execute(text(f"INSERT INTO {baseline_app.TABLE} (unit_id, start, occupied_until, active) "
+                              "VALUES (:u, :s, :e, true) ON CONFLICT DO NOTHING" if url.startswith("postgresql")
+                              else f"INSERT INTO {baseline_app.TABLE} (unit_id, start, occupied_until, active) "
+                              "VALUES (:u, :s, :e, 1)"),
+                         {"u": unit, "s": start - timedelta(minutes=30) if url.startswith("postgresql")
+                          else (start - timedelta(minutes=30)).isoformat(),
+                          "e": start + timedelta(hours=3) if url.startswith("postgresql")
+                          else (start + timedelta(hours=3)).isoformat()})
+    engine.dispose()
+    baseline = start_gunicorn("bench.baseline_app:app", env, workers)
+    try:
+        base_run = drive(baseline.url, [(a.conflicting, _baseline_request(a)) for a in attempts], clients, seconds,
+                         processes)
+    finally:
+        baseline.stop()
+    base_run.name = "baseline (raw INSERT)"
+    baseline_app.prepare(url)  # empty it again
+
+    first_booking, first_audit = _next_ids(url)
+    product = start_gunicorn("wsgi:app", env, workers)
+    try:
+        product_run = drive(product.url, [(a.conflicting, _product_request(a)) for a in attempts], clients, seconds,
+                            processes)
+        rss = [peak_rss_mb(pid) for pid in product.worker_pids()]
+    finally:
+        product.stop()
+        _cleanup(url, first_booking, first_audit)
+    product_run.name = "product (POST /api/v1/bookings)"
+
+    ratio = product_run.throughput / base_run.throughput if base_run.throughput else 0.0
+    p99 = product_run.timings.p(99)
+    free = [ms for c, s, ms in product_run.results if not c]
+    taken = [ms for c, s, ms in product_run.results if c]
+    figures = {
+        "baseline_rps": base_run.throughput, "product_rps": product_run.throughput, "ratio": ratio,
+        "product_p99_ms": p99, "baseline_p99_ms": base_run.timings.p(99), "peak_rss_mb": max(rss or [0]),
+        "product_statuses": product_run.statuses(), "baseline_statuses": base_run.statuses(),
+    }
+    lines = [
+        f"- setup: gunicorn {workers} sync workers each, {clients} concurrent keep-alive clients in {processes} "
+        f"processes, {seconds:.0f} s per server, {conflict_share:.0%} of requests for a taken slot",
+        f"- {base_run.line()}",
+        f"- {product_run.line()}",
+        f"- product free slot (201): median {Timings(free).median:.1f} ms, p99 {Timings(free).p(99):.1f} ms; "
+        f"taken slot (409 with suggestions): median {Timings(taken).median:.1f} ms, p99 {Timings(taken).p(99):.1f} ms",
+        f"- **(1) throughput ratio product/baseline: {ratio:.1%}** (goal ≥ 50 %): "
+        f"{'met' if ratio >= 0.5 else 'NOT met'}; **product p99 {p99:.1f} ms** (goal < 100 ms): "
+        f"{'met' if p99 < 100 else 'NOT met'}",
+        f"- **(5) peak RSS per product worker: {', '.join(f'{m:.0f}' for m in rss)} MiB** (goal < 150 MB): "
+        f"{'met' if max(rss or [0]) < 150 else 'NOT met'}",
+    ]
+    if report:
+        append_report("Booking create over HTTP vs raw INSERT baseline; worker memory", url, lines, command)
+    else:
+        print("\n".join(lines))
+    return figures

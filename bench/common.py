@@ -1,0 +1,257 @@
+"""Shared pieces of the benchmarks: timing, percentiles, loopback servers and clients, SQL
+statement counting, and the BENCHMARKS.md report."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import ipaddress
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy import event
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
+
+
+# --- numbers ---------------------------------------------------------------------------------
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100) of ``values``; 0 for none."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+@dataclass
+class Timings:
+    """Latencies in milliseconds with a summary."""
+
+    values: list[float] = field(default_factory=list)
+
+    def add(self, ms: float) -> None:
+        self.values.append(ms)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values) if self.values else 0.0
+
+    def p(self, q: float) -> float:
+        return percentile(self.values, q)
+
+    def summary(self) -> str:
+        return (f"n={len(self.values)} median={self.median:.2f} ms p95={self.p(95):.2f} ms "
+                f"p99={self.p(99):.2f} ms max={max(self.values or [0]):.2f} ms")
+
+
+def time_calls(call, repeat: int, warmup: int = 3) -> Timings:
+    for _ in range(warmup):
+        call()
+    timings = Timings()
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        timings.add((time.perf_counter() - started) * 1000)
+    return timings
+
+
+class StatementCounter:
+    """Counts SQL statements sent on ``engine`` while active (``with counter: ...``)."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.statements: list[str] = []
+
+    def _listener(self, conn, cursor, statement, parameters, context, executemany):
+        self.statements.append(statement)
+
+    def __enter__(self):
+        self.statements = []
+        event.listen(self.engine, "before_cursor_execute", self._listener)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self._listener)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+# --- servers and clients (loopback only) -----------------------------------------------------
+
+def require_loopback(url: str) -> None:
+    """Load goes to this machine only."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return
+    if not ipaddress.ip_address(host).is_loopback:
+        raise SystemExit(f"refusing to send load to {host}: loopback addresses only")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    url: str
+
+    def worker_pids(self) -> list[int]:
+        return child_pids(self.process.pid)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def child_pids(pid: int) -> list[int]:
+    children = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                children += [int(p) for p in handle.read().split()]
+    return children
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set size (VmHWM) in MiB."""
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def start_gunicorn(app_spec: str, env: dict, workers: int, *, worker_class: str = "sync",
+                   threads: int = 1, timeout: float = 60) -> Server:
+    port = free_port()
+    command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+               "--log-level", "warning", "-k", worker_class, "--threads", str(threads), app_spec]
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    server = Server(process, f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn {app_spec} exited with {process.returncode}")
+        try:
+            status, _ = request(server.url, "GET", "/healthz", timeout=2)
+            if status == 200 and len(server.worker_pids()) >= workers:
+                return server
+        except OSError:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"gunicorn {app_spec} did not come up")
+
+
+class Client:
+    """A keep-alive HTTP/1.1 client for one thread."""
+
+    def __init__(self, base_url: str, timeout: float = 30) -> None:
+        require_loopback(base_url)
+        parts = urlsplit(base_url)
+        self.host, self.port, self.timeout = parts.hostname, parts.port, timeout
+        self.connection: http.client.HTTPConnection | None = None
+
+    def request(self, method: str, path: str, body=None, headers: dict | None = None) -> tuple[int, bytes]:
+        payload = json.dumps(body).encode() if body is not None else None
+        all_headers = {"Content-Type": "application/json"} if payload is not None else {}
+        all_headers.update(headers or {})
+        for attempt in range(2):
+            if self.connection is None:
+                self.connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            try:
+                self.connection.request(method, path, body=payload, headers=all_headers)
+                response = self.connection.getresponse()
+                data = response.read()
+                if response.getheader("Connection", "").lower() == "close":
+                    self.close()
+                return response.status, data
+            except (http.client.HTTPException, OSError):
+                self.close()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+def request(base_url: str, method: str, path: str, body=None, headers=None, timeout: float = 30):
+    client = Client(base_url, timeout)
+    try:
+        return client.request(method, path, body, headers)
+    finally:
+        client.close()
+
+
+# --- the report ------------------------------------------------------------------------------
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    memory = ""
+    with contextlib.suppress(OSError):
+        with open("/proc/meminfo") as handle:
+            memory = f", {int(handle.readline().split()[1]) / 1024 / 1024:.0f} GiB RAM"
+    return f"{os.cpu_count()} cores {cpu}{memory}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def database_label(url: str) -> str:
+    if url.startswith("postgresql"):
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            version = conn.execute(text("SHOW server_version")).scalar_one()
+        engine.dispose()
+        return f"PostgreSQL {version.split()[0]}"
+    import sqlite3
+
+    return f"SQLite {sqlite3.sqlite_version}"
+
+
+def append_report(title: str, url: str, lines: list[str], command: str) -> None:
+    """Append a dated section to BENCHMARKS.md (under "Results log") and print it."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    load = os.getloadavg()[0]
+    section = [f"### {title} — {stamp}", "", f"- machine: {machine()}; load average {load:.1f} at the end",
+               f"- database: {database_label(url)}",
+               f"- command: `{command}`", *lines, ""]
+    text = "\n".join(section)
+    print(text)
+    existing = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else ""
+    marker = "## Results log"
+    if marker not in existing:
+        existing = existing.rstrip() + f"\n\n{marker}\n\nEvery run of a benchmark appends its figures here.\n"
+    BENCHMARKS_MD.write_text(existing.rstrip() + "\n\n" + text)

@@ -1,0 +1,602 @@
+"""Feed use cases: private feed tokens, a feed's change state (ETag, Last-Modified) and its
+bookings turned into the renderer's events and series.
+
+Who sees what (SPEC §7, decisions in the README):
+
+* Public feeds (a room, a building) show confirmed bookings only. SUMMARY is the organisation's
+  name, or the booking's title when ``public_title`` is set (the organisation is then in
+  DESCRIPTION); never notes, contacts or attendees. A room's feed also shows the bookings of
+  the rooms it shares a unit with (the whole gym in the feed of a half, and the halves in the
+  feed of the whole gym): everything that makes the room unavailable.
+* An organisation's feed shows its confirmed bookings and its pending requests, the latter as
+  ``STATUS:TENTATIVE`` with "Forespørsel:" before the title (many clients do not show STATUS).
+* A janitor's feed shows the confirmed bookings of the buildings assigned to them, with the
+  organisation, its contact person, phone and e-mail, attendees and notes.
+* The window is local dates from 90 days before today to 400 days after today (inclusive). A
+  series is published whole, as RRULE + EXDATE + overrides, when one of its visible
+  occurrences overlaps the window.
+
+A series is written as one master VEVENT whose DTSTART is the rule's first instance; EXDATE is
+every rule instance without a visible occurrence (skipped, cancelled, rejected, deleted or, in a
+public feed, still pending); an occurrence that was moved or that reads differently from the
+master (title, notes, status) is a RECURRENCE-ID override. The master reads like most of its
+unmoved occurrences. Every component of a series carries SEQUENCE = the series' sequence plus
+the sum of its occurrences' sequences, so any change to any occurrence raises it everywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from collections import Counter, defaultdict, namedtuple
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+
+from sqlalchemy import String, and_, cast, literal, or_, select, update
+from sqlalchemy.orm import aliased
+
+from booking.domain import recurrence
+from booking.domain.errors import DomainError, NotFound
+from booking.extensions import db
+from booking.feeds.ical import FeedEvent, FeedSeries, booking_uid, render_calendar, series_uid
+from booking.feeds.markers import building_scope, room_scope
+from booking.models import (
+    Booking,
+    Building,
+    FeedMarker,
+    FeedToken,
+    Organization,
+    Room,
+    Series,
+    SkippedOccurrence,
+    User,
+    janitor_buildings,
+    room_units,
+)
+from booking.models.types import utcnow
+from booking.services.access import Actor, require_organization, require_role
+from pricing import OSLO
+
+WINDOW_DAYS_BACK = 90
+WINDOW_DAYS_AHEAD = 400
+# Part of every ETag: raise it when a release changes the bytes rendered for the same data.
+FORMAT_VERSION = "1"
+PRIVATE_KINDS = frozenset({"organization", "janitor"})
+
+
+# --- the window and a feed's change state ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """Local dates ``first_date`` to ``last_date`` (inclusive) as the instants ``[start, end)``."""
+
+    first_date: date
+    last_date: date
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.first_date, time(), OSLO)
+
+    @property
+    def end(self) -> datetime:
+        return datetime.combine(self.last_date + timedelta(days=1), time(), OSLO)
+
+
+def feed_window(now: datetime | None = None) -> Window:
+    """The window of feeds served at ``now``: it moves at midnight, Oslo time."""
+    today = (now or utcnow()).astimezone(OSLO).date()
+    return Window(today - timedelta(days=WINDOW_DAYS_BACK), today + timedelta(days=WINDOW_DAYS_AHEAD))
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A feed resolved from its URL, with what a conditional GET needs, before any rendering."""
+
+    kind: str  # room | building | organization | janitor
+    subject_id: int  # room, building, organisation or janitor user id
+    window: Window
+    etag: str  # strong, quoted
+    last_modified: datetime | None  # None while no marker exists (data older than markers)
+
+    @property
+    def is_private(self) -> bool:
+        return self.kind in PRIVATE_KINDS
+
+
+def _feed(kind: str, subject_id: int, window: Window, markers) -> Feed:
+    markers = [(scope, version, changed_at) for scope, version, changed_at in markers if scope is not None]
+    text = "|".join(
+        [FORMAT_VERSION, kind, str(subject_id), window.first_date.isoformat()]
+        + sorted(
+            f"{scope}={version}@{changed_at.astimezone(UTC).isoformat()}"
+            for scope, version, changed_at in markers
+        )
+    )
+    etag = '"' + hashlib.sha256(text.encode()).hexdigest()[:40] + '"'
+    last_modified = max((changed_at for _, _, changed_at in markers), default=None)
+    return Feed(kind, subject_id, window, etag, last_modified)
+
+
+def _marker_join(scope_expression):
+    return (FeedMarker.scope, FeedMarker.version, FeedMarker.changed_at), FeedMarker.scope == scope_expression
+
+
+def room_feed(room_id: int, now: datetime | None = None) -> Feed:
+    """The public feed of a room (one query); ``NotFound`` when there is no such room."""
+    columns, on = _marker_join(room_scope(room_id))
+    rows = db.session.execute(
+        select(Room.id, *columns).outerjoin(FeedMarker, on).where(Room.id == room_id)
+    ).all()
+    if not rows:
+        raise NotFound(f"There is no room {room_id}.")
+    return _feed("room", room_id, feed_window(now), [row[1:] for row in rows])
+
+
+def building_feed(building_id: int, now: datetime | None = None) -> Feed:
+    """The public feed of a building (one query); ``NotFound`` when there is no such building."""
+    columns, on = _marker_join(building_scope(building_id))
+    query = select(Building.id, *columns).outerjoin(FeedMarker, on).where(Building.id == building_id)
+    rows = db.session.execute(query).all()
+    if not rows:
+        raise NotFound(f"There is no building {building_id}.")
+    return _feed("building", building_id, feed_window(now), [row[1:] for row in rows])
+
+
+_NO_SUCH_FEED = "There is no feed at this address; it may have been replaced by a new one."
+
+
+def organization_feed(token: str, now: datetime | None = None) -> Feed:
+    """The private feed of the organisation whose current token is ``token`` (one query)."""
+    columns, on = _marker_join(literal("organization:") + cast(FeedToken.organization_id, String))
+    query = (
+        select(FeedToken.organization_id, *columns)
+        .outerjoin(FeedMarker, on)
+        .where(
+            FeedToken.token_hash == hash_token(token),
+            FeedToken.kind == "organization",
+            FeedToken.revoked_at.is_(None),
+        )
+    )
+    rows = db.session.execute(query).all()
+    if not rows:
+        raise NotFound(_NO_SUCH_FEED)
+    return _feed("organization", rows[0][0], feed_window(now), [row[1:] for row in rows])
+
+
+def janitor_feed(token: str, now: datetime | None = None) -> Feed:
+    """The private feed of the janitor whose current token is ``token`` (one query): its markers
+    are those of every assigned building and the janitor's own (assignments)."""
+    building_scopes = select(literal("building:") + cast(janitor_buildings.c.building_id, String)).where(
+        janitor_buildings.c.user_id == FeedToken.user_id
+    )
+    own_scope = literal("user:") + cast(FeedToken.user_id, String)
+    query = (
+        select(FeedToken.user_id, FeedMarker.scope, FeedMarker.version, FeedMarker.changed_at)
+        .join(User, User.id == FeedToken.user_id)
+        .outerjoin(FeedMarker, or_(FeedMarker.scope == own_scope, FeedMarker.scope.in_(building_scopes)))
+        .where(
+            FeedToken.token_hash == hash_token(token),
+            FeedToken.kind == "janitor",
+            FeedToken.revoked_at.is_(None),
+            User.active.is_(True),
+            User.role == "janitor",
+        )
+    )
+    rows = db.session.execute(query).all()
+    if not rows:
+        raise NotFound(_NO_SUCH_FEED)
+    return _feed("janitor", rows[0][0], feed_window(now), [row[1:] for row in rows])
+
+
+# --- private feed tokens ---------------------------------------------------------------------
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _token(secret_key: str, nonce: str) -> str:
+    """The token in the URL: HMAC-SHA256 of the app's secret key and the row's nonce (256 bits)."""
+    digest = hmac.new(secret_key.encode(), b"feed-token:" + nonce.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _subject(kind: str, subject_id: int):
+    return (
+        FeedToken.organization_id == subject_id if kind == "organization" else FeedToken.user_id == subject_id
+    )
+
+
+def _current_token(kind: str, subject_id: int, secret_key: str) -> str | None:
+    rows = db.session.scalars(
+        select(FeedToken)
+        .where(FeedToken.kind == kind, _subject(kind, subject_id), FeedToken.revoked_at.is_(None))
+        .order_by(FeedToken.id.desc())
+    )
+    for row in rows:
+        token = _token(secret_key, row.nonce)
+        if hmac.compare_digest(hash_token(token), row.token_hash):
+            return token
+    return None  # none yet, or made with another secret key: rotate to get a working one
+
+
+def _revoke(kind: str, subject_id: int) -> None:
+    db.session.execute(
+        update(FeedToken)
+        .where(FeedToken.kind == kind, _subject(kind, subject_id), FeedToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def _rotate(kind: str, subject_id: int, secret_key: str) -> str:
+    _revoke(kind, subject_id)
+    nonce = secrets.token_hex(32)
+    token = _token(secret_key, nonce)
+    subject = {"organization_id": subject_id} if kind == "organization" else {"user_id": subject_id}
+    db.session.add(FeedToken(kind=kind, nonce=nonce, token_hash=hash_token(token), **subject))
+    db.session.flush()
+    return token
+
+
+def _require_organization(actor: Actor, organization_id: int) -> None:
+    require_organization(actor, organization_id)
+    if db.session.get(Organization, organization_id) is None:
+        raise NotFound(f"There is no organisation {organization_id}.")
+
+
+def rotate_organization_token(actor: Actor, organization_id: int, secret_key: str) -> str:
+    """Revoke the organisation's feed token (if any) and issue a new one; members and admins."""
+    _require_organization(actor, organization_id)
+    return _rotate("organization", organization_id, secret_key)
+
+
+def organization_token(actor: Actor, organization_id: int, secret_key: str) -> str | None:
+    """The organisation's current feed token; None until one is issued."""
+    _require_organization(actor, organization_id)
+    return _current_token("organization", organization_id, secret_key)
+
+
+def revoke_organization_token(actor: Actor, organization_id: int) -> None:
+    """Stop the organisation's private feed (its URL answers 404) without issuing a new one."""
+    _require_organization(actor, organization_id)
+    _revoke("organization", organization_id)
+    db.session.flush()
+
+
+def rotate_janitor_token(actor: Actor, secret_key: str) -> str:
+    """Revoke the calling janitor's feed token (if any) and issue a new one."""
+    require_role(actor, "janitor")
+    return _rotate("janitor", actor.user_id, secret_key)
+
+
+def janitor_token(actor: Actor, secret_key: str) -> str | None:
+    """The calling janitor's current feed token; None until one is issued."""
+    require_role(actor, "janitor")
+    return _current_token("janitor", actor.user_id, secret_key)
+
+
+def revoke_janitor_token(actor: Actor) -> None:
+    require_role(actor, "janitor")
+    _revoke("janitor", actor.user_id)
+    db.session.flush()
+
+
+def require_room(room_id: int) -> Room:
+    room = db.session.get(Room, room_id)
+    if room is None:
+        raise NotFound(f"There is no room {room_id}.")
+    return room
+
+
+def require_building(building_id: int) -> Building:
+    building = db.session.get(Building, building_id)
+    if building is None:
+        raise NotFound(f"There is no building {building_id}.")
+    return building
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def render_feed(feed: Feed) -> bytes:
+    """The calendar of ``feed``: three queries (name, bookings, series) and the renderer."""
+    events, series = feed_components(feed)
+    return render_calendar(feed_name(feed), events, series)
+
+
+def feed_name(feed: Feed) -> str:
+    """The calendar's name as calendar apps list it."""
+    if feed.kind == "room":
+        room, building = db.session.execute(
+            select(Room.name, Building.name)
+            .join(Building, Building.id == Room.building_id)
+            .where(Room.id == feed.subject_id)
+        ).one()
+        return f"{room}, {building}"
+    if feed.kind == "building":
+        return db.session.scalar(select(Building.name).where(Building.id == feed.subject_id))
+    if feed.kind == "organization":
+        name = db.session.scalar(select(Organization.name).where(Organization.id == feed.subject_id))
+        return f"{name}: bookinger"
+    name = db.session.scalar(select(User.name).where(User.id == feed.subject_id))
+    return f"Vaktmester: {name}"
+
+
+def _visible_statuses(feed: Feed) -> tuple[str, ...]:
+    return ("confirmed", "pending") if feed.kind == "organization" else ("confirmed",)
+
+
+def _in_feed(feed: Feed, booking):
+    """The SQL condition for a booking (``Booking`` or an alias of it) to belong to the feed."""
+    if feed.kind == "room":
+        units = select(room_units.c.unit_id).where(room_units.c.room_id == feed.subject_id)
+        sharing = select(room_units.c.room_id).where(room_units.c.unit_id.in_(units))
+        return or_(booking.room_id == feed.subject_id, booking.room_id.in_(sharing))
+    if feed.kind == "organization":
+        return booking.organization_id == feed.subject_id
+    if feed.kind == "building":
+        buildings = [feed.subject_id]
+    else:
+        buildings = select(janitor_buildings.c.building_id).where(
+            janitor_buildings.c.user_id == feed.subject_id
+        )
+    return booking.room_id.in_(select(Room.id).where(Room.building_id.in_(buildings)))
+
+
+_COLUMNS = (
+    Booking.id,
+    Booking.series_id,
+    Booking.original_start,
+    Booking.title,
+    Booking.start,
+    Booking.end,
+    Booking.status,
+    Booking.notes,
+    Booking.public_title,
+    Booking.attendees,
+    Booking.own_supervisor,
+    Booking.sequence,
+    Booking.updated_at,
+    Booking.room_id,
+    Booking.organization_id,
+)
+
+
+_BookingRow = namedtuple("_BookingRow", [column.key for column in _COLUMNS])
+
+
+def feed_components(feed: Feed) -> tuple[list[FeedEvent], list[FeedSeries]]:
+    """The feed's single bookings and series, ready for :func:`render_calendar` (four queries:
+    bookings, series, rooms, organisations)."""
+    statuses = _visible_statuses(feed)
+    window = feed.window
+
+    def visible_in_window(booking):
+        return (
+            _in_feed(feed, booking),
+            booking.status.in_(statuses),
+            booking.start < window.end,
+            booking.end > window.start,
+        )
+
+    # Series with a visible occurrence in the window are loaded whole (every status, all dates):
+    # EXDATEs, SEQUENCE and LAST-MODIFIED depend on all their occurrences.
+    other = aliased(Booking)
+    shown_series = select(other.series_id).where(*visible_in_window(other), other.series_id.is_not(None))
+    query = select(*_COLUMNS).where(
+        or_(
+            Booking.series_id.in_(shown_series),
+            and_(Booking.series_id.is_(None), *visible_in_window(Booking)),
+        )
+    )
+    rows = [_BookingRow._make(row) for row in db.session.execute(query)]  # plain tuples: fast fields
+    looks = _Looks(feed, rows)
+    singles: list[FeedEvent] = []
+    by_series: dict[int, list] = defaultdict(list)
+    for row in rows:
+        if row.series_id is None:
+            singles.append(_event(row, booking_uid(row.id), looks(row)))
+        else:
+            by_series[row.series_id].append(row)
+    if not by_series:
+        return singles, []
+    series_rows = db.session.execute(
+        select(Series.id, Series.rrule, Series.start, Series.end, Series.sequence, Series.updated_at).where(
+            Series.id.in_(list(by_series))
+        )
+    ).all()
+    series = []
+    for series_row in series_rows:
+        item, strays = _series(series_row, by_series[series_row.id], statuses, looks)
+        singles.extend(strays)
+        if item is not None:
+            series.append(item)
+    return singles, series
+
+
+# (summary, description, location, status): what a client shows for one booking.
+Look = tuple[str, str | None, str | None, str]
+
+
+class _Looks:
+    """What each booking row looks like in this feed; rows that read alike (most occurrences of
+    a series) share one computed look."""
+
+    def __init__(self, feed: Feed, rows) -> None:
+        self.kind = feed.kind
+        room_ids = {row.room_id for row in rows}
+        organization_ids = {row.organization_id for row in rows}
+        self.locations = (
+            {
+                room_id: ", ".join(part for part in parts if part)
+                for room_id, *parts in db.session.execute(
+                    select(Room.id, Room.name, Building.name, Building.address)
+                    .join(Building, Building.id == Room.building_id)
+                    .where(Room.id.in_(room_ids))
+                )
+            }
+            if room_ids
+            else {}
+        )
+        self.organizations = (
+            {
+                row.id: row
+                for row in db.session.execute(
+                    select(
+                        Organization.id,
+                        Organization.name,
+                        Organization.contact_name,
+                        Organization.email,
+                        Organization.phone,
+                    ).where(Organization.id.in_(organization_ids))
+                )
+            }
+            if organization_ids
+            else {}
+        )
+        self.cache: dict[tuple, Look] = {}
+        self.by_booking: dict[int, Look] = {}
+
+    def __call__(self, row) -> Look:
+        look = self.by_booking.get(row.id)
+        if look is None:
+            look = self.by_booking[row.id] = self._compute(row)
+        return look
+
+    def _compute(self, row) -> Look:
+        key = (
+            row.room_id,
+            row.organization_id,
+            row.status,
+            row.title,
+            row.public_title,
+            row.attendees,
+            row.own_supervisor,
+            row.notes,
+        )
+        look = self.cache.get(key)
+        if look is None:
+            look = self.cache[key] = _look(
+                self.kind, row, self.locations[row.room_id], self.organizations[row.organization_id]
+            )
+        return look
+
+
+def _look(kind: str, row, location: str, organization) -> Look:
+    if kind in ("room", "building"):
+        if row.public_title:
+            return row.title, f"Arrangør: {organization.name}", location, "CONFIRMED"
+        return organization.name, None, location, "CONFIRMED"
+    lines = []
+    if kind == "janitor":
+        summary = f"{organization.name}: {row.title}"
+        lines += [f"Organisasjon: {organization.name}", f"Kontaktperson: {organization.contact_name}"]
+        lines += [f"Telefon: {organization.phone}"] if organization.phone else []
+        lines += [f"E-post: {organization.email}"] if organization.email else []
+    elif row.status == "pending":
+        summary = f"Forespørsel: {row.title}"
+        lines.append("Venter på godkjenning.")
+    else:
+        summary = row.title
+    lines.append(f"Deltakere: {row.attendees}")
+    if row.own_supervisor:
+        lines.append("Tilsyn: foreningen har egen tilsynsvakt.")
+    if row.notes:
+        lines.append(f"Merknader: {row.notes}")
+    status = "TENTATIVE" if row.status == "pending" else "CONFIRMED"
+    return summary, "\n".join(lines), location, status
+
+
+def _event(
+    row, uid: str, look: Look, *, sequence: int | None = None, recurrence_id: datetime | None = None
+) -> FeedEvent:
+    summary, description, location, status = look
+    return FeedEvent(
+        uid=uid,
+        start=row.start,
+        end=row.end,
+        summary=summary,
+        description=description,
+        location=location,
+        status=status,
+        sequence=row.sequence if sequence is None else sequence,
+        last_modified=row.updated_at,
+        recurrence_id=recurrence_id,
+    )
+
+
+@lru_cache(maxsize=4096)
+def rule_instances(rrule: str, start: datetime, end: datetime) -> tuple[tuple[datetime, datetime], ...]:
+    """The instances ``(start, end)`` in UTC of a stored rule, as the booking service expands it.
+    A pure function of its arguments (a series' rule never changes), so it is memoised."""
+    return tuple((s.astimezone(UTC), e.astimezone(UTC)) for s, e in recurrence.expand(rrule, start, end))
+
+
+def _instances(series_row, occurrences) -> dict[datetime, datetime]:
+    """The rule's instances, start -> end. Should a stored rule no longer expand (rules tightened
+    since), the known instances stand in: the bookings' original starts and the skipped dates.
+
+    Times from the database are aware UTC, so they compare and hash equal to these keys."""
+    try:
+        return dict(rule_instances(series_row.rrule, series_row.start, series_row.end))
+    except (DomainError, ValueError):
+        duration = series_row.end - series_row.start
+        skipped = db.session.scalars(
+            select(SkippedOccurrence.original_start).where(SkippedOccurrence.series_id == series_row.id)
+        )
+        starts = {series_row.start, *skipped, *(o.original_start for o in occurrences if o.original_start)}
+        return {start.astimezone(UTC): (start + duration).astimezone(UTC) for start in starts}
+
+
+def _series(
+    series_row, occurrences: list, statuses, looks: _Looks
+) -> tuple[FeedSeries | None, list[FeedEvent]]:
+    """One series as a master with EXDATEs and overrides; occurrences that stand for no instance
+    of the rule (which the service never makes) are returned as single events."""
+    instances = _instances(series_row, occurrences)
+    visible = [o for o in occurrences if o.status in statuses]
+    strays = [_event(o, booking_uid(o.id), looks(o)) for o in visible if o.original_start not in instances]
+    members = sorted(
+        (o for o in visible if o.original_start in instances), key=lambda o: (o.original_start, o.id)
+    )
+    if not members:
+        return None, strays
+    moved = {o.id for o in members if o.start != o.original_start or o.end != instances[o.original_start]}
+    master_look = _most_common(
+        [looks(o) for o in members if o.id not in moved] or [looks(o) for o in members]
+    )
+    sequence = series_row.sequence + sum(o.sequence for o in occurrences)
+    uid = series_uid(series_row.id)
+    overrides = tuple(
+        _event(o, uid, looks(o), sequence=sequence, recurrence_id=o.original_start)
+        for o in members
+        if o.id in moved or looks(o) != master_look
+    )
+    shown = {o.original_start for o in members}
+    summary, description, location, status = master_look
+    item = FeedSeries(
+        uid=uid,
+        start=series_row.start,
+        end=series_row.end,
+        rrule=series_row.rrule,
+        summary=summary,
+        description=description,
+        location=location,
+        status=status,
+        sequence=sequence,
+        last_modified=max([series_row.updated_at, *(o.updated_at for o in occurrences)]),
+        exdates=tuple(sorted(start for start in instances if start not in shown)),
+        overrides=overrides,
+    )
+    return item, strays
+
+
+def _most_common(looks: list[Look]) -> Look:
+    """The look most occurrences share; on a tie, the earliest occurrence's."""
+    counts = Counter(looks)
+    first_seen = {look: i for i, look in reversed(list(enumerate(looks)))}
+    return max(counts, key=lambda look: (counts[look], -first_seen[look]))

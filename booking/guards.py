@@ -1,0 +1,93 @@
+"""Guards against hostile input that no single schema can see, run before any view.
+
+* A JSON body nested deeper than ``MAX_JSON_DEPTH`` is refused (400) before anything parses it
+  recursively: Python's decoder would otherwise hit its recursion limit and fail with a 500.
+* NUL characters in a JSON string, a query parameter or a form field are refused (422): no field
+  of the service needs them, PostgreSQL cannot store them in text and SQLite would keep them, so
+  refusing them everywhere keeps both databases alike.
+* Row ids in paths are at most 2³¹−1 (the ``int`` URL converter is bounded): a larger number is
+  a 404 like any other unknown id, not an overflow in the database driver.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Flask, abort, request
+from werkzeug.routing import IntegerConverter
+
+from booking.domain.errors import InvalidInput
+
+MAX_JSON_DEPTH = 32
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in routes: a non-negative integer that fits the database's id column."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):  # noqa: A002 - werkzeug's names
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether brackets outside strings nest deeper than ``limit`` (a linear scan, no parsing)."""
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def _nul_paths(value, path: str, found: dict[str, list[str]]) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            found[path or "_body"] = ["NUL characters are not allowed."]
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                found[path or "_body"] = ["NUL characters are not allowed in keys."]
+            _nul_paths(item, f"{path}.{key}" if path else str(key), found)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _nul_paths(item, f"{path}.{index}" if path else str(index), found)
+
+
+def check_request() -> None:
+    found: dict[str, list[str]] = {}
+    sources = [request.args]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        sources.append(request.form)
+    for source in sources:
+        for key, value in source.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                found[key.replace("\x00", "")] = ["NUL characters are not allowed."]
+    if request.is_json and request.content_length != 0:
+        text = request.get_data(cache=True).decode("utf-8", errors="replace")
+        if json_depth_exceeds(text):
+            abort(400, description=f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep.")
+        if "\\u0000" in text or "\x00" in text:
+            try:
+                _nul_paths(json.loads(text), "", found)
+            except ValueError:
+                pass  # malformed JSON: the parser says so (400) when the view reads it
+    if found:
+        raise InvalidInput(found)
+
+
+def init_guards(app: Flask) -> None:
+    """Call right after the app is made: the converter must be in place before routes exist."""
+    app.url_map.converters["int"] = IdConverter
+    app.before_request(check_request)
