@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-test serve test lint translations clean
+.PHONY: install install-test serve test lint translations clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ serve: install
 
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install-test  # the big benchmarks on PostgreSQL (see BENCHMARKS.md); seed first: python -m bench seed
+	$(BIN)/python -m bench all
 
 lint: install-test
 	$(BIN)/ruff check booking pricing tests bench

@@ -11,7 +11,6 @@ from pypdf import PdfReader
 
 from tests.e2e.conftest import OUTPUT, PASSWORD, shot
 
-
 UNLABELLED_AND_SKIPPED_HEADINGS = """() => {
   const unlabelled = [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
     .filter(el => !el.labels.length && !el.getAttribute('aria-label')).map(el => el.name || el.id);

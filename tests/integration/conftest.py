@@ -34,12 +34,10 @@ def app(database_url, tmp_path_factory):
 def _wipe(app) -> None:
     with app.app_context():
         db.session.rollback()
-        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-        if db.engine.dialect.name == "postgresql":
-            db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                db.session.execute(text(f"DELETE FROM {table}"))
+        # DELETE, not TRUNCATE: on PostgreSQL a TRUNCATE of every table costs ~0.7 s per test,
+        # a DELETE of the few rows a test makes ~0.03 s. Children before parents.
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(text(f"DELETE FROM {table.name}"))
         # The default price list comes with the schema (migration 0001); put it back.
         db.session.add(PriceListVersion(version=DEFAULT_PRICE_LIST.version, valid_from=DEFAULT_PRICE_LIST.valid_from,
                                         data=DEFAULT_PRICE_LIST.to_dict()))
