@@ -11,7 +11,9 @@ import os
 import sys
 
 LARGE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/booking_bench")
-SMALL_URL = os.environ.get("BENCH_SMALL_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/booking_bench_small")
+SMALL_URL = os.environ.get(
+    "BENCH_SMALL_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/booking_bench_small"
+)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,8 +37,10 @@ def main(argv: list[str] | None = None) -> None:
     conflict.add_argument("--url", default=LARGE_URL)
     conflict.add_argument("--repeat", type=int, default=500)
 
-    for name, text in (("availability", "(3) room search and a room's week"),
-                       ("schedule", "(4) janitor day schedule and a member's booking list")):
+    for name, text in (
+        ("availability", "(3) room search and a room's week"),
+        ("schedule", "(4) janitor day schedule and a member's booking list"),
+    ):
         parser_ = sub.add_parser(name, help=text)
         parser_.add_argument("--url", default=LARGE_URL)
         parser_.add_argument("--repeat", type=int, default=50)
@@ -54,14 +58,21 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.command == "seed":
-        from bench.seed import SIZES, seed as do_seed
+        from bench.seed import SIZES
+        from bench.seed import seed as do_seed
 
         do_seed(args.url, SIZES[args.size], force=args.force)
     elif args.command == "create":
         from bench.bench_create import run
 
-        run(args.url, workers=args.workers, clients=args.clients, seconds=args.seconds,
-            conflict_share=args.conflict_share, command=command)
+        run(
+            args.url,
+            workers=args.workers,
+            clients=args.clients,
+            seconds=args.seconds,
+            conflict_share=args.conflict_share,
+            command=command,
+        )
     elif args.command == "conflict":
         from bench.bench_queries import run_conflict
 
@@ -77,8 +88,15 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "load":
         from bench.load import run as run_load
 
-        run_load(args.url, target=args.target, workers=args.workers, clients=args.clients, seconds=args.seconds,
-                 max_requests=args.max_requests, command=command)
+        run_load(
+            args.url,
+            target=args.target,
+            workers=args.workers,
+            clients=args.clients,
+            seconds=args.seconds,
+            max_requests=args.max_requests,
+            command=command,
+        )
     elif args.command == "all":
         for sub_args in (["conflict"], ["availability"], ["schedule"], ["create"], ["load"]):
             main(sub_args)

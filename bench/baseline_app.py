@@ -56,9 +56,15 @@ def prepare(url: str, empty: bool = True) -> None:
 
 def create_baseline_app(url: str | None = None) -> Flask:
     url = normalize_database_url(url or os.environ["BOOKING_DATABASE_URL"])
-    engine = create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=False)
-    insert = text(f"INSERT INTO {TABLE} (unit_id, start, occupied_until, active) "
-                  "VALUES (:unit_id, :start, :until, true) RETURNING id")
+    engine = (
+        create_engine(url, pool_size=5, max_overflow=5)
+        if url.startswith("postgresql")
+        else create_engine(url, connect_args={"timeout": 30})
+    )
+    insert = text(
+        f"INSERT INTO {TABLE} (unit_id, start, occupied_until, active) "
+        "VALUES (:unit_id, :start, :until, true) RETURNING id"
+    )
     app = Flask(__name__)
 
     @app.get("/healthz")
@@ -68,8 +74,11 @@ def create_baseline_app(url: str | None = None) -> Flask:
     @app.post("/holds")
     def create_hold():
         data = request.get_json()
-        values = {"unit_id": int(data["unit_id"]), "start": datetime.fromisoformat(data["start"]),
-                  "until": datetime.fromisoformat(data["end"])}
+        values = {
+            "unit_id": int(data["unit_id"]),
+            "start": datetime.fromisoformat(data["start"]),
+            "until": datetime.fromisoformat(data["end"]),
+        }
         if engine.dialect.name == "sqlite":
             values = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in values.items()}
         try:

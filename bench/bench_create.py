@@ -20,12 +20,13 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 from bench import baseline_app
 from bench.common import Client, Timings, append_report, peak_rss_mb, start_gunicorn
 from bench.seed import token_for
 from booking.config import normalize_database_url
+from booking.models import Booking, Room
 from pricing import OSLO
 
 
@@ -47,20 +48,35 @@ def plan_attempts(url: str, count: int, conflict_share: float, seed: int = 1) ->
     engine = create_engine(normalize_database_url(url))
     with engine.connect() as conn:
         buildings = conn.execute(text("SELECT count(*) FROM buildings")).scalar_one()
-        rooms = conn.execute(text(
-            "SELECT r.id, array_agg(u.unit_id) FROM rooms r JOIN room_units u ON u.room_id = r.id "
-            "WHERE r.active GROUP BY r.id ORDER BY r.id" if engine.dialect.name == "postgresql" else
-            "SELECT r.id, group_concat(u.unit_id) FROM rooms r JOIN room_units u ON u.room_id = r.id "
-            "WHERE r.active GROUP BY r.id ORDER BY r.id")).all()
+        rooms = conn.execute(
+            text(
+                "SELECT r.id, array_agg(u.unit_id) FROM rooms r JOIN room_units u ON u.room_id = r.id "
+                "WHERE r.active GROUP BY r.id ORDER BY r.id"
+                if engine.dialect.name == "postgresql"
+                else "SELECT r.id, group_concat(u.unit_id) FROM rooms r "
+                "JOIN room_units u ON u.room_id = r.id "
+                "WHERE r.active GROUP BY r.id ORDER BY r.id"
+            )
+        ).all()
         organizations = conn.execute(text("SELECT count(*) FROM organizations")).scalar_one()
         now = datetime.now(OSLO)
-        taken = conn.execute(text(
-            "SELECT b.room_id, b.start, b.\"end\" FROM bookings b JOIN rooms r ON r.id = b.room_id "
-            "WHERE b.status = 'confirmed' AND b.start > :soon AND b.start < :later AND NOT r.requires_approval "
-            "ORDER BY b.id LIMIT 20000"), {"soon": now + timedelta(days=2), "later": now + timedelta(days=300)}).all()
+        taken = conn.execute(
+            select(Booking.room_id, Booking.start, Booking.end)
+            .join(Room, Room.id == Booking.room_id)
+            .where(
+                Booking.status == "confirmed",
+                Booking.start > now + timedelta(days=2),
+                Booking.start < now + timedelta(days=300),
+                Room.requires_approval.is_(False),
+            )
+            .order_by(Booking.id)
+            .limit(20000)
+        ).all()
     engine.dispose()
-    units = {room_id: tuple(int(u) for u in (ids if isinstance(ids, list) else str(ids).split(",")))
-             for room_id, ids in rooms}
+    units = {
+        room_id: tuple(int(u) for u in (ids if isinstance(ids, list) else str(ids).split(",")))
+        for room_id, ids in rooms
+    }
     room_ids = sorted(units)
     used: set[tuple[int, int]] = set()
     attempts = []
@@ -70,8 +86,11 @@ def plan_attempts(url: str, count: int, conflict_share: float, seed: int = 1) ->
         if taken and rng.random() < conflict_share:
             room_id, start, end = rng.choice(taken)
             start = start + timedelta(minutes=30)
-            attempts.append(Attempt(room_id, units[room_id], organization, member, start, end + timedelta(minutes=30),
-                                    True))
+            attempts.append(
+                Attempt(
+                    room_id, units[room_id], organization, member, start, end + timedelta(minutes=30), True
+                )
+            )
             continue
         while True:
             room_id, day = rng.choice(room_ids), rng.randint(3, 300)
@@ -81,19 +100,58 @@ def plan_attempts(url: str, count: int, conflict_share: float, seed: int = 1) ->
             used.add((u, day))
         local_day = (now + timedelta(days=day)).date()
         start = datetime(local_day.year, local_day.month, local_day.day, 22, tzinfo=OSLO)
-        attempts.append(Attempt(room_id, units[room_id], organization, member, start, start + timedelta(hours=1),
-                                False))
+        attempts.append(
+            Attempt(room_id, units[room_id], organization, member, start, start + timedelta(hours=1), False)
+        )
     return attempts
 
 
+def _hold_conflicting_slots(url: str, attempts: list[Attempt]) -> None:
+    """In the baseline table, hold the time each conflicting attempt asks for (as the seeded
+    bookings do in the product's tables), without overlaps among the holds themselves."""
+    held: dict[int, list[tuple[datetime, datetime]]] = {}
+    rows = []
+    for attempt in attempts:
+        if not attempt.conflicting:
+            continue
+        unit, start, end = attempt.unit_ids[0], attempt.start - timedelta(minutes=30), attempt.end
+        if any(s < end and start < e for s, e in held.get(unit, ())):
+            continue
+        held.setdefault(unit, []).append((start, end))
+        rows.append({"u": unit, "s": start, "e": end})
+    if not url.startswith("postgresql"):
+        rows = [{"u": r["u"], "s": r["s"].isoformat(), "e": r["e"].isoformat()} for r in rows]
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        if rows:
+            conn.execute(
+                text(
+                    f"INSERT INTO {baseline_app.TABLE} (unit_id, start, occupied_until, active) "
+                    "VALUES (:u, :s, :e, true)"
+                ),
+                rows,
+            )
+    engine.dispose()
+
+
 def _product_request(attempt: Attempt) -> tuple[str, str, dict, dict]:
-    body = {"room_id": attempt.room_id, "organization_id": attempt.organization_id, "title": "Benchmark",
-            "start": attempt.start.isoformat(), "end": attempt.end.isoformat(), "attendees": 5}
+    body = {
+        "room_id": attempt.room_id,
+        "organization_id": attempt.organization_id,
+        "title": "Benchmark",
+        "start": attempt.start.isoformat(),
+        "end": attempt.end.isoformat(),
+        "attendees": 5,
+    }
     return "POST", "/api/v1/bookings", body, {"Authorization": f"Bearer {token_for(attempt.member_user_id)}"}
 
 
 def _baseline_request(attempt: Attempt) -> tuple[str, str, dict, dict]:
-    body = {"unit_id": attempt.unit_ids[0], "start": attempt.start.isoformat(), "end": attempt.end.isoformat()}
+    body = {
+        "unit_id": attempt.unit_ids[0],
+        "start": attempt.start.isoformat(),
+        "end": attempt.end.isoformat(),
+    }
     return "POST", "/holds", body, {}
 
 
@@ -150,8 +208,10 @@ class Run:
 
     def line(self) -> str:
         t = self.timings
-        return (f"{self.name}: {self.throughput:.1f} req/s, median {t.median:.1f} ms, p95 {t.p(95):.1f} ms, "
-                f"p99 {t.p(99):.1f} ms, statuses {self.statuses()}")
+        return (
+            f"{self.name}: {self.throughput:.1f} req/s, median {t.median:.1f} ms, p95 {t.p(95):.1f} ms, "
+            f"p99 {t.p(99):.1f} ms, statuses {self.statuses()}"
+        )
 
 
 def drive(base_url: str, requests: list, clients: int, seconds: float, processes: int) -> Run:
@@ -162,8 +222,9 @@ def drive(base_url: str, requests: list, clients: int, seconds: float, processes
     deadline = started + seconds
     context = multiprocessing.get_context("fork")
     with context.Pool(processes) as pool:
-        chunks = pool.map(_client_process, [(base_url, per_process[i], threads[i], deadline)
-                                            for i in range(processes)])
+        chunks = pool.map(
+            _client_process, [(base_url, per_process[i], threads[i], deadline) for i in range(processes)]
+        )
     elapsed = min(time.time() - started, seconds) if all(len(c) for c in chunks) else time.time() - started
     return Run(base_url, max(elapsed, 1e-9), [r for chunk in chunks for r in chunk])
 
@@ -187,31 +248,33 @@ def _next_ids(url: str) -> tuple[int, int]:
     return booking, audit
 
 
-def run(url: str, *, workers: int = 4, clients: int = 16, seconds: float = 30, conflict_share: float = 0.3,
-        processes: int = 4, report: bool = True, command: str = "python -m bench create") -> dict:
+def run(
+    url: str,
+    *,
+    workers: int = 4,
+    clients: int = 16,
+    seconds: float = 30,
+    conflict_share: float = 0.3,
+    processes: int = 4,
+    report: bool = True,
+    command: str = "python -m bench create",
+) -> dict:
     url = normalize_database_url(url)
     attempts = plan_attempts(url, count=int(seconds * 2000) + 100, conflict_share=conflict_share)
     env = {"BOOKING_DATABASE_URL": url, "BOOKING_SECRET_KEY": "bench", "BOOKING_RATELIMIT_ENABLED": "false"}
 
     # Baseline: the conflicting slots are held already, like the seeded bookings in the product.
     baseline_app.prepare(url)
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        held = {(a.unit_ids[0], a.start) for a in attempts if a.conflicting}
-        for unit, start in held:
-            conn.execute(text(f"INSERT INTO {baseline_app.TABLE} (unit_id, start, occupied_until, active) "
-                              "VALUES (:u, :s, :e, true) ON CONFLICT DO NOTHING" if url.startswith("postgresql")
-                              else f"INSERT INTO {baseline_app.TABLE} (unit_id, start, occupied_until, active) "
-                              "VALUES (:u, :s, :e, 1)"),
-                         {"u": unit, "s": start - timedelta(minutes=30) if url.startswith("postgresql")
-                          else (start - timedelta(minutes=30)).isoformat(),
-                          "e": start + timedelta(hours=3) if url.startswith("postgresql")
-                          else (start + timedelta(hours=3)).isoformat()})
-    engine.dispose()
+    _hold_conflicting_slots(url, attempts)
     baseline = start_gunicorn("bench.baseline_app:app", env, workers)
     try:
-        base_run = drive(baseline.url, [(a.conflicting, _baseline_request(a)) for a in attempts], clients, seconds,
-                         processes)
+        base_run = drive(
+            baseline.url,
+            [(a.conflicting, _baseline_request(a)) for a in attempts],
+            clients,
+            seconds,
+            processes,
+        )
     finally:
         baseline.stop()
     base_run.name = "baseline (raw INSERT)"
@@ -220,8 +283,9 @@ def run(url: str, *, workers: int = 4, clients: int = 16, seconds: float = 30, c
     first_booking, first_audit = _next_ids(url)
     product = start_gunicorn("wsgi:app", env, workers)
     try:
-        product_run = drive(product.url, [(a.conflicting, _product_request(a)) for a in attempts], clients, seconds,
-                            processes)
+        product_run = drive(
+            product.url, [(a.conflicting, _product_request(a)) for a in attempts], clients, seconds, processes
+        )
         rss = [peak_rss_mb(pid) for pid in product.worker_pids()]
     finally:
         product.stop()
@@ -233,17 +297,24 @@ def run(url: str, *, workers: int = 4, clients: int = 16, seconds: float = 30, c
     free = [ms for c, s, ms in product_run.results if not c]
     taken = [ms for c, s, ms in product_run.results if c]
     figures = {
-        "baseline_rps": base_run.throughput, "product_rps": product_run.throughput, "ratio": ratio,
-        "product_p99_ms": p99, "baseline_p99_ms": base_run.timings.p(99), "peak_rss_mb": max(rss or [0]),
-        "product_statuses": product_run.statuses(), "baseline_statuses": base_run.statuses(),
+        "baseline_rps": base_run.throughput,
+        "product_rps": product_run.throughput,
+        "ratio": ratio,
+        "product_p99_ms": p99,
+        "baseline_p99_ms": base_run.timings.p(99),
+        "peak_rss_mb": max(rss or [0]),
+        "product_statuses": product_run.statuses(),
+        "baseline_statuses": base_run.statuses(),
     }
     lines = [
-        f"- setup: gunicorn {workers} sync workers each, {clients} concurrent keep-alive clients in {processes} "
+        f"- setup: gunicorn {workers} sync workers each, {clients} concurrent keep-alive clients "
+        f"in {processes} "
         f"processes, {seconds:.0f} s per server, {conflict_share:.0%} of requests for a taken slot",
         f"- {base_run.line()}",
         f"- {product_run.line()}",
         f"- product free slot (201): median {Timings(free).median:.1f} ms, p99 {Timings(free).p(99):.1f} ms; "
-        f"taken slot (409 with suggestions): median {Timings(taken).median:.1f} ms, p99 {Timings(taken).p(99):.1f} ms",
+        f"taken slot (409 with suggestions): median {Timings(taken).median:.1f} ms, "
+        f"p99 {Timings(taken).p(99):.1f} ms",
         f"- **(1) throughput ratio product/baseline: {ratio:.1%}** (goal ≥ 50 %): "
         f"{'met' if ratio >= 0.5 else 'NOT met'}; **product p99 {p99:.1f} ms** (goal < 100 ms): "
         f"{'met' if p99 < 100 else 'NOT met'}",

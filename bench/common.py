@@ -27,6 +27,7 @@ BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
 
 # --- numbers ---------------------------------------------------------------------------------
 
+
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile (p in 0..100) of ``values``; 0 for none."""
     if not values:
@@ -41,9 +42,12 @@ class Timings:
     """Latencies in milliseconds with a summary."""
 
     values: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # this process's CPU time per call, when measured
 
-    def add(self, ms: float) -> None:
+    def add(self, ms: float, cpu_ms: float | None = None) -> None:
         self.values.append(ms)
+        if cpu_ms is not None:
+            self.cpu.append(cpu_ms)
 
     @property
     def median(self) -> float:
@@ -52,9 +56,16 @@ class Timings:
     def p(self, q: float) -> float:
         return percentile(self.values, q)
 
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu) if self.cpu else 0.0
+
     def summary(self) -> str:
-        return (f"n={len(self.values)} median={self.median:.2f} ms p95={self.p(95):.2f} ms "
-                f"p99={self.p(99):.2f} ms max={max(self.values or [0]):.2f} ms")
+        cpu = f" (CPU of this process: median {self.cpu_median:.2f} ms)" if self.cpu else ""
+        return (
+            f"n={len(self.values)} median={self.median:.2f} ms p95={self.p(95):.2f} ms "
+            f"p99={self.p(99):.2f} ms max={max(self.values or [0]):.2f} ms{cpu}"
+        )
 
 
 def time_calls(call, repeat: int, warmup: int = 3) -> Timings:
@@ -62,9 +73,9 @@ def time_calls(call, repeat: int, warmup: int = 3) -> Timings:
         call()
     timings = Timings()
     for _ in range(repeat):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         call()
-        timings.add((time.perf_counter() - started) * 1000)
+        timings.add((time.perf_counter() - started) * 1000, (time.process_time() - cpu_started) * 1000)
     return timings
 
 
@@ -92,6 +103,7 @@ class StatementCounter:
 
 
 # --- servers and clients (loopback only) -----------------------------------------------------
+
 
 def require_loopback(url: str) -> None:
     """Load goes to this machine only."""
@@ -144,13 +156,35 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def start_gunicorn(app_spec: str, env: dict, workers: int, *, worker_class: str = "sync",
-                   threads: int = 1, timeout: float = 60) -> Server:
+def start_gunicorn(
+    app_spec: str,
+    env: dict,
+    workers: int,
+    *,
+    worker_class: str = "sync",
+    threads: int = 1,
+    timeout: float = 60,
+) -> Server:
     port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-               "--log-level", "warning", "-k", worker_class, "--threads", str(threads), app_spec]
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-w",
+        str(workers),
+        "-b",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        "-k",
+        worker_class,
+        "--threads",
+        str(threads),
+        app_spec,
+    ]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     server = Server(process, f"http://127.0.0.1:{port}")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -175,6 +209,7 @@ class Client:
         parts = urlsplit(base_url)
         self.host, self.port, self.timeout = parts.hostname, parts.port, timeout
         self.connection: http.client.HTTPConnection | None = None
+        self.last_etag: str | None = None
 
     def request(self, method: str, path: str, body=None, headers: dict | None = None) -> tuple[int, bytes]:
         payload = json.dumps(body).encode() if body is not None else None
@@ -187,6 +222,7 @@ class Client:
                 self.connection.request(method, path, body=payload, headers=all_headers)
                 response = self.connection.getresponse()
                 data = response.read()
+                self.last_etag = response.getheader("ETag")
                 if response.getheader("Connection", "").lower() == "close":
                     self.close()
                 return response.status, data
@@ -212,6 +248,7 @@ def request(base_url: str, method: str, path: str, body=None, headers=None, time
 
 # --- the report ------------------------------------------------------------------------------
 
+
 def machine() -> str:
     cpu = "unknown CPU"
     with contextlib.suppress(OSError):
@@ -224,7 +261,8 @@ def machine() -> str:
     with contextlib.suppress(OSError):
         with open("/proc/meminfo") as handle:
             memory = f", {int(handle.readline().split()[1]) / 1024 / 1024:.0f} GiB RAM"
-    return f"{os.cpu_count()} cores {cpu}{memory}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    system = f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    return f"{os.cpu_count()} cores {cpu}{memory}, {system}"
 
 
 def database_label(url: str) -> str:
@@ -241,17 +279,34 @@ def database_label(url: str) -> str:
     return f"SQLite {sqlite3.sqlite_version}"
 
 
+SECTION = "## Booking service: speed, scale and load (`python -m bench`)"
+RESULTS = "### Results"
+
+
 def append_report(title: str, url: str, lines: list[str], command: str) -> None:
-    """Append a dated section to BENCHMARKS.md (under "Results log") and print it."""
+    """Add a dated entry at the end of this section's results in BENCHMARKS.md (other sections,
+    such as the feeds', stay as they are) and print it."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     load = os.getloadavg()[0]
-    section = [f"### {title} — {stamp}", "", f"- machine: {machine()}; load average {load:.1f} at the end",
-               f"- database: {database_label(url)}",
-               f"- command: `{command}`", *lines, ""]
-    text = "\n".join(section)
-    print(text)
-    existing = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else ""
-    marker = "## Results log"
-    if marker not in existing:
-        existing = existing.rstrip() + f"\n\n{marker}\n\nEvery run of a benchmark appends its figures here.\n"
-    BENCHMARKS_MD.write_text(existing.rstrip() + "\n\n" + text)
+    section = [
+        f"### {title} — {stamp}",
+        "",
+        f"- machine: {machine()}; load average {load:.1f} at the end",
+        f"- database: {database_label(url)}",
+        f"- command: `{command}`",
+        *lines,
+        "",
+    ]
+    entry = "\n".join(section).replace("### ", "#### ", 1)
+    print(entry)
+    document = BENCHMARKS_MD.read_text(encoding="utf-8") if BENCHMARKS_MD.exists() else "# Benchmarks\n"
+    if SECTION not in document:
+        document = document.rstrip("\n") + f"\n\n{SECTION}\n\n{RESULTS}\n"
+    start = document.index(SECTION)
+    following = document.find("\n## ", start + len(SECTION))
+    end = len(document) if following == -1 else following + 1
+    before, mine, after = document[:start], document[start:end], document[end:]
+    if RESULTS not in mine:
+        mine = mine.rstrip("\n") + f"\n\n{RESULTS}\n"
+    mine = mine.rstrip("\n") + "\n\n" + entry.rstrip("\n") + "\n"
+    BENCHMARKS_MD.write_text(before + mine + ("\n" + after if after else ""), encoding="utf-8")

@@ -46,11 +46,45 @@ KINDS = (  # kind, capacity range, equipment pool, weight
     ("sports_hall", (100, 400), ("sound", "scoreboard"), 5),
     ("hall", (80, 400), ("piano", "stage", "sound", "projector"), 12),
 )
-WORDS = ("Asker", "Bærum", "Stabekk", "Jar", "Lysaker", "Fornebu", "Sandvika", "Kolsås", "Haslum",
-         "Eiksmarka", "Høvik", "Blommenholm", "Rykkinn", "Bekkestua", "Øverland", "Grav", "Hosle")
-ACTIVITIES = ("Skolekorps", "Seniordans", "Sjakklubb", "Kor", "Bridgeklubb", "Turlag", "Idrettslag",
-              "Strykeorkester", "Husflidslag", "Speidergruppe", "Teaterlag", "Musikkorps", "Bygdelag",
-              "Pensjonistforening", "Ungdomsklubb", "Historielag", "Fotoklubb", "Bokklubb")
+WORDS = (
+    "Asker",
+    "Bærum",
+    "Stabekk",
+    "Jar",
+    "Lysaker",
+    "Fornebu",
+    "Sandvika",
+    "Kolsås",
+    "Haslum",
+    "Eiksmarka",
+    "Høvik",
+    "Blommenholm",
+    "Rykkinn",
+    "Bekkestua",
+    "Øverland",
+    "Grav",
+    "Hosle",
+)
+ACTIVITIES = (
+    "Skolekorps",
+    "Seniordans",
+    "Sjakklubb",
+    "Kor",
+    "Bridgeklubb",
+    "Turlag",
+    "Idrettslag",
+    "Strykeorkester",
+    "Husflidslag",
+    "Speidergruppe",
+    "Teaterlag",
+    "Musikkorps",
+    "Bygdelag",
+    "Pensjonistforening",
+    "Ungdomsklubb",
+    "Historielag",
+    "Fotoklubb",
+    "Bokklubb",
+)
 TITLES = ("Øving", "Styremøte", "Trening", "Årsmøte", "Kurs", "Konsert", "Medlemsmøte", "Dugnad")
 
 
@@ -64,7 +98,7 @@ def org_number(n: int) -> str:
     weights = (3, 2, 7, 6, 5, 4, 3, 2)
     for base in range(90_000_000 + n * 10, 90_000_000 + n * 10 + 10):
         digits = f"{base:08d}"
-        remainder = sum(int(d) * w for d, w in zip(digits, weights)) % 11
+        remainder = sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 11
         if remainder != 1:
             return digits + str(0 if remainder == 0 else 11 - remainder)
     raise AssertionError("unreachable")
@@ -85,8 +119,15 @@ SIZES = {
     "large": Size(),
     "medium": Size(occurrences=100_000),
     "small": Size(buildings=10, rooms=80, organizations=200, occurrences=10_000, big_building_rooms=40),
-    "tiny": Size(buildings=3, rooms=45, organizations=20, occurrences=1_000, big_building_rooms=40,
-                 days_back=30, days_ahead=60),
+    "tiny": Size(
+        buildings=3,
+        rooms=45,
+        organizations=20,
+        occurrences=1_000,
+        big_building_rooms=40,
+        days_back=30,
+        days_ahead=60,
+    ),
 }
 
 
@@ -131,16 +172,21 @@ class QuoteCache:
         self.templates: dict[tuple, str] = {}
         self.staffed = parse_windows(STAFFED)
 
-    def json_for(self, price_group: str, category: str, supervision: str, start: datetime, end: datetime) -> str:
+    def json_for(
+        self, price_group: str, category: str, supervision: str, start: datetime, end: datetime
+    ) -> str:
         local = start.astimezone(OSLO)
         key = (price_group, category, supervision, local.weekday(), local.hour, local.minute, end - start)
         template = self.templates.get(key)
         if template is None:
-            request = QuoteRequest(price_group, category, ((start, end),), supervision=supervision,
-                                   staffed_hours=self.staffed)
+            request = QuoteRequest(
+                price_group, category, ((start, end),), supervision=supervision, staffed_hours=self.staffed
+            )
             data = quote(DEFAULT_PRICE_LIST, request).to_dict()
             template = json.dumps(data, ensure_ascii=False)
-            template = template.replace(local.isoformat(), "@S@").replace(end.astimezone(OSLO).isoformat(), "@E@")
+            template = template.replace(local.isoformat(), "@S@").replace(
+                end.astimezone(OSLO).isoformat(), "@E@"
+            )
             self.templates[key] = template
         return template.replace("@S@", local.isoformat()).replace("@E@", end.astimezone(OSLO).isoformat())
 
@@ -159,24 +205,59 @@ def generate(size: Size, seed: int = 7, now: datetime | None = None) -> tuple[Ro
 
     # buildings, closures
     for b in range(1, size.buildings + 1):
-        name = "Storhaug skole" if b == 1 else f"{WORDS[b % len(WORDS)]} {('skole', 'kulturhus', 'bibliotek', 'flerbrukshus')[b % 4]} {b}"
-        rows.add("buildings", ["id", "name", "address", "staffed_hours", "opening_hours", "created_at", "updated_at"],
-                 (b, name, f"Skoleveien {b}, 13{b % 100:02d} Bærum", json.dumps(STAFFED), json.dumps(OPENING),
-                  created, created))
+        name = (
+            "Storhaug skole"
+            if b == 1
+            else f"{WORDS[b % len(WORDS)]} {('skole', 'kulturhus', 'bibliotek', 'flerbrukshus')[b % 4]} {b}"
+        )
+        rows.add(
+            "buildings",
+            ["id", "name", "address", "staffed_hours", "opening_hours", "created_at", "updated_at"],
+            (
+                b,
+                name,
+                f"Skoleveien {b}, 13{b % 100:02d} Bærum",
+                json.dumps(STAFFED),
+                json.dumps(OPENING),
+                created,
+                created,
+            ),
+        )
     closure_id = 0
     for b in range(1, size.buildings + 1):
         for year in sorted({first_day.year, today.year, (today + timedelta(days=size.days_ahead)).year}):
             closure_id += 1
-            rows.add("building_closures", ["id", "building_id", "start_date", "end_date", "reason"],
-                     (closure_id, b, date(year, 12, 24), date(year, 12, 26), "Jul"))
+            rows.add(
+                "building_closures",
+                ["id", "building_id", "start_date", "end_date", "reason"],
+                (closure_id, b, date(year, 12, 24), date(year, 12, 26), "Jul"),
+            )
 
     # rooms: building 1 is big; every fourth building has a gym divisible into halves A and B
     per_building = _rooms_per_building(size)
     room_id = 0
     kinds, weights = [k for k in KINDS], [k[3] for k in KINDS]
-    room_cols = ["id", "building_id", "name", "kind", "capacity", "equipment", "accessible", "description",
-                 "price_group", "requires_approval", "supervision", "buffer_minutes", "min_duration_minutes",
-                 "max_duration_minutes", "min_notice_hours", "max_advance_days", "active", "created_at", "updated_at"]
+    room_cols = [
+        "id",
+        "building_id",
+        "name",
+        "kind",
+        "capacity",
+        "equipment",
+        "accessible",
+        "description",
+        "price_group",
+        "requires_approval",
+        "supervision",
+        "buffer_minutes",
+        "min_duration_minutes",
+        "max_duration_minutes",
+        "min_notice_hours",
+        "max_advance_days",
+        "active",
+        "created_at",
+        "updated_at",
+    ]
     for b in range(1, size.buildings + 1):
         count = per_building[b - 1]
         divisible = b % 4 == 2 and count >= 4
@@ -185,13 +266,39 @@ def generate(size: Size, seed: int = 7, now: datetime | None = None) -> tuple[Ro
             room_id += 1
             kind, (low, high), pool, _ = rng.choices(kinds, weights)[0]
             requires_approval = kind in ("hall", "sports_hall") and rng.random() < 0.5
-            room = {"id": room_id, "building_id": b, "kind": kind, "requires_approval": requires_approval,
-                    "buffer": rng.choice((0, 0, 15, 30)), "supervision": "outside_staffed_hours"}
-            rows.add("rooms", room_cols, (
-                room_id, b, f"{kind.replace('_', ' ').capitalize()} {i + 1}", kind, rng.randint(low, high),
-                json.dumps(sorted(rng.sample(pool, rng.randint(0, len(pool))))), rng.random() < 0.6, "",
-                kind, requires_approval, "outside_staffed_hours", room["buffer"], 30, 720, 0, 365, True,
-                created, created))
+            room = {
+                "id": room_id,
+                "building_id": b,
+                "kind": kind,
+                "requires_approval": requires_approval,
+                "buffer": rng.choice((0, 0, 15, 30)),
+                "supervision": "outside_staffed_hours",
+            }
+            rows.add(
+                "rooms",
+                room_cols,
+                (
+                    room_id,
+                    b,
+                    f"{kind.replace('_', ' ').capitalize()} {i + 1}",
+                    kind,
+                    rng.randint(low, high),
+                    json.dumps(sorted(rng.sample(pool, rng.randint(0, len(pool))))),
+                    rng.random() < 0.6,
+                    "",
+                    kind,
+                    requires_approval,
+                    "outside_staffed_hours",
+                    room["buffer"],
+                    30,
+                    720,
+                    0,
+                    365,
+                    True,
+                    created,
+                    created,
+                ),
+            )
             layout.rooms.append(room)
             layout.room_units[room_id] = (room_id,)
         if divisible:
@@ -199,18 +306,78 @@ def generate(size: Size, seed: int = 7, now: datetime | None = None) -> tuple[Ro
             for label in ("A", "B"):
                 room_id += 1
                 half_ids.append(room_id)
-                rows.add("rooms", room_cols, (
-                    room_id, b, f"Gymsal {label}", "gym", 40, json.dumps(["mats"]), True, "", "gym", False,
-                    "outside_staffed_hours", 15, 30, 720, 0, 365, True, created, created))
-                layout.rooms.append({"id": room_id, "building_id": b, "kind": "gym", "requires_approval": False,
-                                     "buffer": 15, "supervision": "outside_staffed_hours"})
+                rows.add(
+                    "rooms",
+                    room_cols,
+                    (
+                        room_id,
+                        b,
+                        f"Gymsal {label}",
+                        "gym",
+                        40,
+                        json.dumps(["mats"]),
+                        True,
+                        "",
+                        "gym",
+                        False,
+                        "outside_staffed_hours",
+                        15,
+                        30,
+                        720,
+                        0,
+                        365,
+                        True,
+                        created,
+                        created,
+                    ),
+                )
+                layout.rooms.append(
+                    {
+                        "id": room_id,
+                        "building_id": b,
+                        "kind": "gym",
+                        "requires_approval": False,
+                        "buffer": 15,
+                        "supervision": "outside_staffed_hours",
+                    }
+                )
                 layout.room_units[room_id] = (room_id,)
             room_id += 1
-            rows.add("rooms", room_cols, (
-                room_id, b, "Gymsal A+B", "gym", 80, json.dumps(["mats", "sound"]), True, "", "gym", False,
-                "outside_staffed_hours", 15, 30, 720, 0, 365, True, created, created))
-            layout.rooms.append({"id": room_id, "building_id": b, "kind": "gym", "requires_approval": False,
-                                 "buffer": 15, "supervision": "outside_staffed_hours"})
+            rows.add(
+                "rooms",
+                room_cols,
+                (
+                    room_id,
+                    b,
+                    "Gymsal A+B",
+                    "gym",
+                    80,
+                    json.dumps(["mats", "sound"]),
+                    True,
+                    "",
+                    "gym",
+                    False,
+                    "outside_staffed_hours",
+                    15,
+                    30,
+                    720,
+                    0,
+                    365,
+                    True,
+                    created,
+                    created,
+                ),
+            )
+            layout.rooms.append(
+                {
+                    "id": room_id,
+                    "building_id": b,
+                    "kind": "gym",
+                    "requires_approval": False,
+                    "buffer": 15,
+                    "supervision": "outside_staffed_hours",
+                }
+            )
             layout.room_units[room_id] = tuple(half_ids)
             for part in half_ids:
                 rows.add("room_parts", ["room_id", "part_id"], (room_id, part))
@@ -225,20 +392,55 @@ def generate(size: Size, seed: int = 7, now: datetime | None = None) -> tuple[Ro
         verified = rng.random() < 0.95
         categories.append(category if verified else "full")
         name = f"{WORDS[o % len(WORDS)]} {ACTIVITIES[(o * 7) % len(ACTIVITIES)]} {o}"
-        rows.add("organizations", [
-            "id", "name", "org_number", "voluntary", "non_profit", "local", "registered_in_frivillighetsregisteret",
-            "youth_activity", "contact_name", "email", "phone", "proposed_category", "price_category", "verified",
-            "created_at", "updated_at"], (
-            o, name, org_number(o), category != "full", category != "full", True, category == "free",
-            category == "free", f"Kontakt {o}", f"org{o}@bench.test", f"+47 4{o:07d}", category, category, verified,
-            created, created))
+        rows.add(
+            "organizations",
+            [
+                "id",
+                "name",
+                "org_number",
+                "voluntary",
+                "non_profit",
+                "local",
+                "registered_in_frivillighetsregisteret",
+                "youth_activity",
+                "contact_name",
+                "email",
+                "phone",
+                "proposed_category",
+                "price_category",
+                "verified",
+                "created_at",
+                "updated_at",
+            ],
+            (
+                o,
+                name,
+                org_number(o),
+                category != "full",
+                category != "full",
+                True,
+                category == "free",
+                category == "free",
+                f"Kontakt {o}",
+                f"org{o}@bench.test",
+                f"+47 4{o:07d}",
+                category,
+                category,
+                verified,
+                created,
+                created,
+            ),
+        )
     user_cols = ["id", "email", "name", "role", "password_hash", "active", "created_at"]
     token_cols = ["id", "user_id", "token_hash", "created_at", "expires_at", "revoked_at"]
 
     def user(uid: int, email: str, role: str) -> None:
         rows.add("users", user_cols, (uid, email, email.split("@")[0], role, password_hash, True, created))
-        rows.add("api_tokens", token_cols, (uid, uid, hashlib.sha256(token_for(uid).encode()).hexdigest(),
-                                            created, None, None))
+        rows.add(
+            "api_tokens",
+            token_cols,
+            (uid, uid, hashlib.sha256(token_for(uid).encode()).hexdigest(), created, None, None),
+        )
 
     user(1, "admin@bench.test", "admin")
     for b in range(1, size.buildings + 1):
@@ -257,7 +459,9 @@ def _rooms_per_building(size: Size) -> list[int]:
     big = min(size.big_building_rooms, size.rooms - (size.buildings - 1))
     rest = size.rooms - big
     others = size.buildings - 1
-    counts = [big] + [rest // others + (1 if i < rest % others else 0) for i in range(others)] if others else [big]
+    counts = (
+        [big] + [rest // others + (1 if i < rest % others else 0) for i in range(others)] if others else [big]
+    )
     return counts
 
 
@@ -274,21 +478,52 @@ def _seasons(first_day: date, last_day: date) -> list[tuple[date, date]]:
     return [(max(a, first_day), min(b, last_day)) for a, b in seasons if b >= first_day and a <= last_day]
 
 
-def _bookings(rows: Rows, layout: Layout, rng: random.Random, categories: list[str], n_days: int,
-              today: date) -> None:
+def _bookings(
+    rows: Rows, layout: Layout, rng: random.Random, categories: list[str], n_days: int, today: date
+) -> None:
     size = layout.size
     first_day = layout.first_day
     last_day = first_day + timedelta(days=n_days - 1)
     slots = len(SLOT_HOURS)
     taken = {unit: bytearray(n_days * slots) for units in layout.room_units.values() for unit in units}
     quotes = QuoteCache()
-    booking_cols = ["id", "room_id", "organization_id", "booked_by_id", "series_id", "original_start", "title",
-                    "start", "end", "attendees", "status", "status_reason", "notes", "public_title",
-                    "own_supervisor", "quote", "cancellation_fee", "cancelled_at", "sequence", "created_at",
-                    "updated_at"]
+    booking_cols = [
+        "id",
+        "room_id",
+        "organization_id",
+        "booked_by_id",
+        "series_id",
+        "original_start",
+        "title",
+        "start",
+        "end",
+        "attendees",
+        "status",
+        "status_reason",
+        "notes",
+        "public_title",
+        "own_supervisor",
+        "quote",
+        "cancellation_fee",
+        "cancelled_at",
+        "sequence",
+        "created_at",
+        "updated_at",
+    ]
     occupancy_cols = ["id", "booking_id", "unit_id", "start", "occupied_until", "active"]
-    series_cols = ["id", "room_id", "organization_id", "booked_by_id", "title", "rrule", "start", "end",
-                   "sequence", "created_at", "updated_at"]
+    series_cols = [
+        "id",
+        "room_id",
+        "organization_id",
+        "booked_by_id",
+        "title",
+        "rrule",
+        "start",
+        "end",
+        "sequence",
+        "created_at",
+        "updated_at",
+    ]
     counter = {"booking": 0, "occupancy": 0, "series": 0}
     now = layout.now
     seasons = _seasons(first_day, last_day)
@@ -300,8 +535,16 @@ def _bookings(rows: Rows, layout: Layout, rng: random.Random, categories: list[s
     def free(units, day_index: int, slot: int) -> bool:
         return all(not taken[u][day_index * slots + slot] for u in units)
 
-    def book(room: dict, organization: int, day: date, slot: int, minutes: int, title: str,
-             series_id: int | None, status: str) -> None:
+    def book(
+        room: dict,
+        organization: int,
+        day: date,
+        slot: int,
+        minutes: int,
+        title: str,
+        series_id: int | None,
+        status: str,
+    ) -> None:
         units = layout.room_units[room["id"]]
         day_index = (day - first_day).days
         for u in units:
@@ -313,20 +556,48 @@ def _bookings(rows: Rows, layout: Layout, rng: random.Random, categories: list[s
         category = categories[organization - 1]
         created_at = min(start - timedelta(days=rng.randint(1, 60)), now)
         cancelled = status == "cancelled"
-        rows.add("bookings", booking_cols, (
-            bid, room["id"], organization, layout.member_user(organization), series_id,
-            start if series_id else None, title, start, end, rng.randint(3, 40), status,
-            "Cancelled" if cancelled else "", "Nøkkel hentes hos vaktmester" if bid % 9 == 0 else "",
-            bid % 5 == 0, bid % 11 == 0,
-            quotes.json_for(room["kind"], category, room["supervision"], start, end),
-            json.dumps({"lines": [], "total_ore": 0, "reason": "free_14_days"}) if cancelled else None,
-            created_at if cancelled else None, 1 if cancelled else 0, created_at, created_at))
+        rows.add(
+            "bookings",
+            booking_cols,
+            (
+                bid,
+                room["id"],
+                organization,
+                layout.member_user(organization),
+                series_id,
+                start if series_id else None,
+                title,
+                start,
+                end,
+                rng.randint(3, 40),
+                status,
+                "Cancelled" if cancelled else "",
+                "Nøkkel hentes hos vaktmester" if bid % 9 == 0 else "",
+                bid % 5 == 0,
+                bid % 11 == 0,
+                quotes.json_for(room["kind"], category, room["supervision"], start, end),
+                json.dumps({"lines": [], "total_ore": 0, "reason": "free_14_days"}) if cancelled else None,
+                created_at if cancelled else None,
+                1 if cancelled else 0,
+                created_at,
+                created_at,
+            ),
+        )
         if status in ("confirmed", "pending"):
             for u in units:
                 counter["occupancy"] += 1
-                rows.add("occupancies", occupancy_cols, (
-                    counter["occupancy"], bid, u, start, end + timedelta(minutes=room["buffer"]),
-                    status == "confirmed"))
+                rows.add(
+                    "occupancies",
+                    occupancy_cols,
+                    (
+                        counter["occupancy"],
+                        bid,
+                        u,
+                        start,
+                        end + timedelta(minutes=room["buffer"]),
+                        status == "confirmed",
+                    ),
+                )
 
     def status_for(room: dict, day: date) -> str:
         roll = rng.random()
@@ -363,14 +634,29 @@ def _bookings(rows: Rows, layout: Layout, rng: random.Random, categories: list[s
                     title = f"{rng.choice(TITLES)} {ACTIVITIES[organization % len(ACTIVITIES)].lower()}"
                     until = _utc(days[-1], SLOT_HOURS[slot]).strftime("%Y%m%dT%H%M%SZ")
                     created_at = min(start - timedelta(days=14), now)
-                    rows.add("series", series_cols, (
-                        sid, room["id"], organization, layout.member_user(organization), title,
-                        f"FREQ=WEEKLY;UNTIL={until}", start, start + timedelta(minutes=minutes), 0, created_at,
-                        created_at))
+                    rows.add(
+                        "series",
+                        series_cols,
+                        (
+                            sid,
+                            room["id"],
+                            organization,
+                            layout.member_user(organization),
+                            title,
+                            f"FREQ=WEEKLY;UNTIL={until}",
+                            start,
+                            start + timedelta(minutes=minutes),
+                            0,
+                            created_at,
+                            created_at,
+                        ),
+                    )
                     for day in days:
                         book(room, organization, day, slot, minutes, title, sid, status_for(room, day))
     series_count = counter["booking"]
-    free_cells = sum(n_days * slots - sum(taken[r["id"]]) for r in layout.rooms if len(layout.room_units[r["id"]]) == 1)
+    free_cells = sum(
+        n_days * slots - sum(taken[r["id"]]) for r in layout.rooms if len(layout.room_units[r["id"]]) == 1
+    )
     single_share = max(0.0, min(1.0, (size.occurrences - series_count) / max(1, free_cells)))
     for room in ordered:
         units = layout.room_units[room["id"]]
@@ -381,13 +667,22 @@ def _bookings(rows: Rows, layout: Layout, rng: random.Random, categories: list[s
             for slot in range(slots):
                 if rng.random() < single_share and free(units, day_index, slot):
                     organization = rng.randint(1, size.organizations)
-                    book(room, organization, day, slot, rng.choice((60, 90)), rng.choice(TITLES), None,
-                         status_for(room, day))
+                    book(
+                        room,
+                        organization,
+                        day,
+                        slot,
+                        rng.choice((60, 90)),
+                        rng.choice(TITLES),
+                        None,
+                        status_for(room, day),
+                    )
     layout.occurrences = counter["booking"]
     layout.series = counter["series"]
 
 
 # --- writing ---------------------------------------------------------------------------------
+
 
 def reset_and_migrate(url: str) -> None:
     """Empty the database and build the schema with the project's migrations."""
@@ -443,8 +738,10 @@ def _write_postgres(url: str, rows: Rows) -> None:
                     for row in data:
                         copy.write_row(row)
                 if "id" in columns:
-                    cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                f"(SELECT coalesce(max(id), 1) FROM {table}))")
+                    cur.execute(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT coalesce(max(id), 1) FROM {table}))"
+                    )
         conn.commit()
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE")
@@ -467,8 +764,10 @@ def _write_sqlite(url: str, rows: Rows) -> None:
     for table, (columns, data) in rows.tables.items():
         quoted = ", ".join(f'"{c}"' for c in columns)
         marks = ", ".join("?" for _ in columns)
-        conn.executemany(f"INSERT INTO {table} ({quoted}) VALUES ({marks})",
-                         ([_sqlite_value(v) for v in row] for row in data))
+        conn.executemany(
+            f"INSERT INTO {table} ({quoted}) VALUES ({marks})",
+            ([_sqlite_value(v) for v in row] for row in data),
+        )
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
     conn.close()
@@ -486,8 +785,10 @@ def seed(url: str, size: Size, *, force: bool = False, seed_value: int = 7, quie
     done = clock.monotonic()
     if not quiet:
         counts = ", ".join(f"{t}: {len(d):,}" for t, (_, d) in rows.tables.items())
-        print(f"seeded {url.split('@')[-1]} in {done - started:.1f} s "
-              f"(generate {generated - started:.1f} s, write {done - generated:.1f} s)\n  {counts}")
+        print(
+            f"seeded {url.split('@')[-1]} in {done - started:.1f} s "
+            f"(generate {generated - started:.1f} s, write {done - generated:.1f} s)\n  {counts}"
+        )
     return layout
 
 
@@ -504,6 +805,7 @@ def layout_from_database(url: str) -> dict:
             "series": conn.execute(text("SELECT count(*) FROM series")).scalar_one(),
         }
         info["big_building_rooms"] = conn.execute(
-            text("SELECT count(*) FROM rooms WHERE building_id = 1")).scalar_one()
+            text("SELECT count(*) FROM rooms WHERE building_id = 1")
+        ).scalar_one()
     engine.dispose()
     return info

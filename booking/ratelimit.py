@@ -26,7 +26,6 @@ LIMITED_ENDPOINTS = {
 LOGIN_SCOPE = "login"  # one shared budget for both login doors
 
 
-
 def _limit_of(config_key: str):
     return lambda: current_app.config[config_key]
 
@@ -57,6 +56,7 @@ def init_rate_limits(app: Flask) -> None:
         view = app.view_functions.get(endpoint)
         if view is not None:
             app.view_functions[endpoint] = limiter.shared_limit(
-                _limit_of(config_key), scope=LOGIN_SCOPE,
+                _limit_of(config_key),
+                scope=LOGIN_SCOPE,
                 error_message="Too many login attempts from this address; wait and try again.",
             )(view)

@@ -135,7 +135,9 @@ class Occupancy(db.Model):
         CheckConstraint("occupied_until > start", name="ends_after_start"),
         # On PostgreSQL the index covers the overlap test, so the conflict check and the free-room
         # search read no table rows (index-only scans; see BENCHMARKS.md).
-        Index("ix_occupancies_unit_start", "unit_id", "start", postgresql_include=["occupied_until", "active"]),
+        Index(
+            "ix_occupancies_unit_start", "unit_id", "start", postgresql_include=["occupied_until", "active"]
+        ),
     )
 
     @classmethod

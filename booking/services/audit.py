@@ -110,8 +110,11 @@ def _ids(objects) -> list:
 
 def _full_state(obj) -> dict:
     state = inspect(obj)
-    return {attr.key: _shown(attr.key, state.attrs[attr.key].loaded_value) for attr in state.mapper.column_attrs
-            if state.attrs[attr.key].loaded_value is not NO_VALUE}
+    return {
+        attr.key: _shown(attr.key, state.attrs[attr.key].loaded_value)
+        for attr in state.mapper.column_attrs
+        if state.attrs[attr.key].loaded_value is not NO_VALUE
+    }
 
 
 def _changes(obj) -> tuple[dict, dict]:
@@ -138,8 +141,17 @@ def _changes(obj) -> tuple[dict, dict]:
 
 
 def _entry(acting: Acting, now: datetime, action: str, table: str, entity_id: str, before, after) -> dict:
-    return {"at": now, "actor_user_id": acting.user_id, "actor_role": acting.role, "origin": acting.origin,
-            "action": action, "entity": table, "entity_id": entity_id, "before": before, "after": after}
+    return {
+        "at": now,
+        "actor_user_id": acting.user_id,
+        "actor_role": acting.role,
+        "origin": acting.origin,
+        "action": action,
+        "entity": table,
+        "entity_id": entity_id,
+        "before": before,
+        "after": after,
+    }
 
 
 def _after_flush(session: Session, flush_context) -> None:
@@ -147,20 +159,27 @@ def _after_flush(session: Session, flush_context) -> None:
     for obj in session.new:
         if _audited(obj):
             mapper = inspect(obj).mapper
-            entries.append(_entry(acting, now, "insert", obj.__tablename__, _entity_id(mapper, obj), None,
-                                  _full_state(obj)))
+            entries.append(
+                _entry(
+                    acting, now, "insert", obj.__tablename__, _entity_id(mapper, obj), None, _full_state(obj)
+                )
+            )
     for obj in session.dirty:
         if _audited(obj) and session.is_modified(obj, include_collections=True):
             before, after = _changes(obj)
             if before or after:
                 mapper = inspect(obj).mapper
-                entries.append(_entry(acting, now, "update", obj.__tablename__, _entity_id(mapper, obj), before,
-                                      after))
+                entries.append(
+                    _entry(acting, now, "update", obj.__tablename__, _entity_id(mapper, obj), before, after)
+                )
     for obj in session.deleted:
         if _audited(obj):
             mapper = inspect(obj).mapper
-            entries.append(_entry(acting, now, "delete", obj.__tablename__, _entity_id(mapper, obj),
-                                  _full_state(obj), None))
+            entries.append(
+                _entry(
+                    acting, now, "delete", obj.__tablename__, _entity_id(mapper, obj), _full_state(obj), None
+                )
+            )
     if entries:
         session.connection().execute(AuditEntry.__table__.insert(), entries)
 
@@ -182,8 +201,10 @@ def _bulk_statement(orm_execute_state):
     connection = session.connection()
     condition = statement.whereclause
     query = select(table) if condition is None else select(table).where(condition)
-    before_rows = {tuple(row[c.name] for c in table.primary_key.columns): row
-                   for row in connection.execute(query).mappings()}
+    before_rows = {
+        tuple(row[c.name] for c in table.primary_key.columns): row
+        for row in connection.execute(query).mappings()
+    }
     result = orm_execute_state.invoke_statement()
     if not before_rows:
         return result
@@ -199,17 +220,34 @@ def _bulk_statement(orm_execute_state):
         old = before_rows[key]
         entity_id = "/".join(str(k) for k in key)
         if orm_execute_state.is_delete:
-            entries.append(_entry(acting, now, "delete", table.name, entity_id,
-                                  {a: _shown(a, old[c]) for a, c in columns.items()}, None))
+            entries.append(
+                _entry(
+                    acting,
+                    now,
+                    "delete",
+                    table.name,
+                    entity_id,
+                    {a: _shown(a, old[c]) for a, c in columns.items()},
+                    None,
+                )
+            )
             continue
         new = after_rows.get(key)
         if new is None:
             continue
         changed = [a for a, c in columns.items() if old[c] != new[c]]
         if changed:
-            entries.append(_entry(acting, now, "update", table.name, entity_id,
-                                  {a: _shown(a, old[columns[a]]) for a in changed},
-                                  {a: _shown(a, new[columns[a]]) for a in changed}))
+            entries.append(
+                _entry(
+                    acting,
+                    now,
+                    "update",
+                    table.name,
+                    entity_id,
+                    {a: _shown(a, old[columns[a]]) for a in changed},
+                    {a: _shown(a, new[columns[a]]) for a in changed},
+                )
+            )
     if entries:
         connection.execute(AuditEntry.__table__.insert(), entries)
     return result

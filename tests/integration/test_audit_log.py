@@ -30,8 +30,17 @@ def test_a_members_booking_is_logged_with_who_what_and_when(client, make):
     member = make.member(organization)
     start, end = _slot()
     before = datetime.now(UTC)
-    response = client.post("/api/v1/bookings", headers=member.headers, json={
-        "room_id": room.id, "organization_id": organization.id, "title": "Korøving", "start": start, "end": end})
+    response = client.post(
+        "/api/v1/bookings",
+        headers=member.headers,
+        json={
+            "room_id": room.id,
+            "organization_id": organization.id,
+            "title": "Korøving",
+            "start": start,
+            "end": end,
+        },
+    )
     assert response.status_code == 201
     booking_id = response.get_json()["id"]
     [entry] = _entries(entity="bookings", entity_id=str(booking_id))
@@ -60,10 +69,21 @@ def test_cancelling_is_logged_as_a_status_change(client, make):
     organization = make.organization()
     member = make.member(organization)
     start, end = _slot()
-    booking_id = client.post("/api/v1/bookings", headers=member.headers, json={
-        "room_id": room.id, "organization_id": organization.id, "title": "Møte", "start": start, "end": end,
-    }).get_json()["id"]
-    assert client.post(f"/api/v1/bookings/{booking_id}/cancel", headers=member.headers, json={}).status_code == 200
+    booking_id = client.post(
+        "/api/v1/bookings",
+        headers=member.headers,
+        json={
+            "room_id": room.id,
+            "organization_id": organization.id,
+            "title": "Møte",
+            "start": start,
+            "end": end,
+        },
+    ).get_json()["id"]
+    assert (
+        client.post(f"/api/v1/bookings/{booking_id}/cancel", headers=member.headers, json={}).status_code
+        == 200
+    )
     updates = [e for e in _entries(entity="bookings", entity_id=str(booking_id)) if e.action == "update"]
     [update] = [e for e in updates if "status" in e.before]  # one request may flush more than once
     assert update.before["status"] == "confirmed" and update.after["status"] == "cancelled"
@@ -76,25 +96,49 @@ def test_a_refused_change_leaves_no_entry(client, make):
     organization = make.organization()
     member = make.member(organization)
     start, end = _slot()
-    payload = {"room_id": room.id, "organization_id": organization.id, "title": "Først", "start": start, "end": end}
+    payload = {
+        "room_id": room.id,
+        "organization_id": organization.id,
+        "title": "Først",
+        "start": start,
+        "end": end,
+    }
     assert client.post("/api/v1/bookings", headers=member.headers, json=payload).status_code == 201
     count = len(_entries())
     assert client.post("/api/v1/bookings", headers=member.headers, json=payload).status_code == 409
-    assert client.post("/api/v1/rooms", headers=member.headers, json={
-        "building_id": room.building_id, "name": "X", "kind": "hall", "capacity": 5}).status_code == 403
+    assert (
+        client.post(
+            "/api/v1/rooms",
+            headers=member.headers,
+            json={"building_id": room.building_id, "name": "X", "kind": "hall", "capacity": 5},
+        ).status_code
+        == 403
+    )
     assert len(_entries()) == count
 
 
 def test_secrets_never_enter_the_log(client, make):
     admin = make.admin()
-    response = client.post("/api/v1/users", headers=admin.headers, json={
-        "email": "ny@example.test", "name": "Ny", "role": "member", "password": "a long secret password"})
+    response = client.post(
+        "/api/v1/users",
+        headers=admin.headers,
+        json={
+            "email": "ny@example.test",
+            "name": "Ny",
+            "role": "member",
+            "password": "a long secret password",
+        },
+    )
     assert response.status_code == 201
     [entry] = _entries(entity="users", entity_id=str(response.get_json()["id"]))
     assert entry.after["password_hash"] == "[redacted]"
-    login = client.post("/api/v1/tokens", json={"email": "ny@example.test", "password": "a long secret password"})
+    login = client.post(
+        "/api/v1/tokens", json={"email": "ny@example.test", "password": "a long secret password"}
+    )
     token = login.get_json()["token"]
-    [issued] = [e for e in _entries(entity="api_tokens") if e.after and e.after["user_id"] == entry.after["id"]]
+    [issued] = [
+        e for e in _entries(entity="api_tokens") if e.after and e.after["user_id"] == entry.after["id"]
+    ]
     assert issued.after["token_hash"] == "[redacted]" and issued.actor_role == "anonymous"
     assert issued.origin == "POST /api/v1/tokens"
     texts = " ".join(str((e.before, e.after)) for e in _entries())
@@ -104,9 +148,18 @@ def test_secrets_never_enter_the_log(client, make):
 def test_memberships_appear_as_id_lists(client, make):
     member = make.member()
     first = member.user.organizations[0].id
-    response = client.post("/api/v1/organizations", headers=member.headers, json={
-        "name": "Nytt lag", "org_number": "974760673", "contact_name": "Kari", "email": "lag@example.test",
-        "voluntary": True, "local": True})
+    response = client.post(
+        "/api/v1/organizations",
+        headers=member.headers,
+        json={
+            "name": "Nytt lag",
+            "org_number": "974760673",
+            "contact_name": "Kari",
+            "email": "lag@example.test",
+            "voluntary": True,
+            "local": True,
+        },
+    )
     assert response.status_code == 201
     second = response.get_json()["id"]
     [change] = [e for e in _entries(entity="users", entity_id=str(member.user.id)) if e.action == "update"]
@@ -142,16 +195,23 @@ def test_admins_read_the_log_newest_first_with_filters(client, make):
     admin = make.admin()
     room = make.room(capacity=10)
     for capacity in (11, 12):
-        assert client.patch(f"/api/v1/rooms/{room.id}", headers=admin.headers,
-                            json={"capacity": capacity}).status_code == 200
-    response = client.get(f"/api/v1/audit-log?entity=rooms&entity_id={room.id}&action=update",
-                          headers=admin.headers)
+        assert (
+            client.patch(
+                f"/api/v1/rooms/{room.id}", headers=admin.headers, json={"capacity": capacity}
+            ).status_code
+            == 200
+        )
+    response = client.get(
+        f"/api/v1/audit-log?entity=rooms&entity_id={room.id}&action=update", headers=admin.headers
+    )
     assert response.status_code == 200
     body = response.get_json()
     assert [e["after"]["capacity"] for e in body] == [12, 11]
     assert body[0]["actor_user_id"] == admin.user.id and body[0]["at"].endswith(("+01:00", "+02:00"))
     assert '"total": 2' in response.headers["X-Pagination"]
-    paged = client.get("/api/v1/audit-log?page_size=1&page=2&entity=rooms&action=update", headers=admin.headers)
+    paged = client.get(
+        "/api/v1/audit-log?page_size=1&page=2&entity=rooms&action=update", headers=admin.headers
+    )
     assert [e["after"]["capacity"] for e in paged.get_json()] == [11]
     later = (datetime.now(UTC) + timedelta(hours=1)).isoformat().replace("+", "%2B")
     assert client.get(f"/api/v1/audit-log?from={later}", headers=admin.headers).get_json() == []

@@ -37,7 +37,7 @@ def _org_number(n: int) -> str:
     weights = (3, 2, 7, 6, 5, 4, 3, 2)
     for base in range(70_000_000 + n * 10, 70_000_000 + n * 10 + 10):
         digits = f"{base:08d}"
-        remainder = sum(int(d) * w for d, w in zip(digits, weights)) % 11
+        remainder = sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 11
         if remainder != 1:
             return digits + str(0 if remainder == 0 else 11 - remainder)
     raise AssertionError("unreachable")
@@ -61,12 +61,20 @@ class World:
     n: int
 
     def values(self, endpoint: str) -> dict:
-        booking_id = self.pending.id if endpoint.endswith(("approve_booking", "reject_booking", "approve_submit",
-                                                             "reject_submit")) else self.booking.id
-        return {"room_id": self.room.id, "building_id": self.building.id, "booking_id": booking_id,
-                "organization_id": self.organization.id, "series_id": self.series.id,
-                "token": self.janitor_feed_token if "janitor" in endpoint else self.org_feed_token,
-                "filename": "does-not-exist.css"}
+        booking_id = (
+            self.pending.id
+            if endpoint.endswith(("approve_booking", "reject_booking", "approve_submit", "reject_submit"))
+            else self.booking.id
+        )
+        return {
+            "room_id": self.room.id,
+            "building_id": self.building.id,
+            "booking_id": booking_id,
+            "organization_id": self.organization.id,
+            "series_id": self.series.id,
+            "token": self.janitor_feed_token if "janitor" in endpoint else self.org_feed_token,
+            "filename": "does-not-exist.css",
+        }
 
 
 def build_world(make) -> World:
@@ -81,29 +89,52 @@ def build_world(make) -> World:
     from tests.integration.factories import ADMIN, Login, org_number
 
     n = next(_numbers)
-    building, other_building = (create_building(ADMIN, {"name": f"Matrix {n}{side}", "opening_hours": []})
-                                for side in "ab")
+    building, other_building = (
+        create_building(ADMIN, {"name": f"Matrix {n}{side}", "opening_hours": []}) for side in "ab"
+    )
 
     def room(where, **extra):
-        return create_room(ADMIN, {"building_id": where.id, "name": f"Rom {next(_numbers)}", "kind": "meeting_room",
-                                   "capacity": 20, "min_duration_minutes": 15, **extra})
+        return create_room(
+            ADMIN,
+            {
+                "building_id": where.id,
+                "name": f"Rom {next(_numbers)}",
+                "kind": "meeting_room",
+                "capacity": 20,
+                "min_duration_minutes": 15,
+                **extra,
+            },
+        )
 
     main_room, approval_room = room(building), room(building, kind="hall", requires_approval=True)
     room(other_building)
     organizations = []
     for _ in range(2):
         k = 100_000 + next(_numbers)
-        organization = register_organization(Actor(), {"name": f"Lag {k}", "org_number": org_number(k),
-                                                        "contact_name": "Kari", "email": f"lag{k}@example.test"})
+        organization = register_organization(
+            Actor(),
+            {
+                "name": f"Lag {k}",
+                "org_number": org_number(k),
+                "contact_name": "Kari",
+                "email": f"lag{k}@example.test",
+            },
+        )
         update_organization(ADMIN, organization.id, {"verified": True})
         organizations.append(organization)
     organization, other_organization = organizations
 
     def user(role, organizations=(), buildings=()):
         k = next(_numbers)
-        created = add_user({"email": f"matrix{k}@example.test", "name": f"M {k}", "role": role,
-                            "organization_ids": [o.id for o in organizations],
-                            "building_ids": [b.id for b in buildings]})
+        created = add_user(
+            {
+                "email": f"matrix{k}@example.test",
+                "name": f"M {k}",
+                "role": role,
+                "organization_ids": [o.id for o in organizations],
+                "building_ids": [b.id for b in buildings],
+            }
+        )
         return Login(created, issue_token(created))
 
     users = {
@@ -116,18 +147,42 @@ def build_world(make) -> World:
     member = actor_for(users["member_own"].user)
     start = (datetime.now(UTC) + timedelta(days=20)).replace(hour=16, minute=0, second=0, microsecond=0)
     base = {"organization_id": organization.id, "title": "Øving", "attendees": 5}
-    booking = create_booking(member, {**base, "room_id": main_room.id, "start": start,
-                                      "end": start + timedelta(hours=2)})
-    pending = create_booking(member, {**base, "room_id": approval_room.id, "start": start,
-                                      "end": start + timedelta(hours=2)})
-    series = create_booking(member, {**base, "room_id": main_room.id, "start": start + timedelta(hours=3),
-                                     "end": start + timedelta(hours=4), "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=3"}})
+    booking = create_booking(
+        member, {**base, "room_id": main_room.id, "start": start, "end": start + timedelta(hours=2)}
+    )
+    pending = create_booking(
+        member, {**base, "room_id": approval_room.id, "start": start, "end": start + timedelta(hours=2)}
+    )
+    series = create_booking(
+        member,
+        {
+            **base,
+            "room_id": main_room.id,
+            "start": start + timedelta(hours=3),
+            "end": start + timedelta(hours=4),
+            "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=3"},
+        },
+    )
     secret = current_app.config["SECRET_KEY"]
     org_token = feed_service.rotate_organization_token(ADMIN, organization.id, secret)
     janitor_token = feed_service.rotate_janitor_token(actor_for(users["janitor_own"].user), secret)
     db.session.commit()
-    return World(building, other_building, main_room, approval_room, organization, other_organization, users,
-                 booking, pending, series, org_token, janitor_token, start, n)
+    return World(
+        building,
+        other_building,
+        main_room,
+        approval_room,
+        organization,
+        other_organization,
+        users,
+        booking,
+        pending,
+        series,
+        org_token,
+        janitor_token,
+        start,
+        n,
+    )
 
 
 # --- requests --------------------------------------------------------------------------------
@@ -142,35 +197,66 @@ def body_for(endpoint: str, w: World):
     later = w.start + timedelta(days=1)
     return {
         "tokens.create_token": {"email": "login@example.test", "password": "correct horse battery"},
-        "bookings.create_booking": {"room_id": w.room.id, "organization_id": w.organization.id, "title": "Ny",
-                                    "start": _iso(later), "end": _iso(later + timedelta(hours=1))},
+        "bookings.create_booking": {
+            "room_id": w.room.id,
+            "organization_id": w.organization.id,
+            "title": "Ny",
+            "start": _iso(later),
+            "end": _iso(later + timedelta(hours=1)),
+        },
         "bookings.update_booking": {"title": "Nytt navn"},
         "bookings.cancel_booking": {},
         "bookings.reject_booking": {"reason": "Opptatt"},
         "bookings.cancel_series": {},
         "buildings.create_building": {"name": f"Nytt bygg {w.n}"},
         "buildings.update_building": {"address": "Ny vei 2"},
-        "organizations.register_organization": {"name": f"Nytt lag {w.n}", "org_number": _org_number(w.n),
-                                                "contact_name": "Kari", "email": f"lag{w.n}@example.test"},
+        "organizations.register_organization": {
+            "name": f"Nytt lag {w.n}",
+            "org_number": _org_number(w.n),
+            "contact_name": "Kari",
+            "email": f"lag{w.n}@example.test",
+        },
         "organizations.update_organization": {"verified": True},
-        "pricing.create_price_list": {**DEFAULT_PRICE_LIST.to_dict(), "version": f"test-{w.n}",
-                                      "valid_from": f"{2030 + w.n % 60}-01-01"},
-        "pricing.create_quote": {"room_id": w.room.id, "start": _iso(later), "end": _iso(later + timedelta(hours=1))},
-        "rooms.create_room": {"building_id": w.building.id, "name": f"Nytt rom {w.n}", "kind": "meeting_room",
-                              "capacity": 10},
+        "pricing.create_price_list": {
+            **DEFAULT_PRICE_LIST.to_dict(),
+            "version": f"test-{w.n}",
+            "valid_from": f"{2030 + w.n % 60}-01-01",
+        },
+        "pricing.create_quote": {
+            "room_id": w.room.id,
+            "start": _iso(later),
+            "end": _iso(later + timedelta(hours=1)),
+        },
+        "rooms.create_room": {
+            "building_id": w.building.id,
+            "name": f"Nytt rom {w.n}",
+            "kind": "meeting_room",
+            "capacity": 10,
+        },
         "rooms.update_room": {"capacity": 30},
         "users.create_user": {"email": f"ny{w.n}@example.test", "name": "Ny", "role": "member"},
-        "web.room_submit": {"date": later.date().isoformat(), "start": "10:00", "end": "11:00",
-                            "organization_id": str(w.organization.id), "title": "Ny", "attendees": "5",
-                            "action": "book"},
+        "web.room_submit": {
+            "date": later.date().isoformat(),
+            "start": "10:00",
+            "end": "11:00",
+            "organization_id": str(w.organization.id),
+            "title": "Ny",
+            "attendees": "5",
+            "action": "book",
+        },
         "web.cancel_booking_submit": {},
         "web.cancel_series_submit": {},
         "web.reject_submit": {"reason": "Opptatt"},
         "web.login_submit": {"email": "login@example.test", "password": "correct horse battery"},
-        "web.register_submit": {"name": f"Skjemalag {w.n}", "org_number": _org_number(w.n + 5000),
-                                "contact_name": "Kari", "email": f"skjema{w.n}@example.test",
-                                "phone": "+47 400 00 000", "password": "a long enough password",
-                                "password_again": "a long enough password"},
+        "web.register_submit": {
+            "name": f"Skjemalag {w.n}",
+            "org_number": _org_number(w.n + 5000),
+            "contact_name": "Kari",
+            "email": f"skjema{w.n}@example.test",
+            "phone": "+47 400 00 000",
+            "password": "a long enough password",
+            "password_again": "a long enough password",
+        },
         "web.verify_submit": {"price_category": "reduced"},
     }.get(endpoint, {})
 
@@ -219,7 +305,9 @@ def _has_login_user() -> bool:
 
 
 def row(anonymous, member_own, member_other, janitor_own, janitor_other, admin) -> dict[str, int]:
-    return dict(zip(ROLES, (anonymous, member_own, member_other, janitor_own, janitor_other, admin), strict=True))
+    return dict(
+        zip(ROLES, (anonymous, member_own, member_other, janitor_own, janitor_other, admin), strict=True)
+    )
 
 
 def everyone(status: int) -> dict[str, int]:
@@ -322,8 +410,10 @@ SUCCESS = range(200, 400)
 
 
 def routes(app) -> list[tuple[str, object]]:
-    return sorted(((method, rule) for rule in app.url_map.iter_rules()
-                   for method in rule.methods - SKIPPED_METHODS), key=lambda mr: (mr[1].rule, mr[0]))
+    return sorted(
+        ((method, rule) for rule in app.url_map.iter_rules() for method in rule.methods - SKIPPED_METHODS),
+        key=lambda mr: (mr[1].rule, mr[0]),
+    )
 
 
 def _route_ids():

@@ -48,9 +48,24 @@ def _children(pid: int) -> list[int]:
 def _start(database_url: str, port: int) -> subprocess.Popen:
     env = dict(os.environ, BOOKING_DATABASE_URL=database_url, BOOKING_SECRET_KEY="crash-test")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "critical",
-         "--graceful-timeout", "2", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "critical",
+            "--graceful-timeout",
+            "2",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     _wait_until_up(url, process, timeout=60)
@@ -62,8 +77,11 @@ def _start(database_url: str, port: int) -> subprocess.Popen:
 
 def _post(url: str, token: str, payload: dict) -> tuple[int, dict | None]:
     request = urllib.request.Request(
-        url + "/api/v1/bookings", data=json.dumps(payload).encode(), method="POST",
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+        url + "/api/v1/bookings",
+        data=json.dumps(payload).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=15) as response:
             return response.status, json.loads(response.read())
@@ -78,14 +96,21 @@ def _slots(single_rooms: list[int], series_room: int, base: datetime):
 
     def single(n: int) -> dict:
         start = base + timedelta(days=3 + n // 6, hours=2 * (n % 6))
-        return {"room_id": single_rooms[n % len(single_rooms)], "start": start.isoformat(),
-                "end": (start + timedelta(hours=1)).isoformat()}
+        return {
+            "room_id": single_rooms[n % len(single_rooms)],
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=1)).isoformat(),
+        }
 
     def series(k: int) -> dict:
         block, hour = divmod(k, 6)
         start = base + timedelta(days=3 + 28 * (block // 7) + block % 7, hours=2 * hour)
-        return {"room_id": series_room, "start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat(),
-                "recurrence": {"rrule": f"FREQ=WEEKLY;COUNT={SERIES_COUNT}"}}
+        return {
+            "room_id": series_room,
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=1)).isoformat(),
+            "recurrence": {"rrule": f"FREQ=WEEKLY;COUNT={SERIES_COUNT}"},
+        }
 
     return single, series
 
@@ -115,7 +140,9 @@ def test_kill_9_worker_then_master_loses_no_confirmed_booking(app_ctx, make, dat
             n = i * MAX_REQUESTS + j
             kind = "series" if n % 3 == 0 else "single"
             slot = series(n // 3) if kind == "series" else single(n)
-            status, body = _post(url, token, {"organization_id": organization_id, "title": f"Last {n}", **slot})
+            status, body = _post(
+                url, token, {"organization_id": organization_id, "title": f"Last {n}", **slot}
+            )
             with lock:
                 statuses.append(status)
             if status == 201:
@@ -171,7 +198,9 @@ def test_kill_9_worker_then_master_loses_no_confirmed_booking(app_ctx, make, dat
         for body in singles:
             booking = db.session.get(Booking, body["id"])
             assert booking is not None and booking.status == "confirmed", (
-                body, booking and (booking.status, booking.title, booking.start))
+                body,
+                booking and (booking.status, booking.title, booking.start),
+            )
             assert booking.title == body["title"]
         for body in series_bodies:
             stored = db.session.get(Series, body["id"])
@@ -180,13 +209,18 @@ def test_kill_9_worker_then_master_loses_no_confirmed_booking(app_ctx, make, dat
         # All or nothing, also for requests whose answer was lost in the crash.
         for stored in db.session.scalars(select(Series).where(Series.room_id == series_room_id)):
             assert len(stored.occurrences) == SERIES_COUNT, stored.id
-        confirmed = db.session.scalar(select(func.count()).select_from(Booking).where(Booking.status == "confirmed"))
+        confirmed = db.session.scalar(
+            select(func.count()).select_from(Booking).where(Booking.status == "confirmed")
+        )
         with_occupancy = db.session.scalar(select(func.count(func.distinct(Occupancy.booking_id))))
         assert confirmed == with_occupancy  # no booking without its hold, no hold without a booking
         assert overlapping_active_pairs() == []
         # and the service answers again
-        status, body = _post(f"http://127.0.0.1:{restarted.args[6].rsplit(':', 1)[1]}", token,
-                             {"organization_id": organization_id, "title": "Etter krasj", **single(2_000)})
+        status, body = _post(
+            f"http://127.0.0.1:{restarted.args[6].rsplit(':', 1)[1]}",
+            token,
+            {"organization_id": organization_id, "title": "Etter krasj", **single(2_000)},
+        )
         assert status == 201, status
     finally:
         for process in processes:

@@ -33,8 +33,11 @@ def statements():
 
 
 def _day() -> datetime:
-    return (datetime.now(UTC) + timedelta(days=14)).astimezone(OSLO).replace(hour=0, minute=0, second=0,
-                                                                             microsecond=0)
+    return (
+        (datetime.now(UTC) + timedelta(days=14))
+        .astimezone(OSLO)
+        .replace(hour=0, minute=0, second=0, microsecond=0)
+    )
 
 
 def _q(value: datetime) -> str:
@@ -51,8 +54,15 @@ def grow(make):
     def more(buildings: int, rooms_each: int, bookings_each: int):
         day = _day()
         for _ in range(buildings):
-            building = make.building(closures=[{"start_date": day.date() + timedelta(days=60),
-                                                "end_date": day.date() + timedelta(days=61), "reason": "Stengt"}])
+            building = make.building(
+                closures=[
+                    {
+                        "start_date": day.date() + timedelta(days=60),
+                        "end_date": day.date() + timedelta(days=61),
+                        "reason": "Stengt",
+                    }
+                ]
+            )
             state["buildings"].append(building)
             halves = [make.room(building, kind="gym") for _ in range(2)]
             whole = make.room(building, kind="gym", part_ids=[h.id for h in halves])
@@ -62,13 +72,27 @@ def grow(make):
                 for k in range(bookings_each):
                     state["n"] += 1
                     start = day + timedelta(hours=8 + 2 * k + (1 if room is whole else 0))
-                    create_booking(actor_for(member.user), {
-                        "room_id": room.id, "organization_id": organization.id, "title": f"B {state['n']}",
-                        "start": start, "end": start + timedelta(hours=1)})
-                create_booking(actor_for(member.user), {
-                    "room_id": room.id, "organization_id": organization.id, "title": "Serie",
-                    "start": day + timedelta(days=1, hours=18), "end": day + timedelta(days=1, hours=19),
-                    "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=3"}}) if room in halves[:1] else None
+                    create_booking(
+                        actor_for(member.user),
+                        {
+                            "room_id": room.id,
+                            "organization_id": organization.id,
+                            "title": f"B {state['n']}",
+                            "start": start,
+                            "end": start + timedelta(hours=1),
+                        },
+                    )
+                create_booking(
+                    actor_for(member.user),
+                    {
+                        "room_id": room.id,
+                        "organization_id": organization.id,
+                        "title": "Serie",
+                        "start": day + timedelta(days=1, hours=18),
+                        "end": day + timedelta(days=1, hours=19),
+                        "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=3"},
+                    },
+                ) if room in halves[:1] else None
         db.session.commit()
         return state
 
@@ -87,8 +111,10 @@ def _measure(client, path: str, headers=None) -> int:
 def test_room_search_with_free_time_is_bounded(client, grow):
     _, more = grow
     day = _day()
-    path = f"/api/v1/rooms?free_from={_q(day + timedelta(hours=9))}&free_to={_q(day + timedelta(hours=11))}" \
-           "&page_size=500"
+    path = (
+        f"/api/v1/rooms?free_from={_q(day + timedelta(hours=9))}&free_to={_q(day + timedelta(hours=11))}"
+        "&page_size=500"
+    )
     more(1, 1, 1)
     small = _measure(client, path)
     more(4, 6, 3)
@@ -106,9 +132,16 @@ def test_a_rooms_week_is_bounded(client, grow):
     more(2, 2, 5)
     for k in range(8):  # many more bookings in this very room
         start = day + timedelta(days=2, hours=7 + k)
-        create_booking(actor_for(grow[0].user), {"room_id": room.id, "organization_id": grow[0].user.organizations[0].id,
-                                                  "title": "Mer", "start": start,
-                                                  "end": start + timedelta(minutes=45)})
+        create_booking(
+            actor_for(grow[0].user),
+            {
+                "room_id": room.id,
+                "organization_id": grow[0].user.organizations[0].id,
+                "title": "Mer",
+                "start": start,
+                "end": start + timedelta(minutes=45),
+            },
+        )
     db.session.commit()
     large = _measure(client, path)
     assert small == large <= LIMITS["week"], (small, large)
@@ -126,9 +159,16 @@ def test_the_janitor_day_schedule_is_bounded(client, grow, make):
         room = make.room(building)
         for k in range(4):
             start = day + timedelta(hours=8 + 2 * k)
-            create_booking(actor_for(grow[0].user), {"room_id": room.id,
-                                                      "organization_id": grow[0].user.organizations[0].id,
-                                                      "title": "Dag", "start": start, "end": start + timedelta(hours=1)})
+            create_booking(
+                actor_for(grow[0].user),
+                {
+                    "room_id": room.id,
+                    "organization_id": grow[0].user.organizations[0].id,
+                    "title": "Dag",
+                    "start": start,
+                    "end": start + timedelta(hours=1),
+                },
+            )
     db.session.commit()
     large = _measure(client, path, janitor.headers)
     assert small == large <= LIMITS["schedule"], (small, large)

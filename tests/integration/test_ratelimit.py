@@ -11,8 +11,8 @@ import pytest
 
 from booking import create_app
 from booking.config import load_config
-from booking.extensions import db
 from booking.errors import PROBLEM_JSON
+from booking.extensions import db
 
 PASSWORD = "correct horse battery"
 
@@ -21,8 +21,16 @@ _apps = []
 
 
 def _limited_app(database_url, **config):
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test-secret",
-                      "RATELIMIT_ENABLED": True, "BOOKING_RATELIMIT_LOGIN": "3 per minute", **config})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": "test-secret",
+            "RATELIMIT_ENABLED": True,
+            "BOOKING_RATELIMIT_LOGIN": "3 per minute",
+            **config,
+        }
+    )
     _apps.append(app)
     return app
 
@@ -38,8 +46,9 @@ def _close_connections():
 
 
 def _login(client, email, password, address="192.0.2.10"):
-    return client.post("/api/v1/tokens", json={"email": email, "password": password},
-                       environ_base={"REMOTE_ADDR": address})
+    return client.post(
+        "/api/v1/tokens", json={"email": email, "password": password}, environ_base={"REMOTE_ADDR": address}
+    )
 
 
 @pytest.fixture
@@ -101,9 +110,16 @@ def test_switched_off_by_configuration(app_ctx, database_url, member):
 
 
 def test_configuration_comes_from_booking_environment_variables(tmp_path):
-    config = load_config(str(tmp_path), {
-        "BOOKING_RATELIMIT_LOGIN": "5 per hour", "BOOKING_RATELIMIT_STORAGE_URL": "redis://127.0.0.1:6379/3",
-        "BOOKING_RATELIMIT_ENABLED": "false", "BOOKING_TRUSTED_PROXIES": "1", "BOOKING_SECRET_KEY": "x"})
+    config = load_config(
+        str(tmp_path),
+        {
+            "BOOKING_RATELIMIT_LOGIN": "5 per hour",
+            "BOOKING_RATELIMIT_STORAGE_URL": "redis://127.0.0.1:6379/3",
+            "BOOKING_RATELIMIT_ENABLED": "false",
+            "BOOKING_TRUSTED_PROXIES": "1",
+            "BOOKING_SECRET_KEY": "x",
+        },
+    )
     assert config["BOOKING_RATELIMIT_LOGIN"] == "5 per hour"
     assert config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/3"
     assert config["RATELIMIT_ENABLED"] is False and config["BOOKING_TRUSTED_PROXIES"] == 1
@@ -115,8 +131,12 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(app_ctx, database_u
     client = _limited_app(database_url, BOOKING_TRUSTED_PROXIES=1).test_client()
     for i in range(5):  # five different clients behind one proxy address
         headers = {"X-Forwarded-For": f"198.51.100.{i}"}
-        response = client.post("/api/v1/tokens", json={"email": member.user.email, "password": "wrong"},
-                               headers=headers, environ_base={"REMOTE_ADDR": "10.0.0.1"})
+        response = client.post(
+            "/api/v1/tokens",
+            json={"email": member.user.email, "password": "wrong"},
+            headers=headers,
+            environ_base={"REMOTE_ADDR": "10.0.0.1"},
+        )
         assert response.status_code == 401
 
 

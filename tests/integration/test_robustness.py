@@ -36,8 +36,13 @@ def world(make):
     organization = make.organization()
     member = make.user("member", organizations=[organization], password=None)  # no slow password hash
     start = (datetime.now(UTC) + timedelta(days=10)).replace(hour=17, minute=0, second=0, microsecond=0)
-    booking = {"room_id": room.id, "organization_id": organization.id, "title": "Øving",
-               "start": start.isoformat(), "end": (start + timedelta(hours=2)).isoformat()}
+    booking = {
+        "room_id": room.id,
+        "organization_id": organization.id,
+        "title": "Øving",
+        "start": start.isoformat(),
+        "end": (start + timedelta(hours=2)).isoformat(),
+    }
     return room, organization, member, booking
 
 
@@ -59,24 +64,29 @@ def test_oversized_bodies_are_a_clear_413(client, world, unchanged):
     unchanged()
     huge = b'{"title": "' + b"a" * (2 * 1024 * 1024) + b'"}'
     for path in ("/api/v1/bookings", "/api/v1/organizations", "/api/v1/tokens", "/api/v1/quotes"):
-        body = assert_refused(client.post(path, data=huge, content_type="application/json",
-                                          headers=member.headers), 413)
+        body = assert_refused(
+            client.post(path, data=huge, content_type="application/json", headers=member.headers), 413
+        )
         assert body["title"] == "Request Entity Too Large"
     form = {"email": "x@example.test", "password": "p" * (2 * 1024 * 1024)}
     assert client.post("/login", data=form).status_code == 413
 
 
-@pytest.mark.parametrize("payload", [
-    "[" * 100_000 + "]" * 100_000,
-    '{"a":' * 5_000 + "1" + "}" * 5_000,
-    '{"title": "x", "recurrence": ' + '{"rrule": ' * 40 + '"FREQ=DAILY"' + "}" * 41,
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"a":' * 5_000 + "1" + "}" * 5_000,
+        '{"title": "x", "recurrence": ' + '{"rrule": ' * 40 + '"FREQ=DAILY"' + "}" * 41,
+    ],
+)
 def test_deeply_nested_json_is_a_400(client, world, unchanged, payload):
     _, _, member, _ = world
     unchanged()
     for path in ("/api/v1/bookings", "/api/v1/quotes", "/api/v1/organizations"):
-        body = assert_refused(client.post(path, data=payload, content_type="application/json",
-                                          headers=member.headers), 400)
+        body = assert_refused(
+            client.post(path, data=payload, content_type="application/json", headers=member.headers), 400
+        )
         assert "nested" in body["detail"]
 
 
@@ -85,7 +95,9 @@ def test_invalid_utf8_is_a_400(client, world, unchanged, raw):
     _, _, member, _ = world
     unchanged()
     for path in ("/api/v1/bookings", "/api/v1/tokens", "/api/v1/organizations"):
-        assert_refused(client.post(path, data=raw, content_type="application/json", headers=member.headers), 400)
+        assert_refused(
+            client.post(path, data=raw, content_type="application/json", headers=member.headers), 400
+        )
     assert_refused(client.get("/api/v1/rooms?kind=%ff%fe"), 422)
     assert_refused(client.get("/feeds/org/%ff%fe.ics"), 404)
 
@@ -94,93 +106,156 @@ def test_malformed_and_wrongly_typed_bodies(client, world, unchanged):
     _, _, member, booking = world
     unchanged()
     for raw in ("{", "[1, 2", '{"title": NaN}', "null", '"a string"', "[1, 2, 3]", "true"):
-        assert_refused(client.post("/api/v1/bookings", data=raw, content_type="application/json",
-                                   headers=member.headers), 400, 422)
-    for field, value in (("room_id", 10**30), ("room_id", -1), ("room_id", "1"), ("attendees", 1e308),
-                         ("attendees", 10**12), ("title", ""), ("title", "x" * 10_000), ("title", ["a"]),
-                         ("start", "not a date"), ("start", 17), ("public_title", "maybe")):
-        assert_refused(client.post("/api/v1/bookings", json={**booking, field: value}, headers=member.headers), 422)
+        assert_refused(
+            client.post(
+                "/api/v1/bookings", data=raw, content_type="application/json", headers=member.headers
+            ),
+            400,
+            422,
+        )
+    for field, value in (
+        ("room_id", 10**30),
+        ("room_id", -1),
+        ("room_id", "1"),
+        ("attendees", 1e308),
+        ("attendees", 10**12),
+        ("title", ""),
+        ("title", "x" * 10_000),
+        ("title", ["a"]),
+        ("start", "not a date"),
+        ("start", 17),
+        ("public_title", "maybe"),
+    ):
+        assert_refused(
+            client.post("/api/v1/bookings", json={**booking, field: value}, headers=member.headers), 422
+        )
 
 
 def test_nul_characters_are_refused_everywhere(client, world, unchanged):
     """PostgreSQL cannot store NUL in text; SQLite could. Refused alike on both."""
     room, organization, member, booking = world
     unchanged()
-    body = assert_refused(client.post("/api/v1/bookings", json={**booking, "title": "a\x00b"},
-                                      headers=member.headers), 422)
+    body = assert_refused(
+        client.post("/api/v1/bookings", json={**booking, "title": "a\x00b"}, headers=member.headers), 422
+    )
     assert body["errors"] == {"title": ["NUL characters are not allowed."]}
-    assert_refused(client.post("/api/v1/organizations", json={"name": "Lag\x00", "org_number": "974760673",
-                                                              "contact_name": "K", "email": "k@example.test"}), 422)
+    assert_refused(
+        client.post(
+            "/api/v1/organizations",
+            json={
+                "name": "Lag\x00",
+                "org_number": "974760673",
+                "contact_name": "K",
+                "email": "k@example.test",
+            },
+        ),
+        422,
+    )
     assert_refused(client.get("/api/v1/rooms?kind=gym%00"), 422)
     admin = client.application.test_client()
     assert_refused(admin.get("/api/v1/bookings?status=confirmed%00", headers=member.headers), 422)
 
 
-@pytest.mark.parametrize("start, end", [
-    ("9999-12-31T22:00:00+00:00", "9999-12-31T23:59:00+00:00"),
-    ("0001-01-01T00:00:00+00:00", "0001-01-01T02:00:00+00:00"),
-    ("2027-02-30T18:00:00+01:00", "2027-02-30T20:00:00+01:00"),
-    ("2027-01-01T18:00:00+25:00", "2027-01-01T20:00:00+01:00"),
-    ("1970-01-01T00:00:00Z", "2106-02-07T06:28:16Z"),
-    ("2027-01-01T18:00:00.000000000000001+01:00", "2027-01-01T20:00:00+01:00"),
-])
+@pytest.mark.parametrize(
+    "start, end",
+    [
+        ("9999-12-31T22:00:00+00:00", "9999-12-31T23:59:00+00:00"),
+        ("0001-01-01T00:00:00+00:00", "0001-01-01T02:00:00+00:00"),
+        ("2027-02-30T18:00:00+01:00", "2027-02-30T20:00:00+01:00"),
+        ("2027-01-01T18:00:00+25:00", "2027-01-01T20:00:00+01:00"),
+        ("1970-01-01T00:00:00Z", "2106-02-07T06:28:16Z"),
+        ("2027-01-01T18:00:00.000000000000001+01:00", "2027-01-01T20:00:00+01:00"),
+    ],
+)
 def test_absurd_dates_are_422(client, world, unchanged, start, end):
     room, _, member, booking = world
     unchanged()
-    assert_refused(client.post("/api/v1/bookings", json={**booking, "start": start, "end": end},
-                               headers=member.headers), 422)
+    assert_refused(
+        client.post("/api/v1/bookings", json={**booking, "start": start, "end": end}, headers=member.headers),
+        422,
+    )
     assert_refused(client.post("/api/v1/quotes", json={"room_id": room.id, "start": start, "end": end}), 422)
-    assert_refused(client.get(f"/api/v1/rooms?free_from={start.replace('+', '%2B')}"
-                              f"&free_to={end.replace('+', '%2B')}"), 422)
-    assert_refused(client.get(f"/api/v1/rooms/{room.id}/availability?from={start.replace('+', '%2B')}"
-                              f"&to={end.replace('+', '%2B')}"), 422)
+    assert_refused(
+        client.get(f"/api/v1/rooms?free_from={start.replace('+', '%2B')}&free_to={end.replace('+', '%2B')}"),
+        422,
+    )
+    assert_refused(
+        client.get(
+            f"/api/v1/rooms/{room.id}/availability?from={start.replace('+', '%2B')}"
+            f"&to={end.replace('+', '%2B')}"
+        ),
+        422,
+    )
 
 
 def test_a_far_but_valid_year_is_a_rule_violation_not_an_error(client, world, unchanged):
     _, _, member, booking = world
     unchanged()
-    body = assert_refused(client.post("/api/v1/bookings", json={
-        **booking, "start": "2099-06-01T18:00:00+02:00", "end": "2099-06-01T20:00:00+02:00"},
-        headers=member.headers), 422)
+    body = assert_refused(
+        client.post(
+            "/api/v1/bookings",
+            json={**booking, "start": "2099-06-01T18:00:00+02:00", "end": "2099-06-01T20:00:00+02:00"},
+            headers=member.headers,
+        ),
+        422,
+    )
     assert body["rule"] == "too_far_ahead"
 
 
-@pytest.mark.parametrize("rrule", [
-    "FREQ=SECONDLY;COUNT=10",
-    "FREQ=MINUTELY;COUNT=10",
-    "FREQ=HOURLY;COUNT=10",
-    "FREQ=YEARLY;COUNT=3",
-    "FREQ=DAILY;COUNT=1000000000",
-    "FREQ=DAILY;COUNT=201",
-    "FREQ=DAILY;UNTIL=99991231T000000Z",
-    "FREQ=DAILY;INTERVAL=0;COUNT=3",
-    "FREQ=WEEKLY;INTERVAL=999999999;COUNT=3",
-    "FREQ=MONTHLY;BYDAY=99TU;COUNT=3",
-    "FREQ=DAILY;COUNT=3;COUNT=4",
-    "FREQ=DAILY;BYSETPOS=1;COUNT=3",
-    "FREQ=WEEKLY;BYDAY=XX;COUNT=3",
-    "RRULE:FREQ=DAILY\r\nX-EVIL:1",
-    "FREQ=DAILY;" + "BYDAY=MO;" * 200,
-    "",
-])
+@pytest.mark.parametrize(
+    "rrule",
+    [
+        "FREQ=SECONDLY;COUNT=10",
+        "FREQ=MINUTELY;COUNT=10",
+        "FREQ=HOURLY;COUNT=10",
+        "FREQ=YEARLY;COUNT=3",
+        "FREQ=DAILY;COUNT=1000000000",
+        "FREQ=DAILY;COUNT=201",
+        "FREQ=DAILY;UNTIL=99991231T000000Z",
+        "FREQ=DAILY;INTERVAL=0;COUNT=3",
+        "FREQ=WEEKLY;INTERVAL=999999999;COUNT=3",
+        "FREQ=MONTHLY;BYDAY=99TU;COUNT=3",
+        "FREQ=DAILY;COUNT=3;COUNT=4",
+        "FREQ=DAILY;BYSETPOS=1;COUNT=3",
+        "FREQ=WEEKLY;BYDAY=XX;COUNT=3",
+        "RRULE:FREQ=DAILY\r\nX-EVIL:1",
+        "FREQ=DAILY;" + "BYDAY=MO;" * 200,
+        "",
+    ],
+)
 def test_absurd_rrules_are_422(client, world, unchanged, rrule):
     _, _, member, booking = world
     unchanged()
-    assert_refused(client.post("/api/v1/bookings", json={**booking, "recurrence": {"rrule": rrule}},
-                               headers=member.headers), 422)
+    assert_refused(
+        client.post(
+            "/api/v1/bookings", json={**booking, "recurrence": {"rrule": rrule}}, headers=member.headers
+        ),
+        422,
+    )
 
 
-@pytest.mark.parametrize("value", [
-    "' OR '1'='1", "1; DROP TABLE bookings; --", "x'); DELETE FROM rooms; --", "1 UNION SELECT password_hash FROM users",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "' OR '1'='1",
+        "1; DROP TABLE bookings; --",
+        "x'); DELETE FROM rooms; --",
+        "1 UNION SELECT password_hash FROM users",
+    ],
+)
 def test_sql_injection_attempts_are_inert(client, world, unchanged, value):
     room, organization, member, booking = world
     from urllib.parse import quote
 
     unchanged()
-    for path in (f"/api/v1/rooms?kind={quote(value)}", f"/api/v1/rooms?equipment={quote(value)}",
-                 f"/api/v1/rooms?building_id={quote(value)}", f"/api/v1/rooms?min_capacity={quote(value)}",
-                 f"/api/v1/bookings?room_id={quote(value)}", f"/api/v1/bookings?status={quote(value)}"):
+    for path in (
+        f"/api/v1/rooms?kind={quote(value)}",
+        f"/api/v1/rooms?equipment={quote(value)}",
+        f"/api/v1/rooms?building_id={quote(value)}",
+        f"/api/v1/rooms?min_capacity={quote(value)}",
+        f"/api/v1/bookings?room_id={quote(value)}",
+        f"/api/v1/bookings?status={quote(value)}",
+    ):
         assert_refused(client.get(path, headers=member.headers), 422)
     assert_refused(client.post("/api/v1/tokens", json={"email": value, "password": value}), 401, 422)
     assert_refused(client.get(f"/feeds/org/{quote(value, safe='')}.ics"), 404)
@@ -190,25 +265,34 @@ def test_sql_injection_attempts_are_inert(client, world, unchanged, value):
 def test_sql_in_text_fields_is_stored_as_text(client, world):
     _, _, member, booking = world
     title = "Robert'); DROP TABLE bookings;--"
-    response = client.post("/api/v1/bookings", json={**booking, "title": title, "notes": "' OR 1=1 --"},
-                           headers=member.headers)
+    response = client.post(
+        "/api/v1/bookings", json={**booking, "title": title, "notes": "' OR 1=1 --"}, headers=member.headers
+    )
     assert response.status_code == 201
-    assert client.get(f"/api/v1/bookings/{response.get_json()['id']}", headers=member.headers).get_json()[
-        "title"] == title
+    assert (
+        client.get(f"/api/v1/bookings/{response.get_json()['id']}", headers=member.headers).get_json()[
+            "title"
+        ]
+        == title
+    )
     assert _counts()["Booking"] == 1
 
 
 def test_header_injection_attempts_stay_in_their_field(client, world):
     _, _, member, booking = world
-    response = client.post("/api/v1/bookings", json={**booking, "title": "Møte\r\nX-Injected: yes\r\n\r\n<b>"},
-                           headers=member.headers)
+    response = client.post(
+        "/api/v1/bookings",
+        json={**booking, "title": "Møte\r\nX-Injected: yes\r\n\r\n<b>"},
+        headers=member.headers,
+    )
     assert response.status_code == 201
     assert "X-Injected" not in response.headers and "\n" not in response.headers["Location"]
     assert set(response.headers["ETag"]) <= set('"booking-0123456789')
     redirect = client.get("/?lang=en%0d%0aSet-Cookie:%20evil=1")
     assert "evil" not in redirect.headers.get("Set-Cookie", "")
-    login = client.post("/login", data={"email": "x@example.test", "password": "y",
-                                        "next": "/my\r\nSet-Cookie: evil=1"})
+    login = client.post(
+        "/login", data={"email": "x@example.test", "password": "y", "next": "/my\r\nSet-Cookie: evil=1"}
+    )
     assert "evil" not in str(login.headers)
     for header in ("Idempotency-Key", "If-Match", "Authorization"):
         refused = client.get("/api/v1/me", headers={**member.headers, header: "a\x7fb" * 10})
@@ -216,22 +300,25 @@ def test_header_injection_attempts_stay_in_their_field(client, world):
     assert_refused(client.get("/feeds/org/abc%0d%0aX-Injected:%20yes.ics"), 404)
 
 
-@pytest.mark.parametrize("path", [
-    "/feeds/org/..%2F..%2Fetc%2Fpasswd.ics",
-    "/feeds/org/../../etc/passwd.ics",
-    "/feeds/org/%2e%2e%2f%2e%2e%2fetc%2fpasswd.ics",
-    "/feeds/org/..%5c..%5cwindows%5cwin.ini.ics",
-    "/feeds/janitor/..%2F..%2Fetc%2Fpasswd.ics",
-    "/feeds/org/%00.ics",
-    "/feeds/org/" + "a" * 5000 + ".ics",
-    "/feeds/rooms/99999999999999999999.ics",
-    "/feeds/rooms/-1.ics",
-    "/feeds/buildings/1e3.ics",
-    "/api/v1/rooms/99999999999999999999",
-    "/api/v1/bookings/2147483648",
-    "/static/../booking/config.py",
-    "/static/%2e%2e/%2e%2e/setup.cfg",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/feeds/org/..%2F..%2Fetc%2Fpasswd.ics",
+        "/feeds/org/../../etc/passwd.ics",
+        "/feeds/org/%2e%2e%2f%2e%2e%2fetc%2fpasswd.ics",
+        "/feeds/org/..%5c..%5cwindows%5cwin.ini.ics",
+        "/feeds/janitor/..%2F..%2Fetc%2Fpasswd.ics",
+        "/feeds/org/%00.ics",
+        "/feeds/org/" + "a" * 5000 + ".ics",
+        "/feeds/rooms/99999999999999999999.ics",
+        "/feeds/rooms/-1.ics",
+        "/feeds/buildings/1e3.ics",
+        "/api/v1/rooms/99999999999999999999",
+        "/api/v1/bookings/2147483648",
+        "/static/../booking/config.py",
+        "/static/%2e%2e/%2e%2e/setup.cfg",
+    ],
+)
 def test_path_traversal_and_absurd_ids_are_404(client, world, path):
     _, _, member, _ = world
     response = client.get(path, headers=member.headers)
@@ -246,13 +333,37 @@ def test_unknown_methods_and_content_types(client, world, unchanged):
     unchanged()
     assert_refused(client.delete("/api/v1/rooms", headers=member.headers), 405)
     assert_refused(client.put("/api/v1/bookings", json=booking, headers=member.headers), 405)
-    assert_refused(client.post("/api/v1/bookings", data="title=x", content_type="application/x-www-form-urlencoded",
-                               headers=member.headers), 400, 415, 422)
-    assert_refused(client.post("/api/v1/bookings", data=b"\x00\x01\x02", content_type="application/octet-stream",
-                               headers=member.headers), 400, 415, 422)
+    assert_refused(
+        client.post(
+            "/api/v1/bookings",
+            data="title=x",
+            content_type="application/x-www-form-urlencoded",
+            headers=member.headers,
+        ),
+        400,
+        415,
+        422,
+    )
+    assert_refused(
+        client.post(
+            "/api/v1/bookings",
+            data=b"\x00\x01\x02",
+            content_type="application/octet-stream",
+            headers=member.headers,
+        ),
+        400,
+        415,
+        422,
+    )
 
 
 def test_bad_bearer_tokens_are_401(client, world):
-    for value in ("Bearer", "Bearer ", "Bearer " + "x" * 10_000, "Basic YWRtaW46YWRtaW4=", "Bearer ' OR 1=1 --",
-                  "Bearer \u00e6\u00f8\u00e5"):
+    for value in (
+        "Bearer",
+        "Bearer ",
+        "Bearer " + "x" * 10_000,
+        "Basic YWRtaW46YWRtaW4=",
+        "Bearer ' OR 1=1 --",
+        "Bearer \u00e6\u00f8\u00e5",
+    ):
         assert_refused(client.get("/api/v1/me", headers={"Authorization": value}), 401)

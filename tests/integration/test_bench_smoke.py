@@ -1,0 +1,85 @@
+"""Smoke versions of every benchmark and of the load tool, on a tiny seeded database of their own
+(next to the suite's: a file on SQLite, ``<test database>_bench`` on PostgreSQL). They prove the
+tools run and keep their promises (bounded queries, no server errors, cleanup); the figures
+themselves come from the big runs recorded in BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from bench import bench_create, bench_queries, load
+from bench.seed import SIZES, seed
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def bench_url(database_url, tmp_path_factory):
+    if database_url.startswith("sqlite"):
+        url = "sqlite:///" + str(tmp_path_factory.mktemp("bench") / "bench_smoke.sqlite")
+    else:
+        parsed = make_url(database_url)
+        name = f"{parsed.database}_bench"
+        admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        url = parsed.set(database=name).render_as_string(hide_password=False)
+    layout = seed(url, SIZES["tiny"], quiet=True)
+    assert layout.occurrences > 500
+    return url
+
+
+def _bookings(url: str) -> int:
+    from booking.models import Booking
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        count = conn.execute(select(func.count()).select_from(Booking)).scalar_one()
+    engine.dispose()
+    return count
+
+
+def test_conflict_check_is_one_statement(bench_url):
+    figures = bench_queries.run_conflict(bench_url, bench_url, repeat=20, report=False)
+    assert figures["small_ms"] > 0 and figures["ratio"] > 0
+    timings, occurrences, statements = bench_queries.conflict_check(bench_url, repeat=5)
+    assert statements == 1 and occurrences > 500
+
+
+def test_availability_and_schedule_queries_are_bounded(bench_url):
+    availability = bench_queries.run_availability(bench_url, repeat=3, report=False)
+    assert availability["search_statements"] <= 7 and availability["week_statements"] <= 6
+    schedule = bench_queries.run_schedule(bench_url, repeat=3, report=False)
+    assert schedule["schedule_statements"] <= 8 and schedule["list_statements"] <= 7
+
+
+def test_create_benchmark_runs_both_servers_and_cleans_up(bench_url):
+    before = _bookings(bench_url)
+    figures = bench_create.run(bench_url, workers=2, clients=2, seconds=3, processes=1, report=False)
+    assert set(figures["product_statuses"]) <= {201, 409} and 201 in figures["product_statuses"]
+    assert set(figures["baseline_statuses"]) <= {201, 409} and 201 in figures["baseline_statuses"]
+    assert figures["baseline_rps"] > 0 and figures["product_rps"] > 0
+    assert 30 < figures["peak_rss_mb"] < 1000
+    assert _bookings(bench_url) == before
+
+
+def test_load_tool_replays_the_mix_without_server_errors(bench_url):
+    before = _bookings(bench_url)
+    figures = load.run(bench_url, workers=2, clients=2, seconds=3, max_requests=80, report=False)
+    assert 0 < figures["requests"] <= 80
+    assert figures["errors"] == 0
+    assert _bookings(bench_url) == before
+
+
+def test_load_goes_to_loopback_only():
+    from bench.common import require_loopback
+
+    require_loopback("http://127.0.0.1:8000")
+    require_loopback("http://localhost:8000")
+    for url in ("http://192.0.2.1:8000", "http://10.0.0.1", "http://[2001:db8::1]:80"):
+        with pytest.raises(SystemExit):
+            require_loopback(url)
