@@ -28,7 +28,10 @@ def app(database_url, tmp_path_factory):
     )
     with app.app_context():
         upgrade()
-    return app
+    yield app
+    with app.app_context():  # close the pool's connections before the interpreter finds them open
+        db.session.remove()
+        db.engine.dispose()
 
 
 def _wipe(app) -> None:
