@@ -30,6 +30,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from booking.config import normalize_database_url
+from booking.services.rooms import FIELDS as ROOM_FIELDS
 from pricing import DEFAULT_PRICE_LIST, OSLO, QuoteRequest, quote
 from pricing.weekly import parse_windows
 
@@ -237,27 +238,8 @@ def generate(size: Size, seed: int = 7, now: datetime | None = None) -> tuple[Ro
     per_building = _rooms_per_building(size)
     room_id = 0
     kinds, weights = [k for k in KINDS], [k[3] for k in KINDS]
-    room_cols = [
-        "id",
-        "building_id",
-        "name",
-        "kind",
-        "capacity",
-        "equipment",
-        "accessible",
-        "description",
-        "price_group",
-        "requires_approval",
-        "supervision",
-        "buffer_minutes",
-        "min_duration_minutes",
-        "max_duration_minutes",
-        "min_notice_hours",
-        "max_advance_days",
-        "active",
-        "created_at",
-        "updated_at",
-    ]
+    # The rooms table as the room service writes it (same order), plus keys and stamps.
+    room_cols = ["id", "building_id", *ROOM_FIELDS, "created_at", "updated_at"]
     for b in range(1, size.buildings + 1):
         count = per_building[b - 1]
         divisible = b % 4 == 2 and count >= 4
