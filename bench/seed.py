@@ -688,10 +688,25 @@ def _drop_everything(url: str) -> None:
             if os.path.exists(path + suffix):
                 os.remove(path + suffix)
         return
+    _create_database_if_missing(url)
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def _create_database_if_missing(url: str) -> None:
+    """A fresh machine has no bench databases: create the named one through the server's
+    ``postgres`` maintenance database."""
+    target = make_url(url)
+    engine = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        exists = conn.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
+        ).first()
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{target.database}"'))
     engine.dispose()
 
 

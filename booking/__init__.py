@@ -40,6 +40,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_web(app)
     init_rate_limits(app)  # after the blueprints: it wraps the login endpoints
     _register_request_hooks(app)
+    warm_up()
     if app.config.get("BOOKING_TRUSTED_PROXIES"):
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -52,6 +53,19 @@ def create_app(test_config: dict | None = None) -> Flask:
         return {"status": "ok"}
 
     return app
+
+
+def warm_up() -> None:
+    """Compute per-process caches before the first request instead of during it: the public
+    holidays of last, this and the next two years (the holidays library takes ~40 ms a year)."""
+    from datetime import datetime
+
+    from booking.domain.holidays import public_holidays
+    from pricing import OSLO
+
+    this_year = datetime.now(OSLO).year
+    for year in range(this_year - 1, this_year + 3):
+        public_holidays(year)
 
 
 def _register_request_hooks(app: Flask) -> None:

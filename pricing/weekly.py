@@ -7,9 +7,10 @@ imports it from here (arrows point one way: booking -> pricing, never back).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Iterable, Iterator
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -54,7 +55,14 @@ class WeeklyWindow:
 
 
 def parse_windows(items: Iterable[dict]) -> list[WeeklyWindow]:
-    return sorted(WeeklyWindow.parse(item) for item in items)
+    """Windows from their JSON form, sorted. Memoized: every request that checks opening or
+    staffed hours reads the same few dozen buildings' windows."""
+    return list(_parse_windows(tuple((item["day"], item["start"], item["end"]) for item in items)))
+
+
+@lru_cache(maxsize=1024)
+def _parse_windows(items: tuple[tuple[str, str, str], ...]) -> tuple[WeeklyWindow, ...]:
+    return tuple(sorted(WeeklyWindow.parse({"day": d, "start": s, "end": e}) for d, s, e in items))
 
 
 def window_intervals(

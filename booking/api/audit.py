@@ -12,7 +12,7 @@ blp = Blueprint("audit", __name__, description="The audit log of every change (a
 
 @blp.route("", methods=["GET"])
 @login_required
-@blp.arguments(AuditListArgs, location="query", as_kwargs=True)
+@blp.arguments(AuditListArgs(), location="query", as_kwargs=True)
 @blp.response(200, AuditEntrySchema(many=True))
 @blp.paginate(**PAGINATION)
 @blp.alt_response(401, description="Not logged in")

@@ -27,6 +27,10 @@ from booking.services.access import require_user
 PREFIX = ""
 blp = Blueprint("bookings", __name__, description="Bookings and series")
 BEARER = [{"bearer": []}]
+# One instance each: marshmallow builds a schema's fields (and its nested schemas) per instance.
+BOOKING = BookingSchema()
+SERIES = SeriesSchema()
+DRY_RUN = DryRunSchema()
 
 
 def series_view(series: Series, **extra) -> dict:
@@ -77,7 +81,7 @@ def _dry_run(actor, data) -> Response:
             "quote": None,
             "displaced_booking_ids": [],
         }
-        return _json_response(DryRunSchema().dump(body), 200)
+        return _json_response(DRY_RUN.dump(body), 200)
     body = {
         "dry_run": True,
         "outcome": "created",
@@ -89,7 +93,7 @@ def _dry_run(actor, data) -> Response:
         "displaced_booking_ids": [b.id for b in plan.displaced],
         "quote": plan.quote,
     }
-    return _json_response(DryRunSchema().dump(body), 200)
+    return _json_response(DRY_RUN.dump(body), 200)
 
 
 def _create(actor, data) -> Response:
@@ -98,10 +102,10 @@ def _create(actor, data) -> Response:
     created = bookings.create_booking(actor, data)
     if isinstance(created, Series):
         return _json_response(
-            SeriesSchema().dump(series_view(created)), 201, {"Location": f"/api/v1/series/{created.id}"}
+            SERIES.dump(series_view(created)), 201, {"Location": f"/api/v1/series/{created.id}"}
         )
     return _json_response(
-        BookingSchema().dump(created),
+        BOOKING.dump(created),
         201,
         {"Location": f"/api/v1/bookings/{created.id}", "ETag": created.etag},
     )
@@ -141,7 +145,7 @@ def _create_idempotently(actor, data, key: str) -> Response:
 
 @blp.route("/bookings", methods=["POST"])
 @login_required
-@blp.arguments(BookingCreateSchema)
+@blp.arguments(BookingCreateSchema())
 @blp.alt_response(
     201,
     schema=BookingSchema,
@@ -177,7 +181,7 @@ def create_booking(data):
 
 @blp.route("/bookings", methods=["GET"])
 @login_required
-@blp.arguments(BookingListArgs, location="query", as_kwargs=True)
+@blp.arguments(BookingListArgs(), location="query", as_kwargs=True)
 @blp.response(200, BookingSchema(many=True))
 @blp.paginate(**PAGINATION)
 @blp.alt_response(401, description="Not logged in")
@@ -204,7 +208,7 @@ def get_booking(booking_id):
 
 @blp.route("/bookings/<int:booking_id>", methods=["PATCH"])
 @login_required
-@blp.arguments(BookingPatchSchema)
+@blp.arguments(BookingPatchSchema())
 @blp.response(200, BookingSchema)
 @blp.alt_response(401, description="Not logged in")
 @blp.alt_response(403, description="Another organisation's booking")
@@ -224,7 +228,7 @@ def update_booking(data, booking_id):
 
 @blp.route("/bookings/<int:booking_id>/cancel", methods=["POST"])
 @login_required
-@blp.arguments(CancelSchema)
+@blp.arguments(CancelSchema())
 @blp.response(200, BookingSchema)
 @blp.alt_response(401, description="Not logged in")
 @blp.alt_response(403, description="Another organisation's booking")
@@ -235,7 +239,7 @@ def cancel_booking(data, booking_id):
     """Cancel, with the fee of SPEC §5 in `cancellation_fee`; `dry_run` shows the fee only"""
     booking, fee = bookings.cancel_booking(current_actor(), booking_id, data["reason"], data["dry_run"])
     if data["dry_run"]:  # the booking as it is, with the fee cancelling it now would cost
-        return _json_response(dict(BookingSchema().dump(booking), cancellation_fee=fee.to_dict()), 200)
+        return _json_response(dict(BOOKING.dump(booking), cancellation_fee=fee.to_dict()), 200)
     return booking, 200, {"ETag": booking.etag}
 
 
@@ -254,7 +258,7 @@ def approve_booking(booking_id):
 
 @blp.route("/bookings/<int:booking_id>/reject", methods=["POST"])
 @login_required
-@blp.arguments(RejectSchema)
+@blp.arguments(RejectSchema())
 @blp.response(200, BookingSchema)
 @blp.alt_response(401, description="Not logged in")
 @blp.alt_response(403, description="Not an admin")
@@ -280,7 +284,7 @@ def get_series(series_id):
 
 @blp.route("/series/<int:series_id>/cancel", methods=["POST"])
 @login_required
-@blp.arguments(SeriesCancelSchema)
+@blp.arguments(SeriesCancelSchema())
 @blp.response(200, SeriesCancelResultSchema)
 @blp.alt_response(401, description="Not logged in")
 @blp.alt_response(403, description="Another organisation's series")

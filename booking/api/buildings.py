@@ -18,7 +18,7 @@ def list_buildings(pagination_parameters):
 
 @blp.route("", methods=["POST"])
 @login_required
-@blp.arguments(BuildingSchema)
+@blp.arguments(BuildingSchema())
 @blp.response(201, BuildingSchema)
 @blp.alt_response(401, description="Not logged in")
 @blp.alt_response(403, description="Not an admin")
@@ -39,7 +39,7 @@ def get_building(building_id):
 
 @blp.route("/<int:building_id>", methods=["PATCH"])
 @login_required
-@blp.arguments(BuildingPatchSchema)
+@blp.arguments(BuildingPatchSchema())
 @blp.response(200, BuildingSchema)
 @blp.alt_response(401, description="Not logged in")
 @blp.alt_response(403, description="Not an admin")

@@ -12,7 +12,7 @@ from booking.extensions import db
 from booking.models import User
 from booking.services import audit
 from booking.services.access import ANONYMOUS, Actor, require_user
-from booking.services.auth import actor_for, user_for_token
+from booking.services.auth import actor_for, actor_for_token
 
 _ACTOR_KEY = "booking.actor"  # cached per request (not on g, which may outlive a request)
 PAGINATION = {"page_size": 50, "max_page_size": 500}
@@ -28,13 +28,11 @@ def current_actor() -> Actor:
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
-        user = user_for_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-        if user is None:
+        actor = actor_for_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+        if actor is None:
             raise NotAuthenticated("The bearer token is invalid, expired or revoked.")
-        actor = actor_for(user)
     elif session.get("user_id"):
-        user = db.session.get(User, session["user_id"])
-        actor = actor_for(user) if user and user.active else ANONYMOUS
+        actor = actor_for(db.session.get(User, session["user_id"]))
     else:
         actor = ANONYMOUS
     request.environ[_ACTOR_KEY] = actor

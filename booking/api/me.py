@@ -25,7 +25,7 @@ def me():
 
 @blp.route("/users", methods=["POST"])
 @login_required
-@blp.arguments(UserCreateSchema)
+@blp.arguments(UserCreateSchema())
 @blp.response(201, UserSchema)
 @blp.alt_response(401, description="Not logged in")
 @blp.alt_response(403, description="Not an admin")

@@ -15,7 +15,7 @@ blp = Blueprint("organizations", __name__, description="Organisations (associati
 
 @blp.route("", methods=["GET"])
 @login_required
-@blp.arguments(OrganizationListArgs, location="query", as_kwargs=True)
+@blp.arguments(OrganizationListArgs(), location="query", as_kwargs=True)
 @blp.response(200, OrganizationSchema(many=True))
 @blp.paginate(**PAGINATION)
 @blp.alt_response(401, description="Not logged in")
@@ -27,7 +27,7 @@ def list_organizations(pagination_parameters, verified=None):
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(OrganizationCreateSchema)
+@blp.arguments(OrganizationCreateSchema())
 @blp.response(201, OrganizationSchema)
 @blp.alt_response(409, description="Organisation number or e-mail registered already")
 @blp.doc(security=SECURITY)
@@ -50,7 +50,7 @@ def get_organization(organization_id):
 
 @blp.route("/<int:organization_id>", methods=["PATCH"])
 @login_required
-@blp.arguments(OrganizationPatchSchema)
+@blp.arguments(OrganizationPatchSchema())
 @blp.response(200, OrganizationSchema)
 @blp.alt_response(401, description="Not logged in")
 @blp.alt_response(403, description="Not an admin")

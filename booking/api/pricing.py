@@ -22,7 +22,7 @@ CSV = "text/csv"
 
 
 @blp.route("/quotes", methods=["POST"])
-@blp.arguments(QuoteRequestSchema)
+@blp.arguments(QuoteRequestSchema())
 @blp.response(200, PriceQuoteSchema)
 @blp.alt_response(
     422, description="Invalid input: unknown room or organisation, bad times or rule, no price list in force"
@@ -55,7 +55,7 @@ def list_price_lists(pagination_parameters):
 
 @blp.route("/price-lists", methods=["POST"])
 @login_required
-@blp.arguments(PriceListSchema)
+@blp.arguments(PriceListSchema())
 @blp.response(201, PriceListSchema)
 @blp.alt_response(401, description="Not logged in")
 @blp.alt_response(403, description="Not an admin")
@@ -73,7 +73,7 @@ def create_price_list(data):
 
 @blp.route("/invoices", methods=["GET"])
 @login_required
-@blp.arguments(InvoiceArgs, location="query", as_kwargs=True)
+@blp.arguments(InvoiceArgs(), location="query", as_kwargs=True)
 @blp.response(200, InvoiceMonthSchema)
 @blp.alt_response(401, description="Not logged in")
 @blp.alt_response(403, description="Not an admin")

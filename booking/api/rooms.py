@@ -20,7 +20,7 @@ blp = Blueprint("rooms", __name__, description="Rooms and room search")
 
 
 @blp.route("", methods=["GET"])
-@blp.arguments(RoomSearchSchema, location="query", as_kwargs=True)
+@blp.arguments(RoomSearchSchema(), location="query", as_kwargs=True)
 @blp.response(200, RoomSchema(many=True))
 @blp.paginate(**PAGINATION)
 def search_rooms(pagination_parameters, **filters):
@@ -40,7 +40,7 @@ def search_rooms(pagination_parameters, **filters):
 
 
 @blp.route("/<int:room_id>/availability", methods=["GET"])
-@blp.arguments(AvailabilityArgs, location="query", as_kwargs=True)
+@blp.arguments(AvailabilityArgs(), location="query", as_kwargs=True)
 @blp.response(200, AvailabilitySchema)
 @blp.alt_response(404, description="No such room")
 def room_availability(room_id, **args):
@@ -52,7 +52,7 @@ def room_availability(room_id, **args):
 
 @blp.route("", methods=["POST"])
 @login_required
-@blp.arguments(RoomCreateSchema)
+@blp.arguments(RoomCreateSchema())
 @blp.response(201, RoomSchema)
 @blp.alt_response(401, description="Not logged in")
 @blp.alt_response(403, description="Not an admin")
@@ -74,7 +74,7 @@ def get_room(room_id):
 
 @blp.route("/<int:room_id>", methods=["PATCH"])
 @login_required
-@blp.arguments(RoomPatchSchema)
+@blp.arguments(RoomPatchSchema())
 @blp.response(200, RoomSchema)
 @blp.alt_response(401, description="Not logged in")
 @blp.alt_response(403, description="Not an admin")

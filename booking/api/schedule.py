@@ -9,7 +9,7 @@ blp = Blueprint("schedule", __name__, description="The janitor's day schedule")
 
 
 @blp.route("/<int:building_id>/schedule", methods=["GET"])
-@blp.arguments(ScheduleArgs, location="query", as_kwargs=True)
+@blp.arguments(ScheduleArgs(), location="query", as_kwargs=True)
 @blp.response(200, DayScheduleSchema)
 @blp.alt_response(401, description="Not logged in")
 @blp.alt_response(403, description="Not a janitor of this building, nor an admin")

@@ -9,7 +9,7 @@ blp = Blueprint("tokens", __name__, description="API tokens")
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(TokenRequestSchema)
+@blp.arguments(TokenRequestSchema())
 @blp.response(201, TokenSchema)
 @blp.alt_response(401, description="Wrong e-mail or password")
 def create_token(data):

@@ -26,14 +26,16 @@ sequences, and must not go backwards.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import bindparam, event, select, update
+from sqlalchemy import String, cast, event, func, literal, select, text, true, union
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, attributes
 
 from booking.models import Booking, Building, FeedMarker, Organization, Room, Series, SkippedOccurrence, User
 from booking.models.room import room_units
-from booking.models.types import utcnow
+from booking.models.types import UTCDateTime, utcnow
 
 _PENDING = "booking.feed_marker_notes"
 _ROOM_FIELDS = ("name", "building_id", "parts")
@@ -181,7 +183,8 @@ def _before_commit(session: Session) -> None:
     session.flush()  # notes changes not flushed yet
     notes = session.info.pop(_PENDING, None)
     if notes:
-        bump(session, scopes_for(session, notes))
+        scopes, rooms = scopes_for(session, notes)
+        bump(session, scopes, rooms=rooms)
 
 
 def _after_transaction_end(session: Session, transaction) -> None:
@@ -189,8 +192,10 @@ def _after_transaction_end(session: Session, transaction) -> None:
         session.info.pop(_PENDING, None)
 
 
-def scopes_for(session: Session, notes: _Notes) -> set[str]:
-    """Resolve a transaction's notes to marker scopes (a few small queries, only when needed)."""
+def scopes_for(session: Session, notes: _Notes) -> tuple[set[str], set[int]]:
+    """Resolve a transaction's notes to marker scopes, and the rooms whose feeds changed: their
+    scopes, and those of the rooms sharing a unit with them, are added by ``bump`` in SQL.
+    A booking change needs no query here; renames and organisation changes need one or two."""
     relocated = set(notes.renamed_rooms)  # rooms whose LOCATION text changed
     if notes.renamed_buildings:
         relocated |= set(
@@ -210,74 +215,59 @@ def scopes_for(session: Session, notes: _Notes) -> set[str]:
         organizations |= set(
             session.scalars(select(Booking.organization_id).where(Booking.room_id.in_(relocated)).distinct())
         )
-    related = _related_rooms(session, rooms)
-    return (
-        {room_scope(r) for r in rooms | set(related)}
-        | {building_scope(b) for b in notes.buildings | notes.renamed_buildings | set(related.values())}
+    scopes = (
+        {building_scope(b) for b in notes.buildings | notes.renamed_buildings}
         | {organization_scope(o) for o in organizations}
         | {user_scope(u) for u in notes.users}
     )
+    return scopes, rooms
 
 
-def _related_rooms(session: Session, room_ids: set[int]) -> dict[int, int]:
-    """Every room sharing an atomic unit with one of ``room_ids`` (itself included), with its
-    building: a booking of a divisible gym shows in the feeds of its halves and vice versa."""
-    if not room_ids:
-        return {}
+def _related_rooms(room_ids: set[int]):
+    """Every room sharing an atomic unit with one of ``room_ids`` (itself included): a booking
+    of a divisible gym shows in the feeds of its halves and vice versa. A query to embed."""
     units = select(room_units.c.unit_id).where(room_units.c.room_id.in_(room_ids))
     sharing = select(room_units.c.room_id).where(room_units.c.unit_id.in_(units))
-    query = select(Room.id, Room.building_id).where(Room.id.in_(room_ids) | Room.id.in_(sharing))
-    return {room_id: building_id for room_id, building_id in session.execute(query)}
+    return Room.id.in_(room_ids) | Room.id.in_(sharing)
 
 
-def bump(session: Session, scopes: set[str], now: datetime | None = None) -> None:
-    """Advance the markers of ``scopes``: one SELECT (row-locked on PostgreSQL), one UPDATE for
-    the existing rows, one INSERT for new ones."""
-    if not scopes:
+def bump(
+    session: Session, scopes: set[str], now: datetime | None = None, rooms: set[int] = frozenset()
+) -> None:
+    """Advance the markers of ``scopes``, and of ``rooms`` with the rooms sharing a unit and
+    their buildings, in one statement: an upsert of the sorted, distinct scopes (row locks are
+    taken in that order in every transaction, so two never deadlock). An existing marker gets
+    ``version + 1`` and a ``changed_at`` whose whole second is later than its previous one."""
+    if not scopes and not rooms:
         return
     table = FeedMarker.__table__
-    ordered = sorted(scopes)
-    now = now or utcnow()
-    # ORDER BY: PostgreSQL locks the rows in this order, the same in every transaction (no deadlock).
-    locked = (
-        select(table.c.scope, table.c.changed_at)
-        .where(table.c.scope.in_(ordered))
-        .order_by(table.c.scope)
-        .with_for_update()
-    )
-    current = {scope: changed_at for scope, changed_at in session.execute(locked)}
-    updates = [{"s": scope, "t": _next_change(current[scope], now)} for scope in ordered if scope in current]
-    if updates:
-        statement = (
-            update(table)
-            .where(table.c.scope == bindparam("s"))
-            .values(version=table.c.version + 1, changed_at=bindparam("t"))
+    now = literal(now or utcnow(), UTCDateTime())
+    parts = [select(literal(scope, String).label("scope")) for scope in sorted(scopes)]
+    if rooms:
+        related = _related_rooms(rooms)
+        parts.append(select((literal("room:") + cast(Room.id, String)).label("scope")).where(related))
+        parts.append(
+            select((literal("building:") + cast(Room.building_id, String)).label("scope")).where(related)
         )
-        session.execute(statement, updates)
-    inserts = [{"scope": scope, "version": 1, "changed_at": now} for scope in ordered if scope not in current]
-    if inserts:
-        session.execute(_upsert(session, table), inserts)
-
-
-def _next_change(previous: datetime, now: datetime) -> datetime:
-    """``now``, or the next whole second after ``previous`` when ``now`` is not past it."""
-    floor = previous.replace(microsecond=0)
-    return now if now.replace(microsecond=0) > floor else floor + timedelta(seconds=1)
-
-
-def _upsert(session: Session, table):
-    """INSERT that, when a concurrent transaction created the row first, bumps it instead."""
+    source = union(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    rows = select(source.c.scope, literal(1), now).where(true()).order_by(source.c.scope)
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        from sqlalchemy import insert
-
-        return insert(table)
-    statement = insert(table)
-    return statement.on_conflict_do_update(
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(table).from_select(["scope", "version", "changed_at"], rows)
+    statement = statement.on_conflict_do_update(
         index_elements=[table.c.scope],
-        set_={"version": table.c.version + 1, "changed_at": statement.excluded.changed_at},
+        set_={
+            "version": table.c.version + 1,
+            "changed_at": _next_change(dialect, table.c.changed_at, statement.excluded.changed_at),
+        },
     )
+    session.execute(statement)
+
+
+def _next_change(dialect: str, previous, now):
+    """SQL: ``now``, or the next whole second after ``previous`` when ``now`` is not past it."""
+    if dialect == "postgresql":
+        return func.greatest(now, func.date_trunc("second", previous) + text("interval '1 second'"))
+    # SQLite keeps UTC text 'YYYY-MM-DD HH:MM:SS.ffffff', which orders like the time it names.
+    next_second = func.strftime("%Y-%m-%d %H:%M:%S", previous, "+1 second") + literal(".000000")
+    return func.max(now, next_second)

@@ -6,13 +6,14 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, union_all
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from booking.domain.errors import NotAuthenticated
 from booking.extensions import db
 from booking.models import ApiToken, User
 from booking.models.types import utcnow
+from booking.models.user import janitor_buildings, memberships
 from booking.services.access import ANONYMOUS, Actor
 
 # A real hash to compare against when the e-mail is unknown, so a login attempt takes as long
@@ -57,21 +58,44 @@ def login(email: str, password: str, ttl_days: int | None = None) -> str:
     return issue_token(authenticate_password(email, password), ttl_days)
 
 
-def user_for_token(token: str) -> User | None:
-    row = db.session.execute(
-        select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
-    ).scalar_one_or_none()
-    if row is None or (row.expires_at is not None and row.expires_at <= utcnow()):
+def actor_for_token(token: str) -> Actor | None:
+    """The actor of a valid bearer token, or None (unknown, expired, revoked, inactive user).
+    Every API request starts here, so it is one statement without ORM objects: the token's user
+    with one row per organisation membership and janitor building (the user's row alone when
+    there are none)."""
+    scopes = union_all(
+        select(
+            memberships.c.user_id,
+            literal("organization").label("kind"),
+            memberships.c.organization_id.label("ref"),
+        ),
+        select(janitor_buildings.c.user_id, literal("building"), janitor_buildings.c.building_id),
+    ).subquery()
+    rows = db.session.execute(
+        select(User.id, User.role, ApiToken.expires_at, scopes.c.kind, scopes.c.ref)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .outerjoin(scopes, scopes.c.user_id == User.id)
+        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None), User.active.is_(True))
+    ).all()
+    if not rows or (rows[0].expires_at is not None and rows[0].expires_at <= utcnow()):
         return None
-    return row.user if row.user.active else None
+    return _actor(rows[0].id, rows[0].role, [(row.kind, row.ref) for row in rows if row.kind])
 
 
 def actor_for(user: User | None) -> Actor:
-    if user is None:
+    if user is None or not user.active:
         return ANONYMOUS
+    return _actor(
+        user.id,
+        user.role,
+        [("organization", o.id) for o in user.organizations] + [("building", b.id) for b in user.buildings],
+    )
+
+
+def _actor(user_id: int, role: str, scopes: list[tuple[str, int]]) -> Actor:
     return Actor(
-        user_id=user.id,
-        role=user.role,
-        organization_ids=frozenset(o.id for o in user.organizations),
-        building_ids=frozenset(b.id for b in user.buildings),
+        user_id=user_id,
+        role=role,
+        organization_ids=frozenset(ref for kind, ref in scopes if kind == "organization"),
+        building_ids=frozenset(ref for kind, ref in scopes if kind == "building"),
     )

@@ -5,16 +5,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists, select
-from sqlalchemy.orm import selectinload
 
 from booking.domain.conflicts import PendingRequest, competing_groups, suggested_winner
 from booking.domain.errors import InvalidInput
 from booking.domain.rules import local_dates
 from booking.extensions import db
-from booking.models import Booking, Building, Occupancy, Organization, Room, room_units
+from booking.models import Booking, Building, Closure, Occupancy, Organization, Room, room_units
 from booking.services.access import Actor, require_admin
 from booking.services.rooms import get_room
-from pricing.weekly import OSLO, is_within, window_intervals
+from pricing.weekly import OSLO, is_within, parse_windows, window_intervals
 
 MAX_RANGE_DAYS = 92
 
@@ -148,15 +147,19 @@ def _without_closed_days(start, end, closed):
 
 
 def open_building_ids(start: datetime, end: datetime) -> list[int]:
-    """Buildings whose opening hours cover ``[start, end)`` and that are not closed then."""
-    ids = []
+    """Buildings whose opening hours cover ``[start, end)`` and that are not closed then: one
+    statement (closures are tested in SQL), opening hours checked on the memoized windows."""
     days = local_dates(start, end)
-    for building in db.session.execute(select(Building).options(selectinload(Building.closures))).scalars():
-        if building.opening_windows and not is_within(building.opening_windows, start, end):
+    closed = exists().where(
+        Closure.building_id == Building.id, Closure.start_date <= max(days), Closure.end_date >= min(days)
+    )
+    ids = []
+    for building_id, opening_hours in db.session.execute(
+        select(Building.id, Building.opening_hours).where(~closed).order_by(Building.id)
+    ):
+        if opening_hours and not is_within(parse_windows(opening_hours), start, end):
             continue
-        if any(a <= day <= b for day in days for a, b in building.closure_ranges):
-            continue
-        ids.append(building.id)
+        ids.append(building_id)
     return ids
 
 

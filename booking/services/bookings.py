@@ -30,7 +30,16 @@ from booking.domain.errors import (
 from booking.domain.holidays import holiday_dates
 from booking.domain.rules import BuildingRules, RoomRules, find_violations, local_dates
 from booking.extensions import db
-from booking.models import Booking, Notification, Occupancy, Organization, Room, Series, SkippedOccurrence
+from booking.models import (
+    Booking,
+    Building,
+    Notification,
+    Occupancy,
+    Organization,
+    Room,
+    Series,
+    SkippedOccurrence,
+)
 from booking.models.booking import OPEN_STATUSES
 from booking.models.types import utcnow
 from booking.services import suggestions
@@ -140,7 +149,7 @@ def _holds(room: Room, occurrences, booking_id: int | None = None) -> list[Hold]
     ]
 
 
-def existing_holds(unit_ids, start: datetime, until: datetime, *, active_only: bool = True) -> list[Hold]:
+def existing_holds(unit_ids, start: datetime, until: datetime) -> list[Hold]:
     """Occupancies on ``unit_ids`` overlapping ``[start, until)``, one query, index-backed:
     the lower bound on ``start`` keeps the scan on (unit_id, start) narrow."""
     query = (
@@ -157,10 +166,9 @@ def existing_holds(unit_ids, start: datetime, until: datetime, *, active_only: b
         .where(
             Occupancy.unit_id.in_(list(unit_ids)),
             Occupancy.overlapping(start, until),
+            Occupancy.active.is_(True),
         )
     )
-    if active_only:
-        query = query.where(Occupancy.active.is_(True))
     merged: dict[int, Hold] = {}
     for booking_id, unit_id, o_start, o_until, room_id, org_name in db.session.execute(query):
         hold = merged.get(booking_id)
@@ -266,8 +274,25 @@ def _split_by_rules(room, occurrences, attendees, now, *, skip_holidays: bool, s
 # --- create --------------------------------------------------------------------------------
 
 
+def load_room_for_booking(room_id: int) -> Room | None:
+    """The room with what the rules, the conflict check and the quote read: its building and
+    atomic units in one statement, the building's closures in a second."""
+    return (
+        db.session.execute(
+            select(Room)
+            .where(Room.id == room_id)
+            .options(
+                joinedload(Room.building).selectinload(Building.closures),
+                joinedload(Room.units).load_only(Room.id),
+            )
+        )
+        .unique()
+        .scalar_one_or_none()
+    )
+
+
 def _load_targets(data: dict) -> tuple[Room, Organization]:
-    room = db.session.get(Room, data["room_id"])
+    room = load_room_for_booking(data["room_id"])
     if room is None:
         raise InvalidInput({"room_id": [f"There is no room {data['room_id']}."]})
     organization = db.session.get(Organization, data["organization_id"])
@@ -401,7 +426,10 @@ def _jsonable(conflicts: list[dict]) -> list[dict]:
 
 
 def _occupy(room: Room, bookings: list[Booking], active: bool) -> None:
-    """Insert the bookings' occupancy rows; the database refuses an overlap among active rows."""
+    """Insert the bookings' occupancy rows; the database refuses an overlap among active rows.
+
+    No savepoint: when a concurrent request committed first, this request answers 409 and
+    writes nothing, so the whole transaction is rolled back before saying what blocks it."""
     rows = [
         {
             "booking_id": b.id,
@@ -413,20 +441,20 @@ def _occupy(room: Room, bookings: list[Booking], active: bool) -> None:
         for b in bookings
         for unit in room.unit_ids
     ]
+    occurrences = [(b.start, b.end) for b in bookings]
+    own_ids, attendees = {b.id for b in bookings}, bookings[0].attendees
     try:
-        with db.session.begin_nested():
-            db.session.execute(Occupancy.__table__.insert(), rows)
+        db.session.execute(Occupancy.__table__.insert(), rows)
     except IntegrityError as error:
-        # A concurrent request committed first: say what blocks us now.
-        occurrences = [(b.start, b.end) for b in bookings]
-        blocked = find_blocking(room, occurrences, exclude_booking_id=None)
+        db.session.rollback()
         blocked = {
-            i: [c for c in cs if c["booking_id"] not in {b.id for b in bookings}] for i, cs in blocked.items()
+            i: [c for c in cs if c["booking_id"] not in own_ids]
+            for i, cs in find_blocking(room, occurrences).items()
         }
         blocked = {i: cs for i, cs in blocked.items() if cs}
         if not blocked:
             raise
-        raise _conflict_error(room, occurrences, blocked, bookings[0].attendees) from error
+        raise _conflict_error(room, occurrences, blocked, attendees) from error
 
 
 def _activate(booking: Booking) -> None:
@@ -465,16 +493,20 @@ def _notify(booking: Booking, kind: str, message: str) -> None:
 
 
 def _reject_competitors(winner: Booking, reason: str) -> list[Booking]:
-    """Reject every pending request that overlaps a newly confirmed booking on a shared unit."""
+    """Reject every pending request that overlaps a newly confirmed booking on a shared unit
+    (pending requests hold inactive occupancies): one statement, usually finding none."""
     room = winner.room
     until = winner.end + timedelta(minutes=room.buffer_minutes)
-    holds = existing_holds(room.unit_ids, winner.start, until, active_only=False)
-    ids = [h.booking_id for h in holds if h.booking_id != winner.id]
-    if not ids:
-        return []
+    waiting = select(Occupancy.booking_id).where(
+        Occupancy.unit_id.in_(room.unit_ids),
+        Occupancy.overlapping(winner.start, until),
+        Occupancy.active.is_(False),
+    )
     losers = (
         db.session.execute(
-            select(Booking).where(Booking.id.in_(ids), Booking.status == "pending").order_by(Booking.id)
+            select(Booking)
+            .where(Booking.id.in_(waiting), Booking.id != winner.id, Booking.status == "pending")
+            .order_by(Booking.id)
         )
         .scalars()
         .all()

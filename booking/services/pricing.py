@@ -15,10 +15,25 @@ from booking.services.access import Actor, require_admin
 from pricing import OSLO, PriceList, Quote, QuoteRequest, price_list_in_force, quote
 from pricing.quotes import merge_lines
 
+_PARSED: dict[tuple, PriceList] = {}  # versions are never edited: parse each row once per process
+
 
 def price_lists() -> list[PriceList]:
-    rows = db.session.execute(select(PriceListVersion).order_by(PriceListVersion.valid_from)).scalars()
-    return [PriceList.from_dict(row.data) for row in rows]
+    """Every version, oldest first: one statement; each row parsed once per process."""
+    rows = db.session.execute(
+        select(PriceListVersion.id, PriceListVersion.created_at, PriceListVersion.data).order_by(
+            PriceListVersion.valid_from
+        )
+    )
+    lists = []
+    for row_id, created_at, data in rows:
+        key = (row_id, created_at)
+        if key not in _PARSED:
+            if len(_PARSED) > 1000:
+                _PARSED.clear()
+            _PARSED[key] = PriceList.from_dict(data)
+        lists.append(_PARSED[key])
+    return lists
 
 
 def create_price_list(actor: Actor, data: dict) -> PriceList:
@@ -31,13 +46,16 @@ def create_price_list(actor: Actor, data: dict) -> PriceList:
         raise InvalidInput({"_schema": [str(error)]}) from error
     clash = db.session.execute(
         select(PriceListVersion.id).where(
-            (PriceListVersion.version == price_list.version) | (PriceListVersion.valid_from == price_list.valid_from)
+            (PriceListVersion.version == price_list.version)
+            | (PriceListVersion.valid_from == price_list.valid_from)
         )
     ).first()
     if clash:
         raise StateConflict("A price list with this version or valid_from exists already.")
     db.session.add(
-        PriceListVersion(version=price_list.version, valid_from=price_list.valid_from, data=price_list.to_dict())
+        PriceListVersion(
+            version=price_list.version, valid_from=price_list.valid_from, data=price_list.to_dict()
+        )
     )
     db.session.flush()
     return price_list
@@ -87,7 +105,9 @@ def combined_quote(quotes: list[Quote]) -> dict:
         "total_ore": sum(q.total_ore for q in quotes),
         "price_list_version": ", ".join(versions),
         "category": quotes[0].category if quotes else None,
-        "supervision_reason": "; ".join(dict.fromkeys(q.supervision_reason for q in quotes if q.supervision_reason))
+        "supervision_reason": "; ".join(
+            dict.fromkeys(q.supervision_reason for q in quotes if q.supervision_reason)
+        )
         or None,
         "occurrences": [
             {"start": o.start.isoformat(), "end": o.end.isoformat(), "total_ore": o.total_ore}
@@ -151,9 +171,14 @@ def quote_request(data: dict) -> dict:
         organization_id=organization_id,
         category=category,
         occurrences=[
-            {"start": o.start, "end": o.end, "price_list_version": q.price_list_version,
-             "lines": [line.to_dict() for line in o.lines], "total_ore": o.total_ore,
-             "supervision_reason": o.supervision_reason}
+            {
+                "start": o.start,
+                "end": o.end,
+                "price_list_version": q.price_list_version,
+                "lines": [line.to_dict() for line in o.lines],
+                "total_ore": o.total_ore,
+                "supervision_reason": o.supervision_reason,
+            }
             for q in quotes
             for o in q.occurrences
         ],
