@@ -34,13 +34,37 @@ BUILDINGS = [
         "opening_hours": _hours((*WEEKDAYS, "sat", "sun"), "07:00", "23:00"),
         "closures": [{"start_date": date(2026, 12, 24), "end_date": date(2026, 12, 26), "reason": "Jul"}],
         "rooms": [
-            {"name": "Storsalen", "kind": "hall", "capacity": 300, "equipment": ["piano", "stage", "sound"],
-             "accessible": True, "requires_approval": True, "buffer_minutes": 30, "min_duration_minutes": 60},
-            {"name": "Øvingsrom 1", "kind": "rehearsal_room", "capacity": 25, "equipment": ["piano"],
-             "buffer_minutes": 15},
-            {"name": "Øvingsrom 2", "kind": "rehearsal_room", "capacity": 12, "equipment": ["drums", "amplifier"]},
-            {"name": "Møterom Kaffekroken", "kind": "meeting_room", "capacity": 14,
-             "equipment": ["projector", "coffee"], "accessible": True, "supervision": "never"},
+            {
+                "name": "Storsalen",
+                "kind": "hall",
+                "capacity": 300,
+                "equipment": ["piano", "stage", "sound"],
+                "accessible": True,
+                "requires_approval": True,
+                "buffer_minutes": 30,
+                "min_duration_minutes": 60,
+            },
+            {
+                "name": "Øvingsrom 1",
+                "kind": "rehearsal_room",
+                "capacity": 25,
+                "equipment": ["piano"],
+                "buffer_minutes": 15,
+            },
+            {
+                "name": "Øvingsrom 2",
+                "kind": "rehearsal_room",
+                "capacity": 12,
+                "equipment": ["drums", "amplifier"],
+            },
+            {
+                "name": "Møterom Kaffekroken",
+                "kind": "meeting_room",
+                "capacity": 14,
+                "equipment": ["projector", "coffee"],
+                "accessible": True,
+                "supervision": "never",
+            },
             {"name": "Verkstedet", "kind": "classroom", "capacity": 20, "equipment": ["projector"]},
         ],
     },
@@ -53,11 +77,21 @@ BUILDINGS = [
         "rooms": [
             {"name": "Gymsal A", "kind": "gym", "capacity": 40, "equipment": ["wall-bars"]},
             {"name": "Gymsal B", "kind": "gym", "capacity": 40, "equipment": ["wall-bars"]},
-            {"name": "Gymsal hele", "kind": "gym", "capacity": 80, "equipment": ["wall-bars"],
-             "parts": ["Gymsal A", "Gymsal B"]},
+            {
+                "name": "Gymsal hele",
+                "kind": "gym",
+                "capacity": 80,
+                "equipment": ["wall-bars"],
+                "parts": ["Gymsal A", "Gymsal B"],
+            },
             {"name": "Klasserom 101", "kind": "classroom", "capacity": 30, "equipment": ["projector"]},
             {"name": "Klasserom 102", "kind": "classroom", "capacity": 30, "equipment": ["projector"]},
-            {"name": "Musikkrommet", "kind": "rehearsal_room", "capacity": 30, "equipment": ["piano", "drums"]},
+            {
+                "name": "Musikkrommet",
+                "kind": "rehearsal_room",
+                "capacity": 30,
+                "equipment": ["piano", "drums"],
+            },
         ],
     },
     {
@@ -67,22 +101,43 @@ BUILDINGS = [
         "opening_hours": _hours((*WEEKDAYS, "sat", "sun"), "08:00", "23:00"),
         "closures": [],
         "rooms": [
-            {"name": "Hallflate", "kind": "sports_hall", "capacity": 200, "equipment": ["scoreboard"],
-             "accessible": True, "requires_approval": True, "buffer_minutes": 15, "min_duration_minutes": 60},
+            {
+                "name": "Hallflate",
+                "kind": "sports_hall",
+                "capacity": 200,
+                "equipment": ["scoreboard"],
+                "accessible": True,
+                "requires_approval": True,
+                "buffer_minutes": 15,
+                "min_duration_minutes": 60,
+            },
             {"name": "Klubbrommet", "kind": "meeting_room", "capacity": 20, "equipment": ["coffee"]},
-            {"name": "Styrerommet", "kind": "meeting_room", "capacity": 10, "equipment": ["projector"],
-             "accessible": True},
+            {
+                "name": "Styrerommet",
+                "kind": "meeting_room",
+                "capacity": 10,
+                "equipment": ["projector"],
+                "accessible": True,
+            },
         ],
     },
 ]
 
 ORGANIZATIONS = [
     # (name, org number, facts, verified) — facts decide the proposed category
-    ("Bekkestua Skolekorps", "974760673", dict(voluntary=True, local=True,
-     registered_in_frivillighetsregisteret=True, youth_activity=True), True),  # free
+    (
+        "Bekkestua Skolekorps",
+        "974760673",
+        dict(voluntary=True, local=True, registered_in_frivillighetsregisteret=True, youth_activity=True),
+        True,
+    ),  # free
     ("Bærum Seniordans", "123456785", dict(voluntary=True, local=True), True),  # reduced
-    ("Rykkinn Innebandyklubb", "910000004", dict(voluntary=True, local=True,
-     registered_in_frivillighetsregisteret=True, youth_activity=True), True),  # free
+    (
+        "Rykkinn Innebandyklubb",
+        "910000004",
+        dict(voluntary=True, local=True, registered_in_frivillighetsregisteret=True, youth_activity=True),
+        True,
+    ),  # free
     ("Nordisk Konsulentforum AS", "920000002", dict(), True),  # full
     ("Sandvika Sjakklubb", "930000000", dict(voluntary=True, local=True), False),  # unverified
 ]
@@ -116,8 +171,14 @@ def load_demo() -> bool:
     for name, number, facts, verified in ORGANIZATIONS:
         org = register_organization(
             Actor(),
-            dict(facts, name=name, org_number=number, contact_name=f"Kontakt {name}",
-                 email=f"post@{number}.demo.test", phone="+47 400 00 000"),
+            dict(
+                facts,
+                name=name,
+                org_number=number,
+                contact_name=f"Kontakt {name}",
+                email=f"post@{number}.demo.test",
+                phone="+47 400 00 000",
+            ),
         )
         if verified:
             update_organization(ADMIN, org.id, {"verified": True})
@@ -157,14 +218,22 @@ def _season_of_rehearsals(buildings: dict, organizations: dict) -> None:
     for org, building, room_name, weekday, start, end, title, weeks in SEASON:
         room = next(r for r in buildings[building].rooms if r.name == room_name)
         first = today + timedelta(days=7 + (weekday - today.weekday()) % 7)
-        create_booking(ADMIN, {
-            "room_id": room.id, "organization_id": organizations[org].id, "title": title,
-            "start": datetime.combine(first, time.fromisoformat(start), OSLO),
-            "end": datetime.combine(first, time.fromisoformat(end), OSLO),
-            "attendees": min(room.capacity, 15), "recurrence": {"rrule": f"FREQ=WEEKLY;COUNT={weeks}"},
-            "on_conflict": "skip", "skip_holidays": True, "public_title": True,
-            "notes": "Nøkkel hentes i resepsjonen.",
-        })
+        create_booking(
+            ADMIN,
+            {
+                "room_id": room.id,
+                "organization_id": organizations[org].id,
+                "title": title,
+                "start": datetime.combine(first, time.fromisoformat(start), OSLO),
+                "end": datetime.combine(first, time.fromisoformat(end), OSLO),
+                "attendees": min(room.capacity, 15),
+                "recurrence": {"rrule": f"FREQ=WEEKLY;COUNT={weeks}"},
+                "on_conflict": "skip",
+                "skip_holidays": True,
+                "public_title": True,
+                "notes": "Nøkkel hentes i resepsjonen.",
+            },
+        )
 
 
 def demo_organization(name: str) -> Organization:

@@ -122,8 +122,9 @@ def handle_integrity_error(error: IntegrityError) -> Response:
     """A backstop: services check uniqueness first and say what clashes; should a concurrent
     request win the race, the database constraint still holds and the client gets a 409."""
     log.warning("integrity error on %s %s: %s", request.method, request.path, error.orig)
-    return problem(409, "Conflict", "The change conflicts with existing data; reload and try again.",
-                   "state-conflict")
+    return problem(
+        409, "Conflict", "The change conflicts with existing data; reload and try again.", "state-conflict"
+    )
 
 
 def handle_unexpected(error: Exception) -> Response:

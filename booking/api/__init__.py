@@ -31,8 +31,14 @@ class Api(SmorestApi):
 
 def _problem_content_type(spec: dict) -> None:
     """Error responses are application/problem+json, not application/json."""
-    responses = [r for path in spec.get("paths", {}).values() for op in path.values() if isinstance(op, dict)
-                 for code, r in op.get("responses", {}).items() if str(code)[0] in "45"]
+    responses = [
+        r
+        for path in spec.get("paths", {}).values()
+        for op in path.values()
+        if isinstance(op, dict)
+        for code, r in op.get("responses", {}).items()
+        if str(code)[0] in "45"
+    ]
     responses += list(spec.get("components", {}).get("responses", {}).values())
     for response in responses:
         if "content" in response:
@@ -86,7 +92,18 @@ def init_api(app: Flask) -> None:
     api.init_app(app)
     from booking.feeds import routes as feed_routes
 
-    for module in (tokens, me, buildings, rooms, organizations, bookings, conflicts, schedule, pricing, feeds):
+    for module in (
+        tokens,
+        me,
+        buildings,
+        rooms,
+        organizations,
+        bookings,
+        conflicts,
+        schedule,
+        pricing,
+        feeds,
+    ):
         api.register_blueprint(module.blp, url_prefix=API_PREFIX + module.PREFIX)
     api.register_blueprint(feed_routes.blp, url_prefix=feed_routes.PREFIX)
     api.register_blueprint(audit.blp, url_prefix=API_PREFIX + audit.PREFIX)

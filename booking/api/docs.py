@@ -39,13 +39,18 @@ def api_docs():
                         "parameters": operation.get("parameters", []) + item.get("parameters", []),
                         "body": {ct: _ref_name(c.get("schema")) for ct, c in body.items()},
                         "responses": {
-                            code: (r.get("description", ""), {ct: _ref_name(c.get("schema")) for ct, c in
-                                                              r.get("content", {}).items()})
+                            code: (
+                                r.get("description", ""),
+                                {ct: _ref_name(c.get("schema")) for ct, c in r.get("content", {}).items()},
+                            )
                             for code, r in operation.get("responses", {}).items()
                         },
                         "secured": bool(operation.get("security")),
                     }
                 )
     return render_template(
-        "api_docs.html", spec=spec, operations=operations, schemas=spec.get("components", {}).get("schemas", {})
+        "api_docs.html",
+        spec=spec,
+        operations=operations,
+        schemas=spec.get("components", {}).get("schemas", {}),
     )

@@ -83,7 +83,9 @@ def Windows(**kwargs) -> fields.List:  # noqa: N802
 
 class Slug(fields.String):
     def __init__(self, **kwargs):
-        super().__init__(validate=validate.Regexp(SLUG, error="Use a-z, 0-9, '-' and '_' (max 40)."), **kwargs)
+        super().__init__(
+            validate=validate.Regexp(SLUG, error="Use a-z, 0-9, '-' and '_' (max 40)."), **kwargs
+        )
 
 
 class PartialMixin:

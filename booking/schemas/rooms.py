@@ -16,10 +16,13 @@ class RoomSchema(Schema):
     accessible = fields.Boolean(load_default=False)
     description = Text(5000, load_default="")
     price_group = fields.String(
-        validate=validate.OneOf(PRICE_GROUPS), metadata={"description": "Key into the price list; default: kind"}
+        validate=validate.OneOf(PRICE_GROUPS),
+        metadata={"description": "Key into the price list; default: kind"},
     )
     requires_approval = fields.Boolean(load_default=False)
-    supervision = fields.String(load_default="outside_staffed_hours", validate=validate.OneOf(SUPERVISION_MODES))
+    supervision = fields.String(
+        load_default="outside_staffed_hours", validate=validate.OneOf(SUPERVISION_MODES)
+    )
     buffer_minutes = Count(0, 240, load_default=0)
     min_duration_minutes = Count(1, 10_080, load_default=30)
     max_duration_minutes = Count(1, 10_080, load_default=720)
@@ -66,7 +69,9 @@ class BusySchema(Schema):
     end = LocalDateTime()
     occupied_until = LocalDateTime(metadata={"description": "end plus the changeover buffer"})
     organization_name = fields.String()
-    title = fields.String(allow_none=True, metadata={"description": "Only when the booking's title is public"})
+    title = fields.String(
+        allow_none=True, metadata={"description": "Only when the booking's title is public"}
+    )
     status = fields.String()
 
 
@@ -80,4 +85,6 @@ class AvailabilitySchema(Schema):
     from_ = LocalDateTime(data_key="from", attribute="from")
     to = LocalDateTime()
     busy = fields.List(fields.Nested(BusySchema))
-    free = fields.List(fields.Nested(IntervalSchema), metadata={"description": "Free time inside opening hours"})
+    free = fields.List(
+        fields.Nested(IntervalSchema), metadata={"description": "Free time inside opening hours"}
+    )

@@ -275,14 +275,14 @@ def _split_by_rules(room, occurrences, attendees, now, *, skip_holidays: bool, s
 
 
 def load_room_for_booking(room_id: int) -> Room | None:
-    """The room with what the rules, the conflict check and the quote read: its building and
-    atomic units in one statement, the building's closures in a second."""
+    """The room with what the rules, the conflict check and the quote read, in one statement:
+    its building, the building's closures and the room's atomic units (a few rows each)."""
     return (
         db.session.execute(
             select(Room)
             .where(Room.id == room_id)
             .options(
-                joinedload(Room.building).selectinload(Building.closures),
+                joinedload(Room.building).joinedload(Building.closures),
                 joinedload(Room.units).load_only(Room.id),
             )
         )

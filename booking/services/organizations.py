@@ -55,7 +55,9 @@ def register_organization(actor: Actor, data: dict) -> Organization:
     account for the contact e-mail."""
     if not is_valid_org_number(data["org_number"]):
         raise InvalidInput({"org_number": ["Not a valid Norwegian organisation number (9 digits, mod-11)."]})
-    if db.session.execute(select(Organization.id).where(Organization.org_number == data["org_number"])).first():
+    if db.session.execute(
+        select(Organization.id).where(Organization.org_number == data["org_number"])
+    ).first():
         raise StateConflict(f"Organisation number {data['org_number']} is registered already.")
     organization = Organization(org_number=data["org_number"], verified=False)
     for key in EDITABLE:

@@ -75,9 +75,14 @@ def _set_parts(room: Room, part_ids: list[int]) -> None:
             raise InvalidInput({"parts": [f"Room {part.id} is in another building."]})
         if part.parts:
             raise InvalidInput({"parts": [f"Room {part.id} is itself divided; parts must be plain rooms."]})
-    if parts and db.session.execute(select(room_units.c.room_id).where(
-        room_units.c.unit_id == room.id, room_units.c.room_id != room.id
-    )).first():
+    if (
+        parts
+        and db.session.execute(
+            select(room_units.c.room_id).where(
+                room_units.c.unit_id == room.id, room_units.c.room_id != room.id
+            )
+        ).first()
+    ):
         raise InvalidInput({"parts": ["This room is a part of another room and cannot be divided."]})
     room.parts = parts
     db.session.flush()

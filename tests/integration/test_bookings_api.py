@@ -509,6 +509,32 @@ def test_reschedule_with_if_match(client, world):
     assert retitled.get_json()["title"] == "Ny tittel" and retitled.get_json()["sequence"] == 2
 
 
+def test_a_race_lost_at_the_database_is_the_same_409_and_writes_nothing(client, world, monkeypatch):
+    """The friendly check can pass while another request commits the slot first; then the
+    database refuses the occupancy, and the answer is the conflict with nothing stored."""
+    from booking.models import AuditEntry, FeedMarker
+    from booking.services import bookings as service
+
+    _, room, organization, member = world
+    first = book(client, member, room, organization, local(5), local(5, "20:00")).get_json()
+    counts = (db.session.query(Booking).count(), db.session.query(AuditEntry).count())
+    markers = {m.scope: m.version for m in db.session.query(FeedMarker)}
+    real = service.find_blocking
+    calls = []
+
+    def blind_first_check(*args, **kwargs):  # the check that ran before the winner committed
+        calls.append(args)
+        return {} if len(calls) == 1 else real(*args, **kwargs)
+
+    monkeypatch.setattr(service, "find_blocking", blind_first_check)
+    body = assert_problem(book(client, member, room, organization, local(5, "19:00"), local(5, "21:00")), 409)
+    assert len(calls) == 2  # the check, then the answer after the database refused
+    assert [c["booking_id"] for c in body["conflicts"]] == [first["id"]] and body["suggestions"]
+    db.session.expire_all()
+    assert (db.session.query(Booking).count(), db.session.query(AuditEntry).count()) == counts
+    assert {m.scope: m.version for m in db.session.query(FeedMarker)} == markers
+
+
 def test_reschedule_into_a_conflict_is_409_and_changes_nothing(client, world):
     _, room, organization, member = world
     first = book(client, member, room, organization, local(4), local(4, "20:00")).get_json()
@@ -619,7 +645,12 @@ def test_a_started_booking_cannot_be_cancelled_by_its_member(client, make, world
     booking = db.session.get(Booking, created["id"])
     booking.start = datetime.now(OSLO) - timedelta(minutes=5)
     db.session.commit()
-    body = assert_problem(client.post(f"/api/v1/bookings/{created['id']}/cancel", json={}, headers=member.headers), 409)
+    body = assert_problem(
+        client.post(f"/api/v1/bookings/{created['id']}/cancel", json={}, headers=member.headers), 409
+    )
     assert "started" in body["detail"]
     admin = make.admin()
-    assert client.post(f"/api/v1/bookings/{created['id']}/cancel", json={}, headers=admin.headers).status_code == 200
+    assert (
+        client.post(f"/api/v1/bookings/{created['id']}/cancel", json={}, headers=admin.headers).status_code
+        == 200
+    )

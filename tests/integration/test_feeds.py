@@ -1019,6 +1019,33 @@ def test_a_divisible_room_feed_shows_what_occupies_its_units(client, world, make
     assert uids(half_b) == set()
 
 
+def test_a_booking_moves_the_markers_of_every_feed_that_shows_it_and_no_other(client, world, make):
+    building, _, organization, member = world
+    half_a = make.room(building, name="Sal A", kind="gym")
+    half_b = make.room(building, name="Sal B", kind="gym")
+    whole = make.room(building, name="Hele salen", kind="gym", part_ids=[half_a.id, half_b.id])
+    elsewhere = make.room(make.building(), name="Annet sted")
+    day = today() + timedelta(days=3)
+    book(client, member, whole, organization, at(day, "08:00"), at(day, "09:00"))  # every marker exists
+
+    def versions():
+        db.session.expire_all()
+        return {m.scope: m.version for m in db.session.query(FeedMarker)}
+
+    before = versions()
+    book(client, member, half_a, organization, at(day, "12:00"), at(day, "13:00"))
+    after = versions()
+    moved = {scope for scope in after if after[scope] != before.get(scope)}
+    assert moved == {
+        f"room:{half_a.id}",
+        f"room:{whole.id}",
+        f"building:{building.id}",
+        f"organization:{organization.id}",
+    }
+    assert all(after[scope] == before[scope] + 1 for scope in moved)
+    assert f"room:{elsewhere.id}" not in moved and f"room:{half_b.id}" not in moved
+
+
 def test_public_feed_addresses_are_in_the_api(client, world):
     building, room, _, _ = world
     assert client.get(f"/api/v1/rooms/{room.id}/feed").get_json() == {
