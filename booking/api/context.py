@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import functools
+import hmac
 
 from flask import request, session
 from sqlalchemy import func, select
 
-from booking.domain.errors import NotAuthenticated
+from booking.domain.errors import NotAuthenticated, PermissionDenied
 from booking.extensions import db
 from booking.models import User
 from booking.services import audit
 from booking.services.access import ANONYMOUS, Actor, require_user
 from booking.services.auth import actor_for, actor_for_token
+from booking.web.security import CSRF_KEY
 
+CSRF_HEADER = "X-CSRF-Token"
 _ACTOR_KEY = "booking.actor"  # cached per request (not on g, which may outlive a request)
 PAGINATION = {"page_size": 50, "max_page_size": 500}
 SECURITY = [{"bearer": []}, {}]  # OpenAPI: bearer token, or anonymous where the service allows it
@@ -32,12 +35,28 @@ def current_actor() -> Actor:
         if actor is None:
             raise NotAuthenticated("The bearer token is invalid, expired or revoked.")
     elif session.get("user_id"):
+        _require_csrf_header_for_api_writes()
         actor = actor_for(db.session.get(User, session["user_id"]))
     else:
         actor = ANONYMOUS
     request.environ[_ACTOR_KEY] = actor
     audit.set_acting(actor, f"{request.method} {request.path}")
     return actor
+
+
+def _require_csrf_header_for_api_writes() -> None:
+    """A change through the JSON API authenticated by the pages' session cookie must carry the
+    session's CSRF token in ``X-CSRF-Token`` (the pages' own forms are checked by the web
+    blueprint). SameSite=Lax already keeps the cookie off cross-site POSTs; this does not rely on
+    the browser for it."""
+    if request.method in ("GET", "HEAD", "OPTIONS") or request.blueprint == "web":
+        return
+    sent, expected = request.headers.get(CSRF_HEADER, ""), session.get(CSRF_KEY, "")
+    if not sent or not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise PermissionDenied(
+            f"A change made with the session cookie needs the session's CSRF token in {CSRF_HEADER} "
+            "(or use 'Authorization: Bearer <token>')."
+        )
 
 
 def login_required(view):

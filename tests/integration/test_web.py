@@ -306,6 +306,29 @@ def test_posts_without_the_sessions_csrf_token_are_refused(client, world, token)
     assert db.session.execute(db.select(Booking)).first() is None
 
 
+@pytest.mark.parametrize("header", [None, "wrong-token", TOKEN])
+def test_api_changes_with_the_session_cookie_need_the_csrf_header(client, world, header):
+    _, room, organization, member = world
+    log_in(client, member.user)
+    day = clear_weekday(TUESDAY)
+    payload = {
+        "room_id": room.id,
+        "organization_id": organization.id,
+        "title": "Fra nettleseren",
+        "start": f"{day.isoformat()}T18:00",
+        "end": f"{day.isoformat()}T20:00",
+    }
+    headers = {"X-CSRF-Token": header} if header else {}
+    response = client.post("/api/v1/bookings", json=payload, headers=headers)
+    if header == TOKEN:
+        assert response.status_code == 201, response.get_json()
+        return
+    assert response.status_code == 403 and response.mimetype == "application/problem+json"
+    assert "X-CSRF-Token" in response.get_json()["detail"]
+    assert db.session.execute(db.select(Booking)).first() is None
+    assert client.get("/api/v1/me").status_code == 200  # reading needs no token
+
+
 def test_every_form_carries_the_csrf_token(client, world):
     _, room, _, member = world
     log_in(client, member.user)
