@@ -32,6 +32,11 @@ def main(argv: list[str] | None = None) -> None:
     create.add_argument("--seconds", type=float, default=30)
     create.add_argument("--conflict-share", type=float, default=0.3)
 
+    cost = sub.add_parser("create-cost", help="(1) in-process: CPU and statements per create request")
+    cost.add_argument("--url", default=LARGE_URL)
+    cost.add_argument("--count", type=int, default=400)
+    cost.add_argument("--conflict-share", type=float, default=0.3)
+
     conflict = sub.add_parser("conflict", help="(2) conflict check at ~10k and ~1M occurrences")
     conflict.add_argument("--small-url", default=SMALL_URL)
     conflict.add_argument("--url", default=LARGE_URL)
@@ -73,6 +78,10 @@ def main(argv: list[str] | None = None) -> None:
             conflict_share=args.conflict_share,
             command=command,
         )
+    elif args.command == "create-cost":
+        from bench.bench_create import run_cost
+
+        run_cost(args.url, count=args.count, conflict_share=args.conflict_share, command=command)
     elif args.command == "conflict":
         from bench.bench_queries import run_conflict
 
@@ -98,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
             command=command,
         )
     elif args.command == "all":
-        for sub_args in (["conflict"], ["availability"], ["schedule"], ["create"], ["load"]):
+        for sub_args in (["conflict"], ["availability"], ["schedule"], ["create-cost"], ["create"], ["load"]):
             main(sub_args)
 
 

@@ -1,5 +1,9 @@
 """Benchmark 1 and 5: booking create over HTTP against a baseline, and the workers' peak memory.
 
+``run_cost`` measures the same requests in-process (Flask's test client, no HTTP): this
+process's CPU time and the SQL statements of each request, by outcome; the figures that explain
+the HTTP result and show what a change to the create path saved.
+
 Two gunicorn servers on the same database, one after the other, with the same clients: the
 product (``wsgi:app``, ``POST /api/v1/bookings`` as a member with a bearer token) and the
 baseline (``bench.baseline_app``: one INSERT into a table with the same exclusion constraint).
@@ -18,7 +22,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import create_engine, select, text
 
@@ -59,6 +63,8 @@ def plan_attempts(url: str, count: int, conflict_share: float, seed: int = 1) ->
             )
         ).all()
         organizations = conn.execute(text("SELECT count(*) FROM organizations")).scalar_one()
+        building_of = dict(conn.execute(text("SELECT id, building_id FROM rooms")).all())
+        closures = conn.execute(text("SELECT building_id, start_date, end_date FROM building_closures")).all()
         now = datetime.now(OSLO)
         taken = conn.execute(
             select(Booking.room_id, Booking.start, Booking.end)
@@ -92,18 +98,25 @@ def plan_attempts(url: str, count: int, conflict_share: float, seed: int = 1) ->
                 )
             )
             continue
-        while True:
+        while True:  # a day the room is free at 22:00 and its building is not closed
             room_id, day = rng.choice(room_ids), rng.randint(3, 300)
-            if all((u, day) not in used for u in units[room_id]):
+            local_day = (now + timedelta(days=day)).date()
+            if all((u, day) not in used for u in units[room_id]) and not any(
+                b == building_of[room_id] and _as_date(first) <= local_day <= _as_date(last)
+                for b, first, last in closures
+            ):
                 break
         for u in units[room_id]:
             used.add((u, day))
-        local_day = (now + timedelta(days=day)).date()
         start = datetime(local_day.year, local_day.month, local_day.day, 22, tzinfo=OSLO)
         attempts.append(
             Attempt(room_id, units[room_id], organization, member, start, start + timedelta(hours=1), False)
         )
     return attempts
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
 def _hold_conflicting_slots(url: str, attempts: list[Attempt]) -> None:
@@ -326,3 +339,51 @@ def run(
     else:
         print("\n".join(lines))
     return figures
+
+
+def run_cost(
+    url: str, *, count: int = 400, conflict_share: float = 0.3, command: str = "", report: bool = True
+):
+    """CPU time of this process and SQL statements per create request, in-process, by status."""
+    from sqlalchemy import event
+
+    from booking import create_app
+    from booking.extensions import db
+
+    url = normalize_database_url(url)
+    attempts = plan_attempts(url, count=count + 30, conflict_share=conflict_share, seed=5)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "RATELIMIT_ENABLED": False})
+    client = app.test_client()
+    first_booking, first_audit = _next_ids(url)
+    statements: list[str] = []
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    cpu: dict[int, list[float]] = {}
+    sql: dict[int, list[int]] = {}
+    try:
+        for i, attempt in enumerate(attempts):
+            method, path, body, headers = _product_request(attempt)
+            statements.clear()
+            started = time.process_time()
+            status = client.open(path, method=method, json=body, headers=headers).status_code
+            if i >= 30:  # the first requests warm the caches
+                cpu.setdefault(status, []).append((time.process_time() - started) * 1000)
+                sql.setdefault(status, []).append(len(statements))
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+        _cleanup(url, first_booking, first_audit)
+    lines = [
+        f"- setup: {count} requests in-process (Flask test client), {conflict_share:.0%} for a taken slot"
+    ]
+    for status in sorted(cpu):
+        timings = Timings(cpu[status])
+        lines.append(
+            f"- {status}: n={len(timings.values)}, CPU of this process per request "
+            f"median {timings.median:.2f} ms (p95 {timings.p(95):.2f} ms), {max(sql[status])} SQL statements"
+        )
+    if report:
+        append_report("Booking create in-process: CPU and statements per request", url, lines, command)
+    else:
+        print("\n".join(lines))
+    return {status: (Timings(v).median, max(sql[status])) for status, v in cpu.items()}

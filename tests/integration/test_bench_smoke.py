@@ -67,6 +67,18 @@ def test_create_benchmark_runs_both_servers_and_cleans_up(bench_url):
     assert _bookings(bench_url) == before
 
 
+def test_create_cost_counts_statements_per_outcome_and_cleans_up(bench_url):
+    before = _bookings(bench_url)
+    figures = bench_create.run_cost(bench_url, count=60, report=False)
+    assert 201 in figures and set(figures) <= {201, 409, 422}
+    # A single create: the actor, the room with building, closures and units, the organisation,
+    # the conflict check, the price lists, booking, audit entry, occupancy, competing requests,
+    # the feed markers. A change that adds a round trip to every booking shows up here.
+    assert figures[201][1] <= 11
+    assert 409 not in figures or figures[409][1] <= 8
+    assert _bookings(bench_url) == before
+
+
 def test_load_tool_replays_the_mix_without_server_errors(bench_url):
     before = _bookings(bench_url)
     figures = load.run(bench_url, workers=2, clients=2, seconds=3, max_requests=80, report=False)
