@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -78,6 +78,7 @@ class Plan:
     quotes: list
     displaced: list[Booking] = field(default_factory=list)
     rrule: str | None = None
+    pending: list[Hold] = field(default_factory=list)  # requests a confirmed booking may overrule
 
     @property
     def quote(self) -> dict:
@@ -149,32 +150,36 @@ def _holds(room: Room, occurrences, booking_id: int | None = None) -> list[Hold]
     ]
 
 
-def existing_holds(unit_ids, start: datetime, until: datetime) -> list[Hold]:
-    """Occupancies on ``unit_ids`` overlapping ``[start, until)``, one query, index-backed:
-    the lower bound on ``start`` keeps the scan on (unit_id, start) narrow."""
+def existing_holds(
+    unit_ids, start: datetime, until: datetime, *, pending: list[Hold] | None = None
+) -> list[Hold]:
+    """Active occupancies on ``unit_ids`` overlapping ``[start, until)``, one query, index-backed:
+    the lower bound on ``start`` keeps the scan on (unit_id, start) narrow. With ``pending``,
+    the same statement also reads the inactive ones (pending requests) into that list."""
     query = (
         select(
             Occupancy.booking_id,
             Occupancy.unit_id,
             Occupancy.start,
             Occupancy.occupied_until,
+            Occupancy.active,
             Booking.room_id,
             Organization.name,
         )
         .join(Booking, Booking.id == Occupancy.booking_id)
         .join(Organization, Organization.id == Booking.organization_id)
-        .where(
-            Occupancy.unit_id.in_(list(unit_ids)),
-            Occupancy.overlapping(start, until),
-            Occupancy.active.is_(True),
-        )
+        .where(Occupancy.unit_id.in_(list(unit_ids)), Occupancy.overlapping(start, until))
     )
-    merged: dict[int, Hold] = {}
-    for booking_id, unit_id, o_start, o_until, room_id, org_name in db.session.execute(query):
-        hold = merged.get(booking_id)
+    if pending is None:
+        query = query.where(Occupancy.active.is_(True))
+    merged: dict[tuple[int, bool], Hold] = {}
+    for booking_id, unit_id, o_start, o_until, active, room_id, org_name in db.session.execute(query):
+        hold = merged.get((booking_id, active))
         units = frozenset({unit_id}) | (hold.unit_ids if hold else frozenset())
-        merged[booking_id] = Hold(booking_id, units, o_start, o_until, org_name, room_id)
-    return list(merged.values())
+        merged[booking_id, active] = Hold(booking_id, units, o_start, o_until, org_name, room_id)
+    if pending is not None:
+        pending.extend(hold for (_, active), hold in merged.items() if not active)
+    return [hold for (_, active), hold in merged.items() if active]
 
 
 def _conflict_dict(wanted: Hold, blocking: Hold, end: datetime) -> dict:
@@ -189,13 +194,16 @@ def _conflict_dict(wanted: Hold, blocking: Hold, end: datetime) -> dict:
     }
 
 
-def find_blocking(room: Room, occurrences, exclude_booking_id: int | None = None) -> dict[int, list[dict]]:
-    """For each occurrence index, what active bookings block it."""
+def find_blocking(
+    room: Room, occurrences, exclude_booking_id: int | None = None, *, pending: list[Hold] | None = None
+) -> dict[int, list[dict]]:
+    """For each occurrence index, what active bookings block it (and, into ``pending``, the
+    pending requests around the occurrences, read by the same statement)."""
     if not occurrences:
         return {}
     wanted = _holds(room, occurrences, exclude_booking_id)
     existing = existing_holds(
-        room.unit_ids, min(h.start for h in wanted), max(h.occupied_until for h in wanted)
+        room.unit_ids, min(h.start for h in wanted), max(h.occupied_until for h in wanted), pending=pending
     )
     index = {id(h): i for i, h in enumerate(wanted)}
     blocked: dict[int, list[dict]] = {}
@@ -274,31 +282,28 @@ def _split_by_rules(room, occurrences, attendees, now, *, skip_holidays: bool, s
 # --- create --------------------------------------------------------------------------------
 
 
-def load_room_for_booking(room_id: int) -> Room | None:
-    """The room with what the rules, the conflict check and the quote read, in one statement:
-    its building, the building's closures and the room's atomic units (a few rows each)."""
-    return (
+def _load_targets(data: dict) -> tuple[Room, Organization]:
+    """The room and the organisation in one statement, with all the rules, the conflict check
+    and the quote read of them: the room's building, the building's closures and the room's
+    atomic units (a few rows each)."""
+    found = (
         db.session.execute(
-            select(Room)
-            .where(Room.id == room_id)
+            select(Room, Organization)
+            .join(Organization, true())  # one row each: the pair, or nothing
+            .where(Room.id == data["room_id"], Organization.id == data["organization_id"])
             .options(
                 joinedload(Room.building).joinedload(Building.closures),
                 joinedload(Room.units).load_only(Room.id),
             )
         )
         .unique()
-        .scalar_one_or_none()
+        .first()
     )
-
-
-def _load_targets(data: dict) -> tuple[Room, Organization]:
-    room = load_room_for_booking(data["room_id"])
-    if room is None:
+    if found is not None:
+        return found.Room, found.Organization
+    if db.session.get(Room, data["room_id"]) is None:
         raise InvalidInput({"room_id": [f"There is no room {data['room_id']}."]})
-    organization = db.session.get(Organization, data["organization_id"])
-    if organization is None:
-        raise InvalidInput({"organization_id": [f"There is no organisation {data['organization_id']}."]})
-    return room, organization
+    raise InvalidInput({"organization_id": [f"There is no organisation {data['organization_id']}."]})
 
 
 def plan_booking(actor: Actor, data: dict, now: datetime | None = None) -> Plan:
@@ -328,7 +333,8 @@ def plan_booking(actor: Actor, data: dict, now: datetime | None = None) -> Plan:
         raise RuleViolation("closed", "Every occurrence falls on a holiday or a closure; nothing to book.")
 
     status = "pending" if room.requires_approval and not actor.is_admin else "confirmed"
-    blocked = find_blocking(room, occurrences)
+    pending: list[Hold] = []
+    blocked = find_blocking(room, occurrences, pending=pending)
     displaced: list[Booking] = []
     if blocked and data.get("force"):
         ids = {c["booking_id"] for cs in blocked.values() for c in cs}
@@ -348,7 +354,7 @@ def plan_booking(actor: Actor, data: dict, now: datetime | None = None) -> Plan:
     quotes = quote_occurrences(
         room, organization.effective_category, occurrences, bool(data.get("own_supervisor"))
     )
-    return Plan(room, organization, status, occurrences, skipped, quotes, displaced, rrule)
+    return Plan(room, organization, status, occurrences, skipped, quotes, displaced, rrule, pending)
 
 
 def create_booking(actor: Actor, data: dict, now: datetime | None = None) -> Booking | Series:
@@ -414,7 +420,9 @@ def create_booking(actor: Actor, data: dict, now: datetime | None = None) -> Boo
     _occupy(plan.room, bookings, plan.status == "confirmed")
     if plan.status == "confirmed":
         for booking in bookings:
-            _reject_competitors(booking, f"The time was given to another booking (#{booking.id}).")
+            _reject_competitors(
+                booking, f"The time was given to another booking (#{booking.id}).", candidates=plan.pending
+            )
     return series if series else bookings[0]
 
 
@@ -492,16 +500,23 @@ def _notify(booking: Booking, kind: str, message: str) -> None:
     )
 
 
-def _reject_competitors(winner: Booking, reason: str) -> list[Booking]:
-    """Reject every pending request that overlaps a newly confirmed booking on a shared unit
-    (pending requests hold inactive occupancies): one statement, usually finding none."""
+def _reject_competitors(winner: Booking, reason: str, candidates: list[Hold] | None = None) -> list[Booking]:
+    """Reject every pending request that overlaps a newly confirmed booking on a shared unit.
+    Pending requests hold inactive occupancies; ``candidates`` are those the create request read
+    already (no statement when none overlaps), otherwise one statement finds them."""
     room = winner.room
     until = winner.end + timedelta(minutes=room.buffer_minutes)
-    waiting = select(Occupancy.booking_id).where(
-        Occupancy.unit_id.in_(room.unit_ids),
-        Occupancy.overlapping(winner.start, until),
-        Occupancy.active.is_(False),
-    )
+    if candidates is None:
+        waiting = select(Occupancy.booking_id).where(
+            Occupancy.unit_id.in_(room.unit_ids),
+            Occupancy.overlapping(winner.start, until),
+            Occupancy.active.is_(False),
+        )
+    else:
+        mine = _holds(room, [(winner.start, winner.end)], winner.id)
+        waiting = sorted({held.booking_id for _, held in find_conflicts(mine, candidates)})
+        if not waiting:
+            return []
     losers = (
         db.session.execute(
             select(Booking)

@@ -42,8 +42,13 @@ def _wipe(app) -> None:
         for table in reversed(db.metadata.sorted_tables):
             db.session.execute(text(f"DELETE FROM {table.name}"))
         # The default price list comes with the schema (migration 0001); put it back.
-        db.session.add(PriceListVersion(version=DEFAULT_PRICE_LIST.version, valid_from=DEFAULT_PRICE_LIST.valid_from,
-                                        data=DEFAULT_PRICE_LIST.to_dict()))
+        db.session.add(
+            PriceListVersion(
+                version=DEFAULT_PRICE_LIST.version,
+                valid_from=DEFAULT_PRICE_LIST.valid_from,
+                data=DEFAULT_PRICE_LIST.to_dict(),
+            )
+        )
         db.session.commit()
 
 

@@ -46,7 +46,9 @@ class Factories:
         data = {
             "name": f"Building {next(self.counter)}",
             "address": "Storgata 1",
-            "staffed_hours": parse_windows({"day": d, "start": "08:00", "end": "16:00"} for d in EVERY_DAY[:5]),
+            "staffed_hours": parse_windows(
+                {"day": d, "start": "08:00", "end": "16:00"} for d in EVERY_DAY[:5]
+            ),
             "opening_hours": [],
             "closures": [],
         }
@@ -57,8 +59,13 @@ class Factories:
 
     def room(self, building=None, **overrides):
         building = building or self.building()
-        data = {"building_id": building.id, "name": f"Room {next(self.counter)}", "kind": "meeting_room",
-                "capacity": 20, "min_duration_minutes": 15}
+        data = {
+            "building_id": building.id,
+            "name": f"Room {next(self.counter)}",
+            "kind": "meeting_room",
+            "capacity": 20,
+            "min_duration_minutes": 15,
+        }
         data.update(overrides)
         room = create_room(ADMIN, data)
         db.session.commit()
@@ -66,8 +73,15 @@ class Factories:
 
     def organization(self, verified=True, **overrides):
         n = next(self.counter)
-        data = {"name": f"Org {n}", "org_number": org_number(n), "contact_name": "Kari",
-                "email": f"org{n}@example.test", "phone": "+47 400 00 000", "voluntary": True, "local": True}
+        data = {
+            "name": f"Org {n}",
+            "org_number": org_number(n),
+            "contact_name": "Kari",
+            "email": f"org{n}@example.test",
+            "phone": "+47 400 00 000",
+            "voluntary": True,
+            "local": True,
+        }
         data.update(overrides)
         org = register_organization(Actor(), data)
         if verified:
@@ -75,10 +89,18 @@ class Factories:
         db.session.commit()
         return org
 
-    def user(self, role="member", organizations=(), buildings=(), password="correct horse battery", **overrides):
+    def user(
+        self, role="member", organizations=(), buildings=(), password="correct horse battery", **overrides
+    ):
         n = next(self.counter)
-        data = {"email": f"user{n}@example.test", "name": f"User {n}", "role": role, "password": password,
-                "organization_ids": [o.id for o in organizations], "building_ids": [b.id for b in buildings]}
+        data = {
+            "email": f"user{n}@example.test",
+            "name": f"User {n}",
+            "role": role,
+            "password": password,
+            "organization_ids": [o.id for o in organizations],
+            "building_ids": [b.id for b in buildings],
+        }
         data.update(overrides)
         user = add_user(data)
         token = issue_token(user)

@@ -19,10 +19,13 @@ def assert_problem(response, status, **fields):
 
 # --- tokens and me -------------------------------------------------------------------------
 
+
 def test_login_gives_a_token_that_identifies_the_user(client, make):
     org = make.organization()
     login = make.user("member", organizations=[org], email="kari@example.test")
-    response = client.post("/api/v1/tokens", json={"email": "Kari@Example.test", "password": "correct horse battery"})
+    response = client.post(
+        "/api/v1/tokens", json={"email": "Kari@Example.test", "password": "correct horse battery"}
+    )
     assert response.status_code == 201
     token = response.get_json()["token"]
     assert len(token) >= 43  # 256 random bits, URL-safe base64
@@ -34,7 +37,9 @@ def test_login_gives_a_token_that_identifies_the_user(client, make):
     assert login.user.password_hash.startswith("scrypt:")
 
 
-@pytest.mark.parametrize("email,password", [("kari@example.test", "wrong password"), ("nobody@example.test", "x")])
+@pytest.mark.parametrize(
+    "email,password", [("kari@example.test", "wrong password"), ("nobody@example.test", "x")]
+)
 def test_wrong_credentials_are_one_401(client, make, email, password):
     make.user(email="kari@example.test")
     body = assert_problem(client.post("/api/v1/tokens", json={"email": email, "password": password}), 401)
@@ -70,11 +75,18 @@ def test_revoked_token_is_refused(client, make):
 
 # --- users ---------------------------------------------------------------------------------
 
+
 def test_admin_creates_users_of_every_role(client, make):
     admin = make.admin()
     org, building = make.organization(), make.building()
     for payload in (
-        {"email": "m@example.test", "name": "M", "role": "member", "password": "long enough pw", "organization_ids": [org.id]},
+        {
+            "email": "m@example.test",
+            "name": "M",
+            "role": "member",
+            "password": "long enough pw",
+            "organization_ids": [org.id],
+        },
         {"email": "j@example.test", "name": "J", "role": "janitor", "building_ids": [building.id]},
         {"email": "a@example.test", "name": "A", "role": "admin", "password": "long enough pw"},
     ):
@@ -95,20 +107,32 @@ def test_only_admins_create_users(client, make):
 def test_user_input_is_validated(client, make):
     admin = make.admin()
     body = assert_problem(
-        client.post("/api/v1/users", json={"email": "not-an-email", "name": "", "role": "boss", "password": "short"},
-                    headers=admin.headers),
+        client.post(
+            "/api/v1/users",
+            json={"email": "not-an-email", "name": "", "role": "boss", "password": "short"},
+            headers=admin.headers,
+        ),
         422,
     )
     assert set(body["errors"]) == {"email", "name", "role", "password"}
     body = assert_problem(
-        client.post("/api/v1/users", json={"email": "j@example.test", "name": "J", "role": "janitor",
-                                           "building_ids": [999]}, headers=admin.headers),
+        client.post(
+            "/api/v1/users",
+            json={"email": "j@example.test", "name": "J", "role": "janitor", "building_ids": [999]},
+            headers=admin.headers,
+        ),
         422,
     )
     assert "building_ids" in body["errors"]
     make.user(email="dup@example.test")
-    assert_problem(client.post("/api/v1/users", json={"email": "DUP@example.test", "name": "D", "role": "admin"},
-                               headers=admin.headers), 409)
+    assert_problem(
+        client.post(
+            "/api/v1/users",
+            json={"email": "DUP@example.test", "name": "D", "role": "admin"},
+            headers=admin.headers,
+        ),
+        409,
+    )
 
 
 # --- buildings -----------------------------------------------------------------------------
@@ -117,7 +141,10 @@ BUILDING = {
     "name": "Kulturhuset",
     "address": "Torget 1",
     "staffed_hours": [{"day": "mon", "start": "08:00", "end": "16:00"}],
-    "opening_hours": [{"day": "mon", "start": "07:00", "end": "23:00"}, {"day": "sat", "start": "10:00", "end": "00:00"}],
+    "opening_hours": [
+        {"day": "mon", "start": "07:00", "end": "23:00"},
+        {"day": "sat", "start": "10:00", "end": "00:00"},
+    ],
     "closures": [{"start_date": "2026-12-24", "end_date": "2026-12-26", "reason": "Jul"}],
 }
 
@@ -130,8 +157,11 @@ def test_admin_creates_and_edits_a_building_anyone_reads_it(client, make):
     assert building["opening_hours"][1] == {"day": "sat", "start": "10:00", "end": "00:00"}
     assert building["closures"] == [{"start_date": "2026-12-24", "end_date": "2026-12-26", "reason": "Jul"}]
     assert building["timezone"] == "Europe/Oslo"
-    patched = client.patch(f"/api/v1/buildings/{building['id']}", json={"address": "Torget 2", "closures": []},
-                           headers=admin.headers)
+    patched = client.patch(
+        f"/api/v1/buildings/{building['id']}",
+        json={"address": "Torget 2", "closures": []},
+        headers=admin.headers,
+    )
     assert patched.status_code == 200
     read = client.get(f"/api/v1/buildings/{building['id']}").get_json()
     assert read["address"] == "Torget 2" and read["closures"] == [] and read["name"] == "Kulturhuset"
@@ -143,8 +173,12 @@ def test_building_writes_need_an_admin(client, make):
     building = make.building()
     assert_problem(client.post("/api/v1/buildings", json=BUILDING), 401)
     assert_problem(client.post("/api/v1/buildings", json=BUILDING, headers=make.member().headers), 403)
-    assert_problem(client.patch(f"/api/v1/buildings/{building.id}", json={"name": "X"},
-                                headers=make.janitor(building).headers), 403)
+    assert_problem(
+        client.patch(
+            f"/api/v1/buildings/{building.id}", json={"name": "X"}, headers=make.janitor(building).headers
+        ),
+        403,
+    )
 
 
 @pytest.mark.parametrize(
@@ -161,7 +195,9 @@ def test_building_writes_need_an_admin(client, make):
 )
 def test_bad_building_input_names_the_field(client, make, patch, field):
     building = make.building()
-    body = assert_problem(client.patch(f"/api/v1/buildings/{building.id}", json=patch, headers=make.admin().headers), 422)
+    body = assert_problem(
+        client.patch(f"/api/v1/buildings/{building.id}", json=patch, headers=make.admin().headers), 422
+    )
     assert field in body["errors"], body["errors"]
 
 
@@ -171,15 +207,28 @@ def test_unknown_building_is_404(client):
 
 # --- rooms ---------------------------------------------------------------------------------
 
+
 def test_admin_creates_a_divisible_room(client, make):
     admin, building = make.admin(), make.building()
-    half_a = client.post("/api/v1/rooms", json={"building_id": building.id, "name": "A", "kind": "gym", "capacity": 40},
-                         headers=admin.headers).get_json()
-    half_b = client.post("/api/v1/rooms", json={"building_id": building.id, "name": "B", "kind": "gym", "capacity": 40},
-                         headers=admin.headers).get_json()
+    half_a = client.post(
+        "/api/v1/rooms",
+        json={"building_id": building.id, "name": "A", "kind": "gym", "capacity": 40},
+        headers=admin.headers,
+    ).get_json()
+    half_b = client.post(
+        "/api/v1/rooms",
+        json={"building_id": building.id, "name": "B", "kind": "gym", "capacity": 40},
+        headers=admin.headers,
+    ).get_json()
     whole = client.post(
         "/api/v1/rooms",
-        json={"building_id": building.id, "name": "A+B", "kind": "gym", "capacity": 80, "parts": [half_a["id"], half_b["id"]]},
+        json={
+            "building_id": building.id,
+            "name": "A+B",
+            "kind": "gym",
+            "capacity": 80,
+            "parts": [half_a["id"], half_b["id"]],
+        },
         headers=admin.headers,
     )
     assert whole.status_code == 201, whole.get_json()
@@ -189,15 +238,26 @@ def test_admin_creates_a_divisible_room(client, make):
     assert whole.get_json()["price_group"] == "gym"
     # a part of a divided room cannot itself be divided
     other = make.room(building)
-    body = assert_problem(client.patch(f"/api/v1/rooms/{half_a['id']}", json={"parts": [other.id]}, headers=admin.headers), 422)
+    body = assert_problem(
+        client.patch(f"/api/v1/rooms/{half_a['id']}", json={"parts": [other.id]}, headers=admin.headers), 422
+    )
     assert "parts" in body["errors"]
 
 
 def test_parts_must_be_in_the_same_building(client, make):
     admin, elsewhere = make.admin(), make.room()
     body = assert_problem(
-        client.post("/api/v1/rooms", json={"building_id": make.building().id, "name": "X", "kind": "gym", "capacity": 5,
-                                           "parts": [elsewhere.id]}, headers=admin.headers),
+        client.post(
+            "/api/v1/rooms",
+            json={
+                "building_id": make.building().id,
+                "name": "X",
+                "kind": "gym",
+                "capacity": 5,
+                "parts": [elsewhere.id],
+            },
+            headers=admin.headers,
+        ),
         422,
     )
     assert "another building" in body["errors"]["parts"][0]
@@ -260,15 +320,23 @@ def test_room_writes_need_an_admin_and_names_are_unique(client, make):
     data = {"building_id": room.building_id, "name": "Salen", "kind": "gym", "capacity": 5}
     assert_problem(client.post("/api/v1/rooms", json=data), 401)
     assert_problem(client.post("/api/v1/rooms", json=data, headers=make.member().headers), 403)
-    assert_problem(client.patch(f"/api/v1/rooms/{room.id}", json={"capacity": 3}, headers=make.member().headers), 403)
+    assert_problem(
+        client.patch(f"/api/v1/rooms/{room.id}", json={"capacity": 3}, headers=make.member().headers), 403
+    )
     assert_problem(client.post("/api/v1/rooms", json=data, headers=make.admin().headers), 409)
-    assert_problem(client.patch("/api/v1/rooms/999999", json={"capacity": 3}, headers=make.admin().headers), 404)
+    assert_problem(
+        client.patch("/api/v1/rooms/999999", json={"capacity": 3}, headers=make.admin().headers), 404
+    )
 
 
 def test_room_patch_keeps_durations_consistent(client, make):
     room = make.room()
-    body = assert_problem(client.patch(f"/api/v1/rooms/{room.id}", json={"max_duration_minutes": 10},
-                                       headers=make.admin().headers), 422)
+    body = assert_problem(
+        client.patch(
+            f"/api/v1/rooms/{room.id}", json={"max_duration_minutes": 10}, headers=make.admin().headers
+        ),
+        422,
+    )
     assert "max_duration_minutes" in body["errors"]
 
 
@@ -292,8 +360,15 @@ ORG = {
     [
         ({}, "free"),
         ({"youth_activity": False}, "reduced"),
-        ({"voluntary": False, "registered_in_frivillighetsregisteret": False, "youth_activity": False,
-          "non_profit": True}, "reduced"),
+        (
+            {
+                "voluntary": False,
+                "registered_in_frivillighetsregisteret": False,
+                "youth_activity": False,
+                "non_profit": True,
+            },
+            "reduced",
+        ),
         ({"local": False}, "full"),
     ],
 )
@@ -308,13 +383,17 @@ def test_self_registration_proposes_a_category_and_stays_unverified(client, fact
 def test_registration_with_password_creates_a_member_login(client):
     response = client.post("/api/v1/organizations", json={**ORG, "password": "a long password"})
     assert response.status_code == 201
-    token = client.post("/api/v1/tokens", json={"email": ORG["email"], "password": "a long password"}).get_json()["token"]
+    token = client.post(
+        "/api/v1/tokens", json={"email": ORG["email"], "password": "a long password"}
+    ).get_json()["token"]
     me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).get_json()
     assert me["role"] == "member" and me["organizations"][0]["id"] == response.get_json()["id"]
     assert "password" not in response.get_json()
 
 
-@pytest.mark.parametrize("number", ["974760674", "12345678", "1234567890", "97476067a", "９７４７６０６７３", "100000001"])
+@pytest.mark.parametrize(
+    "number", ["974760674", "12345678", "1234567890", "97476067a", "９７４７６０６７３", "100000001"]
+)
 def test_invalid_org_numbers_are_refused(client, number):
     body = assert_problem(client.post("/api/v1/organizations", json={**ORG, "org_number": number}), 422)
     assert "org_number" in body["errors"]
@@ -328,15 +407,22 @@ def test_duplicate_org_number_is_409(client):
 def test_admin_verifies_and_recategorises(client, make):
     org = make.organization(verified=False)
     admin = make.admin()
-    response = client.patch(f"/api/v1/organizations/{org.id}", json={"verified": True, "price_category": "reduced"},
-                            headers=admin.headers)
+    response = client.patch(
+        f"/api/v1/organizations/{org.id}",
+        json={"verified": True, "price_category": "reduced"},
+        headers=admin.headers,
+    )
     assert response.status_code == 200
     assert response.get_json()["effective_category"] == "reduced"
     listed = client.get("/api/v1/organizations?verified=true", headers=admin.headers).get_json()
     assert [o["id"] for o in listed] == [org.id]
     assert client.get("/api/v1/organizations?verified=false", headers=admin.headers).get_json() == []
-    assert_problem(client.patch(f"/api/v1/organizations/{org.id}", json={"price_category": "cheap"},
-                                headers=admin.headers), 422)
+    assert_problem(
+        client.patch(
+            f"/api/v1/organizations/{org.id}", json={"price_category": "cheap"}, headers=admin.headers
+        ),
+        422,
+    )
 
 
 def test_organisation_privacy(client, make):
@@ -348,13 +434,16 @@ def test_organisation_privacy(client, make):
     assert_problem(client.get(f"/api/v1/organizations/{theirs.id}"), 401)
     assert_problem(client.get("/api/v1/organizations", headers=member.headers), 403)
     assert_problem(client.get("/api/v1/organizations"), 401)
-    assert_problem(client.patch(f"/api/v1/organizations/{mine.id}", json={"verified": True}, headers=member.headers), 403)
+    assert_problem(
+        client.patch(f"/api/v1/organizations/{mine.id}", json={"verified": True}, headers=member.headers), 403
+    )
     janitor = make.janitor(building)
     assert client.get("/api/v1/organizations", headers=janitor.headers).status_code == 200
     assert client.get(f"/api/v1/organizations/{theirs.id}", headers=janitor.headers).get_json()["phone"]
 
 
 # --- errors and documents ------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "body,content_type,status",
@@ -383,8 +472,12 @@ def test_unknown_path_and_method_are_problems(client):
 def test_openapi_document_covers_every_route(client, app):
     spec = client.get("/api/v1/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
-    documented = {(path, method.upper()) for path, item in spec["paths"].items() for method in item
-                  if method in ("get", "post", "patch", "put", "delete")}
+    documented = {
+        (path, method.upper())
+        for path, item in spec["paths"].items()
+        for method in item
+        if method in ("get", "post", "patch", "put", "delete")
+    }
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1/") or rule.rule.endswith("openapi.json"):
             continue
@@ -401,7 +494,11 @@ def test_docs_page_works_offline(client):
     response = client.get("/api/docs")
     assert response.status_code == 200 and response.content_type.startswith("text/html")
     html = response.get_data(as_text=True)
-    assert "/api/v1/rooms" in html and "<script" not in html and "https://" not in html.replace("https://booking.invalid", "")
+    assert (
+        "/api/v1/rooms" in html
+        and "<script" not in html
+        and "https://" not in html.replace("https://booking.invalid", "")
+    )
 
 
 def test_healthz(client):

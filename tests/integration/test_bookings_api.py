@@ -435,6 +435,34 @@ def test_competing_requests_and_approval(client, make, world):
     assert (full_org.id, "rejected") in kinds and (free_org.id, "approved") in kinds
 
 
+def test_a_confirmed_booking_rejects_the_pending_requests_it_overlaps_and_no_others(client, make, world):
+    building, _, organization, member = world
+    half_a = make.room(building, name="Hall A", kind="gym", requires_approval=True)
+    half_b = make.room(building, name="Hall B", kind="gym", requires_approval=True)
+    whole = make.room(building, name="Hele hallen", kind="gym", part_ids=[half_a.id, half_b.id])
+    other_org = make.organization()
+    other = make.member(other_org)
+    on_a = book(client, other, half_a, other_org, local(9, "18:00"), local(9, "20:00")).get_json()
+    on_b = book(client, other, half_b, other_org, local(9, "18:00"), local(9, "20:00")).get_json()
+    before = book(client, other, half_a, other_org, local(9, "16:00"), local(9, "18:00")).get_json()
+    assert on_a["status"] == on_b["status"] == before["status"] == "pending"
+
+    created = book(client, member, whole, organization, local(9, "18:00"), local(9, "19:00")).get_json()
+    assert created["status"] == "confirmed"
+
+    def status(booking):
+        return client.get(f"/api/v1/bookings/{booking['id']}", headers=other.headers).get_json()
+
+    for loser in (on_a, on_b):
+        assert status(loser)["status"] == "rejected"
+        assert f"#{created['id']}" in status(loser)["status_reason"]
+    assert status(before)["status"] == "pending"  # ends when the confirmed booking starts
+    rejected = db.session.execute(
+        db.select(Notification.booking_id).where(Notification.kind == "rejected")
+    ).scalars()
+    assert sorted(rejected) == sorted([on_a["id"], on_b["id"]])
+
+
 def test_reject_request(client, make, world):
     building, _, organization, member = world
     hall = make.room(building, requires_approval=True)

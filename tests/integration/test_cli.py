@@ -29,13 +29,17 @@ def test_demo_is_idempotent_and_complete(app_ctx):
 def test_create_user_prints_a_working_token(app_ctx, make):
     organization = make.organization()
     runner = app_ctx.test_cli_runner()
-    result = runner.invoke(main, ["create-user", "--email", "Ola@Example.test", "--role", "member",
-                                  "--org", str(organization.id)])
+    result = runner.invoke(
+        main,
+        ["create-user", "--email", "Ola@Example.test", "--role", "member", "--org", str(organization.id)],
+    )
     assert result.exit_code == 0, result.output
     token = result.output.strip()
     me = app_ctx.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).get_json()
     assert me["email"] == "ola@example.test" and me["organizations"][0]["id"] == organization.id
     duplicate = runner.invoke(main, ["create-user", "--email", "ola@example.test", "--role", "admin"])
     assert duplicate.exit_code != 0 and "exists already" in duplicate.output
-    bad = runner.invoke(main, ["create-user", "--email", "x@example.test", "--role", "janitor", "--building", "999"])
+    bad = runner.invoke(
+        main, ["create-user", "--email", "x@example.test", "--role", "janitor", "--building", "999"]
+    )
     assert bad.exit_code != 0 and "building_ids" in bad.output
