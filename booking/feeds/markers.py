@@ -25,10 +25,11 @@ sequences, and must not go backwards.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import String, cast, event, func, literal, select, text, true, union
+from sqlalchemy import String, bindparam, cast, event, func, literal, select, text, true, union
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, attributes
@@ -223,9 +224,9 @@ def scopes_for(session: Session, notes: _Notes) -> tuple[set[str], set[int]]:
     return scopes, rooms
 
 
-def _related_rooms(room_ids: set[int]):
+def _related_rooms(room_ids):
     """Every room sharing an atomic unit with one of ``room_ids`` (itself included): a booking
-    of a divisible gym shows in the feeds of its halves and vice versa. A query to embed."""
+    of a divisible gym shows in the feeds of its halves and vice versa. A condition to embed."""
     units = select(room_units.c.unit_id).where(room_units.c.room_id.in_(room_ids))
     sharing = select(room_units.c.room_id).where(room_units.c.unit_id.in_(units))
     return Room.id.in_(room_ids) | Room.id.in_(sharing)
@@ -240,28 +241,36 @@ def bump(
     ``version + 1`` and a ``changed_at`` whose whole second is later than its previous one."""
     if not scopes and not rooms:
         return
+    statement = _bump_statement(session.get_bind().dialect.name, len(scopes), bool(rooms))
+    parameters = {f"scope_{i}": scope for i, scope in enumerate(sorted(scopes))}
+    parameters.update(now=now or utcnow(), rooms=sorted(rooms))
+    session.execute(statement, parameters)
+
+
+@functools.lru_cache(maxsize=64)
+def _bump_statement(dialect: str, scope_count: int, with_rooms: bool):
+    """The upsert for a shape of change (built once: it runs at the end of every booking
+    change); the scopes, the rooms and the time are bound parameters."""
     table = FeedMarker.__table__
-    now = literal(now or utcnow(), UTCDateTime())
-    parts = [select(literal(scope, String).label("scope")) for scope in sorted(scopes)]
-    if rooms:
-        related = _related_rooms(rooms)
+    parts = [select(bindparam(f"scope_{i}", type_=String).label("scope")) for i in range(scope_count)]
+    if with_rooms:
+        related = _related_rooms(bindparam("rooms", expanding=True))
         parts.append(select((literal("room:") + cast(Room.id, String)).label("scope")).where(related))
         parts.append(
             select((literal("building:") + cast(Room.building_id, String)).label("scope")).where(related)
         )
     source = union(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    now = bindparam("now", type_=UTCDateTime())
     rows = select(source.c.scope, literal(1), now).where(true()).order_by(source.c.scope)
-    dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     statement = insert(table).from_select(["scope", "version", "changed_at"], rows)
-    statement = statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=[table.c.scope],
         set_={
             "version": table.c.version + 1,
             "changed_at": _next_change(dialect, table.c.changed_at, statement.excluded.changed_at),
         },
     )
-    session.execute(statement)
 
 
 def _next_change(dialect: str, previous, now):

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, and_
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    bindparam,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from booking.extensions import db
@@ -145,11 +156,21 @@ class Occupancy(db.Model):
         """THE overlap rule in SQL (the Python one is ``booking.domain.timeslots.overlaps``):
         half-open ``[start, occupied_until)`` against ``[start, until)``. The extra lower bound on
         ``start`` is implied by the longest possible occupancy and keeps the index scan narrow."""
-        return and_(
-            cls.start < until,
-            cls.occupied_until > start,
-            cls.start > start - timedelta(hours=MAX_OCCUPANCY_HOURS),
-        )
+        return cls._overlap(start, until, start - timedelta(hours=MAX_OCCUPANCY_HOURS))
+
+    @classmethod
+    def overlapping_parameters(cls):
+        """The same rule on bound parameters ``start``, ``until`` and ``floor``, for a statement
+        built once; ``overlap_parameters`` gives their values."""
+        return cls._overlap(bindparam("start"), bindparam("until"), bindparam("floor"))
+
+    @staticmethod
+    def overlap_parameters(start: datetime, until: datetime) -> dict:
+        return {"start": start, "until": until, "floor": start - timedelta(hours=MAX_OCCUPANCY_HOURS)}
+
+    @classmethod
+    def _overlap(cls, start, until, floor):
+        return and_(cls.start < until, cls.occupied_until > start, cls.start > floor)
 
 
 class IdempotencyKey(db.Model):

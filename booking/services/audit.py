@@ -154,6 +154,9 @@ def _entry(acting: Acting, now: datetime, action: str, table: str, entity_id: st
     }
 
 
+_INSERT_ENTRIES = AuditEntry.__table__.insert()
+
+
 def _after_flush(session: Session, flush_context) -> None:
     acting, now, entries = _current_acting(), utcnow(), []
     for obj in session.new:
@@ -181,7 +184,7 @@ def _after_flush(session: Session, flush_context) -> None:
                 )
             )
     if entries:
-        session.connection().execute(AuditEntry.__table__.insert(), entries)
+        session.connection().execute(_INSERT_ENTRIES, entries)
 
 
 def _row_dict(mapper, row) -> dict:

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import literal, select, union_all
+from sqlalchemy import bindparam, literal, select, union_all
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from booking.domain.errors import NotAuthenticated
@@ -58,11 +58,7 @@ def login(email: str, password: str, ttl_days: int | None = None) -> str:
     return issue_token(authenticate_password(email, password), ttl_days)
 
 
-def actor_for_token(token: str) -> Actor | None:
-    """The actor of a valid bearer token, or None (unknown, expired, revoked, inactive user).
-    Every API request starts here, so it is one statement without ORM objects: the token's user
-    with one row per organisation membership and janitor building (the user's row alone when
-    there are none)."""
+def _actor_by_token_statement():
     scopes = union_all(
         select(
             memberships.c.user_id,
@@ -71,12 +67,27 @@ def actor_for_token(token: str) -> Actor | None:
         ),
         select(janitor_buildings.c.user_id, literal("building"), janitor_buildings.c.building_id),
     ).subquery()
-    rows = db.session.execute(
+    return (
         select(User.id, User.role, ApiToken.expires_at, scopes.c.kind, scopes.c.ref)
         .join(ApiToken, ApiToken.user_id == User.id)
         .outerjoin(scopes, scopes.c.user_id == User.id)
-        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None), User.active.is_(True))
-    ).all()
+        .where(
+            ApiToken.token_hash == bindparam("token_hash"),
+            ApiToken.revoked_at.is_(None),
+            User.active.is_(True),
+        )
+    )
+
+
+# Every API request runs it: built once, so only its parameter changes per request.
+_ACTOR_BY_TOKEN = _actor_by_token_statement()
+
+
+def actor_for_token(token: str) -> Actor | None:
+    """The actor of a valid bearer token, or None (unknown, expired, revoked, inactive user).
+    One statement without ORM objects: the token's user with one row per organisation
+    membership and janitor building (the user's row alone when there are none)."""
+    rows = db.session.execute(_ACTOR_BY_TOKEN, {"token_hash": hash_token(token)}).all()
     if not rows or (rows[0].expires_at is not None and rows[0].expires_at <= utcnow()):
         return None
     return _actor(rows[0].id, rows[0].role, [(row.kind, row.ref) for row in rows if row.kind])

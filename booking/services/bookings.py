@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, true, update
+from sqlalchemy import bindparam, delete, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -150,12 +150,7 @@ def _holds(room: Room, occurrences, booking_id: int | None = None) -> list[Hold]
     ]
 
 
-def existing_holds(
-    unit_ids, start: datetime, until: datetime, *, pending: list[Hold] | None = None
-) -> list[Hold]:
-    """Active occupancies on ``unit_ids`` overlapping ``[start, until)``, one query, index-backed:
-    the lower bound on ``start`` keeps the scan on (unit_id, start) narrow. With ``pending``,
-    the same statement also reads the inactive ones (pending requests) into that list."""
+def _holds_statement(active_only: bool):
     query = (
         select(
             Occupancy.booking_id,
@@ -168,12 +163,26 @@ def existing_holds(
         )
         .join(Booking, Booking.id == Occupancy.booking_id)
         .join(Organization, Organization.id == Booking.organization_id)
-        .where(Occupancy.unit_id.in_(list(unit_ids)), Occupancy.overlapping(start, until))
+        .where(Occupancy.unit_id.in_(bindparam("units", expanding=True)), Occupancy.overlapping_parameters())
     )
-    if pending is None:
-        query = query.where(Occupancy.active.is_(True))
+    return query.where(Occupancy.active.is_(True)) if active_only else query
+
+
+# The conflict check of every create and move: built once, only its parameters change.
+_HOLDS = {active_only: _holds_statement(active_only) for active_only in (True, False)}
+
+
+def existing_holds(
+    unit_ids, start: datetime, until: datetime, *, pending: list[Hold] | None = None
+) -> list[Hold]:
+    """Active occupancies on ``unit_ids`` overlapping ``[start, until)``, one query, index-backed:
+    the lower bound on ``start`` keeps the scan on (unit_id, start) narrow. With ``pending``,
+    the same statement also reads the inactive ones (pending requests) into that list."""
+    rows = db.session.execute(
+        _HOLDS[pending is None], {"units": list(unit_ids), **Occupancy.overlap_parameters(start, until)}
+    )
     merged: dict[tuple[int, bool], Hold] = {}
-    for booking_id, unit_id, o_start, o_until, active, room_id, org_name in db.session.execute(query):
+    for booking_id, unit_id, o_start, o_until, active, room_id, org_name in rows:
         hold = merged.get((booking_id, active))
         units = frozenset({unit_id}) | (hold.unit_ids if hold else frozenset())
         merged[booking_id, active] = Hold(booking_id, units, o_start, o_until, org_name, room_id)
@@ -282,20 +291,23 @@ def _split_by_rules(room, occurrences, attendees, now, *, skip_holidays: bool, s
 # --- create --------------------------------------------------------------------------------
 
 
+# The room and the organisation of a create request, with all the rules, the conflict check and
+# the quote read of them: the room's building, the building's closures and the room's atomic
+# units (a few rows each). One row per pair, none when either is missing. Built once.
+_TARGETS = (
+    select(Room, Organization)
+    .join(Organization, true())
+    .where(Room.id == bindparam("room_id"), Organization.id == bindparam("organization_id"))
+    .options(
+        joinedload(Room.building).joinedload(Building.closures),
+        joinedload(Room.units).load_only(Room.id),
+    )
+)
+
+
 def _load_targets(data: dict) -> tuple[Room, Organization]:
-    """The room and the organisation in one statement, with all the rules, the conflict check
-    and the quote read of them: the room's building, the building's closures and the room's
-    atomic units (a few rows each)."""
     found = (
-        db.session.execute(
-            select(Room, Organization)
-            .join(Organization, true())  # one row each: the pair, or nothing
-            .where(Room.id == data["room_id"], Organization.id == data["organization_id"])
-            .options(
-                joinedload(Room.building).joinedload(Building.closures),
-                joinedload(Room.units).load_only(Room.id),
-            )
-        )
+        db.session.execute(_TARGETS, {"room_id": data["room_id"], "organization_id": data["organization_id"]})
         .unique()
         .first()
     )
@@ -433,6 +445,9 @@ def _jsonable(conflicts: list[dict]) -> list[dict]:
     ]
 
 
+_INSERT_OCCUPANCIES = Occupancy.__table__.insert()
+
+
 def _occupy(room: Room, bookings: list[Booking], active: bool) -> None:
     """Insert the bookings' occupancy rows; the database refuses an overlap among active rows.
 
@@ -452,7 +467,7 @@ def _occupy(room: Room, bookings: list[Booking], active: bool) -> None:
     occurrences = [(b.start, b.end) for b in bookings]
     own_ids, attendees = {b.id for b in bookings}, bookings[0].attendees
     try:
-        db.session.execute(Occupancy.__table__.insert(), rows)
+        db.session.execute(_INSERT_OCCUPANCIES, rows)
     except IntegrityError as error:
         db.session.rollback()
         blocked = {

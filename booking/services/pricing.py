@@ -15,16 +15,15 @@ from booking.services.access import Actor, require_admin
 from pricing import OSLO, PriceList, Quote, QuoteRequest, price_list_in_force, quote
 from pricing.quotes import merge_lines
 
+_PRICE_LISTS = select(PriceListVersion.id, PriceListVersion.created_at, PriceListVersion.data).order_by(
+    PriceListVersion.valid_from
+)
 _PARSED: dict[tuple, PriceList] = {}  # versions are never edited: parse each row once per process
 
 
 def price_lists() -> list[PriceList]:
     """Every version, oldest first: one statement; each row parsed once per process."""
-    rows = db.session.execute(
-        select(PriceListVersion.id, PriceListVersion.created_at, PriceListVersion.data).order_by(
-            PriceListVersion.valid_from
-        )
-    )
+    rows = db.session.execute(_PRICE_LISTS)
     lists = []
     for row_id, created_at, data in rows:
         key = (row_id, created_at)
