@@ -8,7 +8,7 @@ same rule; this module gives the friendly answer (what conflicts, what is free i
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol, TypeVar
@@ -124,6 +124,21 @@ def _hits(
     return i >= 0 and overlaps(start, end, *intervals[i])
 
 
+def _nearest_first(first: datetime, count: int, step: timedelta, around: datetime) -> Iterator[datetime]:
+    """The points ``first + n * step`` for n = 0..count, nearest to ``around`` first and the
+    earlier on a tie; lazily, so a search that finds its slots nearby stops early."""
+    after = min(max(-((first - around) // step), 0), count + 1)  # the first point >= around
+    before = after - 1
+    while before >= 0 or after <= count:
+        early, late = first + before * step, first + after * step
+        if after > count or (before >= 0 and around - early <= late - around):
+            yield early
+            before -= 1
+        else:
+            yield late
+            after += 1
+
+
 def suggest_slots(
     duration: timedelta,
     around: datetime,
@@ -170,8 +185,7 @@ def suggest_slots(
     last = around_utc + horizon
     if first > last:
         return []
-    candidates = [first + n * grid for n in range((last - first) // grid + 1)]
-    candidates.sort(key=lambda c: (abs(c - around_utc), c))
+    candidates = _nearest_first(first, (last - first) // grid, grid, around_utc)
 
     taken = _merge(busy)
     taken_starts = [s for s, _ in taken]

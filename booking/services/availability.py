@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 
 from booking.domain.conflicts import PendingRequest, competing_groups, suggested_winner
 from booking.domain.errors import InvalidInput
@@ -18,14 +18,15 @@ from pricing.weekly import OSLO, is_within, parse_windows, window_intervals
 MAX_RANGE_DAYS = 92
 
 
+_BUSY = select(Occupancy.start, Occupancy.occupied_until).where(
+    Occupancy.unit_id.in_(bindparam("units", expanding=True)),
+    Occupancy.active.is_(True),
+    Occupancy.overlapping_parameters(),
+)
+
+
 def busy_intervals(unit_ids, start: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
-    rows = db.session.execute(
-        select(Occupancy.start, Occupancy.occupied_until).where(
-            Occupancy.unit_id.in_(list(unit_ids)),
-            Occupancy.active.is_(True),
-            Occupancy.overlapping(start, until),
-        )
-    )
+    rows = db.session.execute(_BUSY, {"units": list(unit_ids), **Occupancy.overlap_parameters(start, until)})
     return [tuple(row) for row in rows]
 
 

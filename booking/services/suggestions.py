@@ -38,7 +38,7 @@ def free_slots_in_room(room: Room, start: datetime, end: datetime, limit: int) -
 def free_other_rooms(room: Room, start: datetime, end: datetime, attendees: int, limit: int) -> list[dict]:
     """Rooms of the same kind with room for everyone, free and open at the requested time."""
     candidates = db.session.execute(
-        select(Room)
+        select(Room.id)
         .where(
             Room.kind == room.kind,
             Room.id != room.id,
@@ -50,7 +50,7 @@ def free_other_rooms(room: Room, start: datetime, end: datetime, attendees: int,
         .order_by((Room.building_id != room.building_id), Room.capacity, Room.id)
         .limit(limit)
     ).scalars()
-    return [{"room_id": other.id, "start": start, "end": end} for other in candidates]
+    return [{"room_id": other_id, "start": start, "end": end} for other_id in candidates]
 
 
 def suggest(room: Room, start: datetime, end: datetime, attendees: int) -> list[dict]:

@@ -314,3 +314,17 @@ def test_suggested_winner_rejects_nonsense():
         suggested_winner([])
     with pytest.raises(ValueError):
         priority_key(_req(1, WHOLE, _at(2026, 6, 1, 18), _at(2026, 6, 1, 20), "vip"))
+
+
+@given(
+    st.integers(min_value=0, max_value=300),
+    st.integers(min_value=-2000, max_value=30000),
+)
+@settings(max_examples=300, deadline=None)
+def test_candidates_come_nearest_first_and_earlier_on_a_tie(count, offset_minutes):
+    from booking.domain.conflicts import _nearest_first
+
+    step, first = timedelta(minutes=15), datetime(2027, 3, 1, 12, tzinfo=UTC)
+    around = first + timedelta(minutes=offset_minutes)
+    expected = sorted((first + n * step for n in range(count + 1)), key=lambda c: (abs(c - around), c))
+    assert list(_nearest_first(first, count, step, around)) == expected
