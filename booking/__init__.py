@@ -7,7 +7,7 @@ import os
 from flask import Flask, request
 
 from booking.config import load_config
-from booking.extensions import begin_write_transaction, db, migrate
+from booking.extensions import begin_write_transaction, db, migrate, wrote_anything
 from booking.guards import init_guards
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
@@ -79,7 +79,10 @@ def _register_request_hooks(app: Flask) -> None:
 
     @app.after_request
     def _finish(response):
-        if response.status_code < 400:
+        if response.status_code < 400 or not wrote_anything(db.session):
+            # A refused request that wrote nothing (a 409 found by the check, a 422, a 404)
+            # ends its read-only transaction with COMMIT: the same effect as ROLLBACK, but
+            # psycopg drops every prepared statement of the connection on a rollback.
             db.session.commit()
         else:
             db.session.rollback()

@@ -8,6 +8,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 
 # Deterministic constraint names, so migrations can address them on every database.
 NAMING_CONVENTION = {
@@ -53,3 +54,32 @@ def begin_write_transaction() -> None:
     if db.session().in_transaction():
         return
     db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
+_WROTE = "booking.wrote"
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _note_writes(conn, cursor, statement, parameters, context, executemany) -> None:
+    """Remember on the connection that its transaction sent something other than a read."""
+    if not conn.info.get(_WROTE) and not statement.lstrip()[:6].upper().startswith(("SELECT", "BEGIN")):
+        conn.info[_WROTE] = True
+
+
+@event.listens_for(Engine, "commit")
+@event.listens_for(Engine, "rollback")
+def _forget_writes(conn) -> None:
+    conn.info.pop(_WROTE, None)
+
+
+@event.listens_for(Pool, "checkin")
+def _forget_writes_on_checkin(dbapi_connection, connection_record) -> None:
+    connection_record.info.pop(_WROTE, None)  # the pool rolled back whatever was left
+
+
+def wrote_anything(session) -> bool:
+    """Did the session's transaction write, or does it hold changes not flushed yet?"""
+    session = session() if callable(session) else session  # the scoped_session's current one
+    if session.new or session.dirty or session.deleted:
+        return True
+    return session.in_transaction() and bool(session.connection().info.get(_WROTE))
