@@ -22,7 +22,7 @@ def org_number(n: int) -> str:
     """The n-th valid organisation number of a test range (mod-11 check digit)."""
     for base in range(80_000_000 + n * 10, 80_000_000 + n * 10 + 10):
         digits = f"{base:08d}"
-        remainder = sum(int(d) * w for d, w in zip(digits, ORG_NUMBER_WEIGHTS)) % 11
+        remainder = sum(int(d) * w for d, w in zip(digits, ORG_NUMBER_WEIGHTS, strict=True)) % 11
         if remainder != 1:
             return digits + str(0 if remainder == 0 else 11 - remainder)
     raise AssertionError("unreachable")
