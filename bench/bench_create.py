@@ -22,13 +22,22 @@ import random
 import statistics
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import create_engine, select, text
 
 from bench import baseline_app
-from bench.common import Client, Timings, append_report, peak_rss_mb, start_gunicorn
+from bench.common import (
+    Client,
+    Timings,
+    append_report,
+    cpu_seconds,
+    cpu_used,
+    peak_rss_mb,
+    postgres_pids,
+    start_gunicorn,
+)
 from bench.seed import token_for
 from booking.config import normalize_database_url
 from booking.models import Booking, Room
@@ -205,6 +214,7 @@ class Run:
     name: str
     seconds: float
     results: list[tuple[bool, int, float]]
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU per request: workers, postgres
 
     @property
     def throughput(self) -> float:
@@ -222,10 +232,34 @@ class Run:
 
     def line(self) -> str:
         t = self.timings
+        cpu = (
+            f", CPU per request: workers {self.cpu_ms['workers']:.2f} ms, "
+            f"PostgreSQL {self.cpu_ms['postgres']:.2f} ms"
+            if self.cpu_ms
+            else ""
+        )
         return (
             f"{self.name}: {self.throughput:.1f} req/s, median {t.median:.1f} ms, p95 {t.p(95):.1f} ms, "
-            f"p99 {t.p(99):.1f} ms, statuses {self.statuses()}"
+            f"p99 {t.p(99):.1f} ms, statuses {self.statuses()}{cpu}"
         )
+
+
+def drive_measured(server, requests: list, clients: int, seconds: float, processes: int) -> Run:
+    """``drive`` against a started server, also reading the CPU time its workers and the
+    PostgreSQL server spent meanwhile (``Run.cpu_ms``: per request, by side)."""
+
+    def reading():
+        return cpu_seconds(server.worker_pids()), cpu_seconds(postgres_pids())
+
+    workers, postgres = reading()
+    result = drive(server.url, requests, clients, seconds, processes)
+    workers_after, postgres_after = reading()
+    count = max(len(result.results), 1)
+    result.cpu_ms = {
+        "workers": cpu_used(workers, workers_after) * 1000 / count,
+        "postgres": cpu_used(postgres, postgres_after) * 1000 / count,
+    }
+    return result
 
 
 def drive(base_url: str, requests: list, clients: int, seconds: float, processes: int) -> Run:
@@ -282,8 +316,8 @@ def run(
     _hold_conflicting_slots(url, attempts)
     baseline = start_gunicorn("bench.baseline_app:app", env, workers)
     try:
-        base_run = drive(
-            baseline.url,
+        base_run = drive_measured(
+            baseline,
             [(a.conflicting, _baseline_request(a)) for a in attempts],
             clients,
             seconds,
@@ -297,8 +331,8 @@ def run(
     first_booking, first_audit = _next_ids(url)
     product = start_gunicorn("wsgi:app", env, workers)
     try:
-        product_run = drive(
-            product.url, [(a.conflicting, _product_request(a)) for a in attempts], clients, seconds, processes
+        product_run = drive_measured(
+            product, [(a.conflicting, _product_request(a)) for a in attempts], clients, seconds, processes
         )
         rss = [peak_rss_mb(pid) for pid in product.worker_pids()]
     finally:
@@ -319,6 +353,8 @@ def run(
         "peak_rss_mb": max(rss or [0]),
         "product_statuses": product_run.statuses(),
         "baseline_statuses": base_run.statuses(),
+        "product_cpu_ms": product_run.cpu_ms,
+        "baseline_cpu_ms": base_run.cpu_ms,
     }
     lines = [
         f"- setup: gunicorn {workers} sync workers each, {clients} concurrent keep-alive clients "

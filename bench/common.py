@@ -147,6 +147,37 @@ def child_pids(pid: int) -> list[int]:
     return children
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids) -> dict[int, float]:
+    """User plus system CPU seconds of each process, from /proc (a process gone is left out)."""
+    seconds = {}
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            seconds[pid] = (int(fields[11]) + int(fields[12])) / _TICKS
+    return seconds
+
+
+def postgres_pids() -> list[int]:
+    """The local PostgreSQL server's processes (the benchmarks use a server on loopback)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{entry}/comm") as handle:
+                    if handle.read().startswith("postgres"):
+                        pids.append(int(entry))
+    return pids
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two ``cpu_seconds`` readings (new processes from zero)."""
+    return sum(value - before.get(pid, 0.0) for pid, value in after.items())
+
+
 def peak_rss_mb(pid: int) -> float:
     """The process's peak resident set size (VmHWM) in MiB."""
     with open(f"/proc/{pid}/status") as handle:

@@ -64,6 +64,7 @@ def test_create_benchmark_runs_both_servers_and_cleans_up(bench_url):
     assert set(figures["baseline_statuses"]) <= {201, 409} and 201 in figures["baseline_statuses"]
     assert figures["baseline_rps"] > 0 and figures["product_rps"] > 0
     assert 30 < figures["peak_rss_mb"] < 1000
+    assert figures["product_cpu_ms"]["workers"] > 0 and figures["baseline_cpu_ms"]["workers"] > 0
     assert _bookings(bench_url) == before
 
 
