@@ -154,13 +154,15 @@ def open_building_ids(start: datetime, end: datetime) -> list[int]:
     closed = exists().where(
         Closure.building_id == Building.id, Closure.start_date <= max(days), Closure.end_date >= min(days)
     )
-    ids = []
+    ids, open_by_hours = [], {}  # buildings mostly share their hours: test each set once
     for building_id, opening_hours in db.session.execute(
         select(Building.id, Building.opening_hours).where(~closed).order_by(Building.id)
     ):
-        if opening_hours and not is_within(parse_windows(opening_hours), start, end):
-            continue
-        ids.append(building_id)
+        windows = tuple(parse_windows(opening_hours or []))
+        if windows not in open_by_hours:
+            open_by_hours[windows] = not windows or is_within(windows, start, end)
+        if open_by_hours[windows]:
+            ids.append(building_id)
     return ids
 
 
