@@ -78,8 +78,15 @@ def _forget_writes_on_checkin(dbapi_connection, connection_record) -> None:
 
 
 def wrote_anything(session) -> bool:
-    """Did the session's transaction write, or does it hold changes not flushed yet?"""
+    """Did the session's transaction write, or does it hold changes not flushed yet? A
+    transaction that failed (a flush refused by a constraint) counts as written: it must be
+    rolled back."""
     session = session() if callable(session) else session  # the scoped_session's current one
     if session.new or session.dirty or session.deleted:
         return True
-    return session.in_transaction() and bool(session.connection().info.get(_WROTE))
+    transaction = session.get_transaction()
+    if transaction is None:
+        return False
+    if not transaction.is_active:
+        return True
+    return bool(session.connection().info.get(_WROTE))

@@ -49,7 +49,7 @@ def _require_csrf_header_for_api_writes() -> None:
     session's CSRF token in ``X-CSRF-Token`` (the pages' own forms are checked by the web
     blueprint). SameSite=Lax already keeps the cookie off cross-site POSTs; this does not rely on
     the browser for it."""
-    if request.method in ("GET", "HEAD", "OPTIONS") or request.blueprint == "web":
+    if request.method in ("GET", "HEAD", "OPTIONS") or not request.path.startswith("/api/"):
         return
     sent, expected = request.headers.get(CSRF_HEADER, ""), session.get(CSRF_KEY, "")
     if not sent or not expected or not hmac.compare_digest(sent.encode(), expected.encode()):

@@ -241,10 +241,26 @@ def bump(
     ``version + 1`` and a ``changed_at`` whose whole second is later than its previous one."""
     if not scopes and not rooms:
         return
-    statement = _bump_statement(session.get_bind().dialect.name, len(scopes), bool(rooms))
-    parameters = {f"scope_{i}": scope for i, scope in enumerate(sorted(scopes))}
-    parameters.update(now=now or utcnow(), rooms=sorted(rooms))
-    session.execute(statement, parameters)
+    now = now or utcnow()
+    dialect = session.get_bind().dialect.name
+    if len(scopes) <= _CHUNK:
+        statement = _bump_statement(dialect, len(scopes), bool(rooms))
+        parameters = {f"scope_{i}": scope for i, scope in enumerate(sorted(scopes))}
+        session.execute(statement, dict(parameters, now=now, rooms=sorted(rooms)))
+        return
+    # Many scopes (a rename touching many organisations): resolve the rooms first, then bump in
+    # chunks of the one sorted list, so the locks are still taken in ascending order.
+    if rooms:
+        related = session.execute(select(Room.id, Room.building_id).where(_related_rooms(sorted(rooms))))
+        scopes = set(scopes) | {s for r, b in related for s in (room_scope(r), building_scope(b))}
+    ordered = sorted(scopes)
+    for first in range(0, len(ordered), _CHUNK):
+        chunk = ordered[first : first + _CHUNK]
+        parameters = {f"scope_{i}": scope for i, scope in enumerate(chunk)}
+        session.execute(_bump_statement(dialect, len(chunk), False), dict(parameters, now=now, rooms=[]))
+
+
+_CHUNK = 16  # scopes per statement: bounds the statement shapes kept and the planning work
 
 
 @functools.lru_cache(maxsize=64)

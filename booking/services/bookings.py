@@ -1,9 +1,9 @@
 """Booking use cases: create (single or series), edit, cancel, approve, reject.
 
 The conflict rule is checked here for a friendly answer and enforced by the database for the
-truth (``models.booking.Occupancy``). Inserts of occupancies run inside a savepoint, so a
-violation raised by the database, when a concurrent request won the race, becomes the same 409
-as a conflict found here.
+truth (``models.booking.Occupancy``). When a concurrent request won the race, the database refuses
+the occupancy insert; the session's transaction is then rolled back (nothing of the request is
+kept) and the answer is the same 409 as a conflict found here.
 """
 
 from __future__ import annotations
@@ -518,7 +518,9 @@ def _notify(booking: Booking, kind: str, message: str) -> None:
 def _reject_competitors(winner: Booking, reason: str, candidates: list[Hold] | None = None) -> list[Booking]:
     """Reject every pending request that overlaps a newly confirmed booking on a shared unit.
     Pending requests hold inactive occupancies; ``candidates`` are those the create request read
-    already (no statement when none overlaps), otherwise one statement finds them."""
+    with its conflict check (no statement when none overlaps), otherwise one statement finds them.
+    A request committed by another transaction after that read is not rejected here; approving it
+    later fails with 409 (the database refuses the overlap), so it cannot become a double booking."""
     room = winner.room
     until = winner.end + timedelta(minutes=room.buffer_minutes)
     if candidates is None:

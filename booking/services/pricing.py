@@ -27,11 +27,12 @@ def price_lists() -> list[PriceList]:
     lists = []
     for row_id, created_at, data in rows:
         key = (row_id, created_at)
-        if key not in _PARSED:
+        parsed = _PARSED.get(key)
+        if parsed is None:
             if len(_PARSED) > 1000:
                 _PARSED.clear()
-            _PARSED[key] = PriceList.from_dict(data)
-        lists.append(_PARSED[key])
+            parsed = _PARSED[key] = PriceList.from_dict(data)
+        lists.append(parsed)
     return lists
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from booking.extensions import db
+
 PROBLEM = "application/problem+json"
 
 
@@ -199,6 +201,22 @@ def test_bad_building_input_names_the_field(client, make, patch, field):
         client.patch(f"/api/v1/buildings/{building.id}", json=patch, headers=make.admin().headers), 422
     )
     assert field in body["errors"], body["errors"]
+
+
+def test_a_race_lost_to_a_unique_constraint_is_a_409_and_keeps_nothing(client, make, monkeypatch):
+    """The service checks a building name is free; should another request take it in between,
+    the database's unique constraint refuses the flush: still a 409 problem, nothing stored."""
+    from booking.models import Building
+    from booking.services import buildings
+
+    admin = make.admin()
+    taken = make.building(name="Rådhuset")
+    monkeypatch.setattr(buildings, "_check_name_free", lambda *args, **kwargs: None)  # the lost race
+    response = client.post("/api/v1/buildings", json={"name": taken.name}, headers=admin.headers)
+    assert_problem(response, 409)
+    db.session.expire_all()
+    assert [b.name for b in db.session.query(Building)] == ["Rådhuset"]
+    assert client.get("/api/v1/buildings").status_code == 200  # the next request is served
 
 
 def test_unknown_building_is_404(client):

@@ -642,6 +642,20 @@ def test_changes_within_one_second_still_move_last_modified_which_is_never_ahead
     assert parse_date(get_feed(client, path).headers["Last-Modified"]) <= datetime.now(UTC)
 
 
+def test_a_change_touching_many_feeds_moves_every_marker_once(client, world, make):
+    building, room, _, _ = world
+    organizations = [make.organization() for _ in range(40)]  # more than one statement's worth
+    scopes = {f"organization:{o.id}" for o in organizations}
+    before = {m.scope: m.version for m in db.session.query(FeedMarker)}
+    bump(db.session, scopes, rooms={room.id})
+    db.session.commit()
+    db.session.expire_all()
+    after = {m.scope: m.version for m in db.session.query(FeedMarker)}
+    moved = {scope for scope in after if after[scope] != before.get(scope)}
+    assert moved == scopes | {f"room:{room.id}", f"building:{building.id}"}
+    assert all(after[scope] == before.get(scope, 0) + 1 for scope in moved)
+
+
 def test_a_feed_is_rendered_from_a_fixed_number_of_queries(client, app, world, make):
     building, room, organization, member = world
     day = weekday_from(7, 0)

@@ -329,6 +329,14 @@ def test_api_changes_with_the_session_cookie_need_the_csrf_header(client, world,
     assert client.get("/api/v1/me").status_code == 200  # reading needs no token
 
 
+def test_a_stray_post_of_a_logged_in_browser_gets_the_error_page(client, world):
+    _, _, _, member = world
+    log_in(client, member.user)
+    for path, status in (("/", 405), ("/no-such-page", 404)):
+        page = client.post(path, data={"csrf_token": TOKEN})
+        assert page.status_code == status and page.mimetype == "text/html", path
+
+
 def test_every_form_carries_the_csrf_token(client, world):
     _, room, _, member = world
     log_in(client, member.user)
