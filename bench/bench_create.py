@@ -371,10 +371,9 @@ def run(
         f"- **(5) peak RSS per product worker: {', '.join(f'{m:.0f}' for m in rss)} MiB** (goal < 150 MB): "
         f"{'met' if max(rss or [0]) < 150 else 'NOT met'}",
     ]
-    if report:
-        append_report("Booking create over HTTP vs raw INSERT baseline; worker memory", url, lines, command)
-    else:
-        print("\n".join(lines))
+    append_report(
+        "Booking create over HTTP vs raw INSERT baseline; worker memory", url, lines, command, save=report
+    )
     return figures
 
 
@@ -420,8 +419,7 @@ def run_cost(
             f"median {timings.median:.2f} ms (p95 {timings.p(95):.2f} ms), "
             f"SQL statements median {statistics.median(sql[status]):g} (max {max(sql[status])})"
         )
-    if report:
-        append_report("Booking create in-process: CPU and statements per request", url, lines, command)
-    else:
-        print("\n".join(lines))
+    append_report(
+        "Booking create in-process: CPU and statements per request", url, lines, command, save=report
+    )
     return {status: (Timings(v).median, statistics.median(sql[status])) for status, v in cpu.items()}

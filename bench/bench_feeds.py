@@ -47,6 +47,7 @@ if str(ROOT) not in sys.path:
 
 from booking import create_app  # noqa: E402
 from booking.config import normalize_database_url  # noqa: E402
+from booking.domain.organizations import synthetic_org_number  # noqa: E402
 from booking.extensions import db  # noqa: E402
 from booking.feeds import service  # noqa: E402
 from booking.feeds.ical import OSLO, render_calendar  # noqa: E402
@@ -179,13 +180,7 @@ def _book(actor, room, organization, title, start, end, **extra):
 
 
 def _org_number(n: int) -> str:
-    weights = (3, 2, 7, 6, 5, 4, 3, 2)
-    for base in range(70_000_000 + n * 10, 70_000_000 + n * 10 + 10):
-        digits = f"{base:08d}"
-        remainder = sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 11
-        if remainder != 1:
-            return digits + str(0 if remainder == 0 else 11 - remainder)
-    raise AssertionError("unreachable")
+    return synthetic_org_number(70_000_000, n)
 
 
 # --- the plain icalendar baselines ------------------------------------------------------------

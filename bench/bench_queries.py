@@ -220,10 +220,7 @@ def run_conflict(
         f"- **(2) median at {large_n:,} / median at {small_n:,}: {ratio:.2f}×** (goal ≤ 2×): "
         f"{_verdict(ratio <= 2)}",
     ]
-    if report:
-        append_report("Conflict check in-process (find_blocking)", large_url, lines, command)
-    else:
-        print("\n".join(lines))
+    append_report("Conflict check in-process (find_blocking)", large_url, lines, command, save=report)
     return {"small_ms": small.median, "large_ms": large.median, "ratio": ratio}
 
 
@@ -245,10 +242,7 @@ def run_availability(
         f"week median {week.median:.1f} ms, "
         f"p95 {week.p(95):.1f} ms** (goal < 50 ms): {_verdict(search.median < 50 and week.median < 50)}",
     ]
-    if report:
-        append_report("Availability: room search and a room's week", url, lines, command)
-    else:
-        print("\n".join(lines))
+    append_report("Availability: room search and a room's week", url, lines, command, save=report)
     return {
         "search_ms": search.median,
         "search_statements": search_q,
@@ -274,10 +268,7 @@ def run_schedule(
         "(goal < 50 ms): "
         f"{_verdict(schedule.median < 50 and listing.median < 50)}",
     ]
-    if report:
-        append_report("Janitor day schedule and a member's booking list", url, lines, command)
-    else:
-        print("\n".join(lines))
+    append_report("Janitor day schedule and a member's booking list", url, lines, command, save=report)
     return {
         "schedule_ms": schedule.median,
         "schedule_statements": schedule_q,

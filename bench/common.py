@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from sqlalchemy import event
+from sqlalchemy import create_engine, event, text
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
@@ -112,6 +112,22 @@ def require_loopback(url: str) -> None:
         return
     if not ipaddress.ip_address(host).is_loopback:
         raise SystemExit(f"refusing to send load to {host}: loopback addresses only")
+
+
+def reset_database(url: str) -> None:
+    """Empty the database entirely (tables, types, alembic_version): the benchmark seeder and the
+    test suite start from this."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1]
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(path + suffix):
+                os.remove(path + suffix)
+        return
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
 
 
 def free_port() -> int:
@@ -314,9 +330,12 @@ SECTION = "## Booking service: speed, scale and load (`python -m bench`)"
 RESULTS = "### Results"
 
 
-def append_report(title: str, url: str, lines: list[str], command: str) -> None:
+def append_report(title: str, url: str, lines: list[str], command: str, *, save: bool = True) -> None:
     """Add a dated entry at the end of this section's results in BENCHMARKS.md (other sections,
-    such as the feeds', stay as they are) and print it."""
+    such as the feeds', stay as they are) and print it; with ``save=False`` only print the lines."""
+    if not save:
+        print("\n".join(lines))
+        return
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     load = os.getloadavg()[0]
     section = [

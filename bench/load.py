@@ -296,8 +296,5 @@ def run(
         f"- server errors (5xx): {errors}"
         + (f"; peak RSS per worker: {', '.join(f'{m:.0f}' for m in rss)} MiB" if rss else ""),
     ]
-    if report:
-        append_report("Load: a realistic mix", url, lines, command)
-    else:
-        print("\n".join(lines))
+    append_report("Load: a realistic mix", url, lines, command, save=report)
     return {"requests": len(results), "rps": len(results) / elapsed if elapsed else 0.0, "errors": errors}

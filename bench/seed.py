@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import sqlite3
 import time as clock
@@ -29,7 +28,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bench.common import reset_database
 from booking.config import normalize_database_url
+from booking.domain.organizations import synthetic_org_number
 from booking.services.rooms import FIELDS as ROOM_FIELDS
 from pricing import DEFAULT_PRICE_LIST, OSLO, QuoteRequest, quote
 from pricing.weekly import parse_windows
@@ -95,14 +96,8 @@ def token_for(user_id: int) -> str:
 
 
 def org_number(n: int) -> str:
-    """The n-th valid organisation number of a bench range (mod-11 check digit)."""
-    weights = (3, 2, 7, 6, 5, 4, 3, 2)
-    for base in range(90_000_000 + n * 10, 90_000_000 + n * 10 + 10):
-        digits = f"{base:08d}"
-        remainder = sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 11
-        if remainder != 1:
-            return digits + str(0 if remainder == 0 else 11 - remainder)
-    raise AssertionError("unreachable")
+    """The n-th organisation number of the bench range."""
+    return synthetic_org_number(90_000_000, n)
 
 
 @dataclass(frozen=True)
@@ -240,6 +235,45 @@ def generate(size: Size, seed: int = 7, now: datetime | None = None) -> tuple[Ro
     kinds, weights = [k for k in KINDS], [k[3] for k in KINDS]
     # The rooms table as the room service writes it (same order), plus keys and stamps.
     room_cols = ["id", "building_id", *ROOM_FIELDS, "created_at", "updated_at"]
+
+    def add_room(room_id, building_id, name, kind, capacity, equipment, accessible, approval, buffer, units):
+        rows.add(
+            "rooms",
+            room_cols,
+            (
+                room_id,
+                building_id,
+                name,
+                kind,
+                capacity,
+                json.dumps(equipment),
+                accessible,
+                "",
+                kind,
+                approval,
+                "outside_staffed_hours",
+                buffer,
+                30,
+                720,
+                0,
+                365,
+                True,
+                created,
+                created,
+            ),
+        )
+        layout.rooms.append(
+            {
+                "id": room_id,
+                "building_id": building_id,
+                "kind": kind,
+                "requires_approval": approval,
+                "buffer": buffer,
+                "supervision": "outside_staffed_hours",
+            }
+        )
+        layout.room_units[room_id] = units
+
     for b in range(1, size.buildings + 1):
         count = per_building[b - 1]
         divisible = b % 4 == 2 and count >= 4
@@ -247,120 +281,21 @@ def generate(size: Size, seed: int = 7, now: datetime | None = None) -> tuple[Ro
         for i in range(plain):
             room_id += 1
             kind, (low, high), pool, _ = rng.choices(kinds, weights)[0]
-            requires_approval = kind in ("hall", "sports_hall") and rng.random() < 0.5
-            room = {
-                "id": room_id,
-                "building_id": b,
-                "kind": kind,
-                "requires_approval": requires_approval,
-                "buffer": rng.choice((0, 0, 15, 30)),
-                "supervision": "outside_staffed_hours",
-            }
-            rows.add(
-                "rooms",
-                room_cols,
-                (
-                    room_id,
-                    b,
-                    f"{kind.replace('_', ' ').capitalize()} {i + 1}",
-                    kind,
-                    rng.randint(low, high),
-                    json.dumps(sorted(rng.sample(pool, rng.randint(0, len(pool))))),
-                    rng.random() < 0.6,
-                    "",
-                    kind,
-                    requires_approval,
-                    "outside_staffed_hours",
-                    room["buffer"],
-                    30,
-                    720,
-                    0,
-                    365,
-                    True,
-                    created,
-                    created,
-                ),
-            )
-            layout.rooms.append(room)
-            layout.room_units[room_id] = (room_id,)
+            approval = kind in ("hall", "sports_hall") and rng.random() < 0.5
+            buffer = rng.choice((0, 0, 15, 30))
+            capacity = rng.randint(low, high)
+            equipment = sorted(rng.sample(pool, rng.randint(0, len(pool))))
+            accessible = rng.random() < 0.6
+            name = f"{kind.replace('_', ' ').capitalize()} {i + 1}"
+            add_room(room_id, b, name, kind, capacity, equipment, accessible, approval, buffer, (room_id,))
         if divisible:
             half_ids = []
             for label in ("A", "B"):
                 room_id += 1
                 half_ids.append(room_id)
-                rows.add(
-                    "rooms",
-                    room_cols,
-                    (
-                        room_id,
-                        b,
-                        f"Gymsal {label}",
-                        "gym",
-                        40,
-                        json.dumps(["mats"]),
-                        True,
-                        "",
-                        "gym",
-                        False,
-                        "outside_staffed_hours",
-                        15,
-                        30,
-                        720,
-                        0,
-                        365,
-                        True,
-                        created,
-                        created,
-                    ),
-                )
-                layout.rooms.append(
-                    {
-                        "id": room_id,
-                        "building_id": b,
-                        "kind": "gym",
-                        "requires_approval": False,
-                        "buffer": 15,
-                        "supervision": "outside_staffed_hours",
-                    }
-                )
-                layout.room_units[room_id] = (room_id,)
+                add_room(room_id, b, f"Gymsal {label}", "gym", 40, ["mats"], True, False, 15, (room_id,))
             room_id += 1
-            rows.add(
-                "rooms",
-                room_cols,
-                (
-                    room_id,
-                    b,
-                    "Gymsal A+B",
-                    "gym",
-                    80,
-                    json.dumps(["mats", "sound"]),
-                    True,
-                    "",
-                    "gym",
-                    False,
-                    "outside_staffed_hours",
-                    15,
-                    30,
-                    720,
-                    0,
-                    365,
-                    True,
-                    created,
-                    created,
-                ),
-            )
-            layout.rooms.append(
-                {
-                    "id": room_id,
-                    "building_id": b,
-                    "kind": "gym",
-                    "requires_approval": False,
-                    "buffer": 15,
-                    "supervision": "outside_staffed_hours",
-                }
-            )
-            layout.room_units[room_id] = tuple(half_ids)
+            add_room(room_id, b, "Gymsal A+B", "gym", 80, ["mats", "sound"], True, False, 15, tuple(half_ids))
             for part in half_ids:
                 rows.add("room_parts", ["room_id", "part_id"], (room_id, part))
     for rid, units in layout.room_units.items():
@@ -682,18 +617,9 @@ def reset_and_migrate(url: str) -> None:
 
 
 def _drop_everything(url: str) -> None:
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[1]
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(path + suffix):
-                os.remove(path + suffix)
-        return
-    _create_database_if_missing(url)
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+    if not url.startswith("sqlite"):
+        _create_database_if_missing(url)
+    reset_database(url)
 
 
 def _create_database_if_missing(url: str) -> None:

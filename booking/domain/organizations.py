@@ -7,16 +7,31 @@ ORG_NUMBER_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
 PRICE_CATEGORIES = ("free", "reduced", "full")
 
 
+def _check_digit(first_eight: str) -> int | None:
+    """The mod-11 check digit of eight digits (weights 3,2,7,6,5,4,3,2; remainder 0 gives 0),
+    or None where there is none (remainder 1: no valid number starts with these digits)."""
+    remainder = sum(int(d) * w for d, w in zip(first_eight, ORG_NUMBER_WEIGHTS, strict=True)) % 11
+    if remainder == 1:
+        return None
+    return 0 if remainder == 0 else 11 - remainder
+
+
 def is_valid_org_number(value: str) -> bool:
-    """True for a 9-digit organisasjonsnummer whose last digit is the mod-11 check digit
-    (weights 3,2,7,6,5,4,3,2; remainder 0 gives check digit 0, remainder 1 is invalid)."""
+    """True for a 9-digit organisasjonsnummer whose last digit is the mod-11 check digit."""
     if len(value) != 9 or not value.isascii() or not value.isdigit():
         return False
-    remainder = sum(int(d) * w for d, w in zip(value[:8], ORG_NUMBER_WEIGHTS, strict=True)) % 11
-    if remainder == 1:
-        return False
-    check = 0 if remainder == 0 else 11 - remainder
-    return check == int(value[8])
+    return _check_digit(value[:8]) == int(value[8])
+
+
+def synthetic_org_number(base: int, n: int) -> str:
+    """A valid organisation number for test and benchmark data: the first one whose first eight
+    digits lie in ``base + 10n`` … ``base + 10n + 9``, so each ``n`` gives a different number."""
+    for first in range(base + n * 10, base + n * 10 + 10):
+        digits = f"{first:08d}"
+        check = _check_digit(digits)
+        if check is not None:
+            return digits + str(check)
+    raise AssertionError("ten consecutive prefixes always include one with a check digit")
 
 
 def propose_price_category(

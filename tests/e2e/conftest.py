@@ -9,7 +9,6 @@ PDFs go to ``test-output/e2e/`` (gitignored).
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time as clock
@@ -19,6 +18,8 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
+
+from bench.common import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output" / "e2e"
@@ -39,12 +40,6 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if report.when == "call":
         item.failed_call = report.failed
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def clear_weekday(weekday: int, weeks: int, from_days: int) -> date:
@@ -219,7 +214,7 @@ def scenario(tmp_path_factory) -> Scenario:
     OUTPUT.mkdir(parents=True, exist_ok=True)
     database = tmp_path_factory.mktemp("e2e") / "booking.sqlite"
     database_url = f"sqlite:///{database}"
-    port = _free_port()
+    port = free_port()
     scenario = Scenario(base_url=f"http://127.0.0.1:{port}")
     _seed(database_url, scenario)
     env = dict(

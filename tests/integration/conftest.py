@@ -6,11 +6,11 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import text
 
+from bench.common import reset_database
 from booking import create_app
 from booking.extensions import db
 from booking.models import PriceListVersion
 from pricing import DEFAULT_PRICE_LIST
-from tests.conftest import reset_database
 from tests.integration import factories
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from booking.domain.organizations import ORG_NUMBER_WEIGHTS
+from booking.domain.organizations import synthetic_org_number
 from booking.extensions import db
 from booking.services.access import Actor
 from booking.services.auth import issue_token
@@ -19,13 +19,8 @@ EVERY_DAY = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def org_number(n: int) -> str:
-    """The n-th valid organisation number of a test range (mod-11 check digit)."""
-    for base in range(80_000_000 + n * 10, 80_000_000 + n * 10 + 10):
-        digits = f"{base:08d}"
-        remainder = sum(int(d) * w for d, w in zip(digits, ORG_NUMBER_WEIGHTS, strict=True)) % 11
-        if remainder != 1:
-            return digits + str(0 if remainder == 0 else 11 - remainder)
-    raise AssertionError("unreachable")
+    """The n-th organisation number of the test range."""
+    return synthetic_org_number(80_000_000, n)
 
 
 @dataclass

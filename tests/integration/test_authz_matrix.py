@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flask import current_app
 
+from booking.domain.organizations import synthetic_org_number
 from booking.feeds import service as feed_service
 from booking.services.access import Actor
 from booking.services.auth import actor_for
@@ -34,13 +35,7 @@ _numbers = itertools.count(1)
 
 
 def _org_number(n: int) -> str:
-    weights = (3, 2, 7, 6, 5, 4, 3, 2)
-    for base in range(70_000_000 + n * 10, 70_000_000 + n * 10 + 10):
-        digits = f"{base:08d}"
-        remainder = sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 11
-        if remainder != 1:
-            return digits + str(0 if remainder == 0 else 11 - remainder)
-    raise AssertionError("unreachable")
+    return synthetic_org_number(70_000_000, n)
 
 
 @dataclass

@@ -8,41 +8,28 @@ it), nothing is double-booked, and the service answers again. Runs on the suite'
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from bench.common import child_pids, free_port
 from booking.extensions import db
 from booking.models import Booking, Occupancy, Series
 from tests.integration.test_no_double_booking import overlapping_active_pairs
-from tests.integration.test_races import ROOT, _free_port, _wait_until_up
+from tests.integration.test_races import ROOT, _wait_until_up, post_booking
 
 pytestmark = pytest.mark.slow
 CLIENTS = 4
 MAX_REQUESTS = 150
 MAX_SECONDS = 40
 SERIES_COUNT = 4  # occurrences per series
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as handle:
-                found += [int(p) for p in handle.read().split()]
-    except OSError:
-        pass
-    return found
 
 
 def _start(database_url: str, port: int) -> subprocess.Popen:
@@ -70,25 +57,9 @@ def _start(database_url: str, port: int) -> subprocess.Popen:
     url = f"http://127.0.0.1:{port}"
     _wait_until_up(url, process, timeout=60)
     deadline = time.monotonic() + 30
-    while len(_children(process.pid)) < 2 and time.monotonic() < deadline:
+    while len(child_pids(process.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     return process
-
-
-def _post(url: str, token: str, payload: dict) -> tuple[int, dict | None]:
-    request = urllib.request.Request(
-        url + "/api/v1/bookings",
-        data=json.dumps(payload).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, None
-    except (OSError, ValueError):
-        return 0, None  # connection refused or cut: the client cannot know what happened
 
 
 def _slots(single_rooms: list[int], series_room: int, base: datetime):
@@ -124,7 +95,7 @@ def test_kill_9_worker_then_master_loses_no_confirmed_booking(app_ctx, make, dat
     organization_id, series_room_id = organization.id, series_room.id  # plain values for the threads
     base = (datetime.now(UTC) + timedelta(days=1)).replace(hour=6, minute=0, second=0, microsecond=0)
     single, series = _slots([r.id for r in single_rooms], series_room_id, base)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = _start(database_url, port)
     created: list[tuple[str, dict]] = []
@@ -140,8 +111,8 @@ def test_kill_9_worker_then_master_loses_no_confirmed_booking(app_ctx, make, dat
             n = i * MAX_REQUESTS + j
             kind = "series" if n % 3 == 0 else "single"
             slot = series(n // 3) if kind == "series" else single(n)
-            status, body = _post(
-                url, token, {"organization_id": organization_id, "title": f"Last {n}", **slot}
+            status, body = post_booking(
+                url, token, {"organization_id": organization_id, "title": f"Last {n}", **slot}, timeout=15
             )
             with lock:
                 statuses.append(status)
@@ -165,13 +136,13 @@ def test_kill_9_worker_then_master_loses_no_confirmed_booking(app_ctx, make, dat
         for thread in threads:
             thread.start()
         wait_for(15, 20)
-        first_workers = _children(server.pid)
+        first_workers = child_pids(server.pid)
         assert first_workers, "gunicorn has no workers"
         os.kill(first_workers[0], signal.SIGKILL)
         after_worker_kill = len(created)
         wait_for(after_worker_kill + 15, 20)  # the master replaced the worker; the load goes on
         assert len(created) > after_worker_kill, f"no booking succeeded after a worker was killed: {statuses}"
-        workers = _children(server.pid)
+        workers = child_pids(server.pid)
         os.kill(server.pid, signal.SIGKILL)
         for pid in workers:
             try:
@@ -188,7 +159,7 @@ def test_kill_9_worker_then_master_loses_no_confirmed_booking(app_ctx, make, dat
             server.kill()
             server.wait(timeout=10)
 
-    restarted = _start(database_url, _free_port())
+    restarted = _start(database_url, free_port())
     processes.append(restarted)
     try:
         db.session.rollback()  # end the test's read snapshot (taken before the load) and look afresh
@@ -216,10 +187,11 @@ def test_kill_9_worker_then_master_loses_no_confirmed_booking(app_ctx, make, dat
         assert confirmed == with_occupancy  # no booking without its hold, no hold without a booking
         assert overlapping_active_pairs() == []
         # and the service answers again
-        status, body = _post(
+        status, body = post_booking(
             f"http://127.0.0.1:{restarted.args[6].rsplit(':', 1)[1]}",
             token,
             {"organization_id": organization_id, "title": "Etter krasj", **single(2_000)},
+            timeout=15,
         )
         assert status == 201, status
     finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -17,18 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from bench.common import free_port
 from booking.extensions import db
 from tests.integration.test_no_double_booking import overlapping_active_pairs
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = 20
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
@@ -51,7 +45,7 @@ def servers(app_ctx, database_url):
     processes, urls = [], []
     try:
         for _ in range(2):
-            port = _free_port()
+            port = free_port()
             process = subprocess.Popen(
                 [
                     sys.executable,
@@ -82,7 +76,9 @@ def servers(app_ctx, database_url):
             process.wait(timeout=15)
 
 
-def _post(url: str, token: str, payload: dict) -> tuple[int, dict]:
+def post_booking(url: str, token: str, payload: dict, timeout: float = 60) -> tuple[int, dict | None]:
+    """POST a booking; the status and the JSON body. A connection refused or cut is status 0
+    (the client cannot know what happened), as under the crash test's kill -9."""
     request = urllib.request.Request(
         url + "/api/v1/bookings",
         data=json.dumps(payload).encode(),
@@ -90,10 +86,12 @@ def _post(url: str, token: str, payload: dict) -> tuple[int, dict]:
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
     )
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+        return error.code, json.loads(error.read() or b"null")
+    except (OSError, ValueError):
+        return 0, None
 
 
 def _race(urls: list[str], token: str, payloads: list[dict]) -> list[tuple[int, dict]]:
@@ -102,7 +100,7 @@ def _race(urls: list[str], token: str, payloads: list[dict]) -> list[tuple[int, 
 
     def client(i: int) -> None:
         barrier.wait()
-        results[i] = _post(urls[i % len(urls)], token, payloads[i])
+        results[i] = post_booking(urls[i % len(urls)], token, payloads[i])
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(len(payloads))]
     for thread in threads:

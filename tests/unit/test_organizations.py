@@ -99,3 +99,11 @@ def test_unverified_organisations_pay_full_price():
     assert effective_price_category("reduced", verified=False) == "full"
     assert effective_price_category("free", verified=True) == "free"
     assert effective_price_category("reduced", verified=True) == "reduced"
+
+
+def test_synthetic_numbers_are_valid_and_distinct():
+    from booking.domain.organizations import synthetic_org_number
+
+    numbers = [synthetic_org_number(70_000_000, n) for n in range(2000)]
+    assert all(is_valid_org_number(number) for number in numbers)
+    assert len(set(numbers)) == len(numbers)
