@@ -3,6 +3,7 @@ database; twenty clients ask for the same time at once. Exactly one wins."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import subprocess
@@ -89,8 +90,11 @@ def post_booking(url: str, token: str, payload: dict, timeout: float = 60) -> tu
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
-    except (OSError, ValueError):
+        try:  # the body of an error can be cut off too, when the server dies mid-answer
+            return error.code, json.loads(error.read() or b"null")
+        except (OSError, ValueError, http.client.HTTPException):
+            return error.code, None
+    except (OSError, ValueError, http.client.HTTPException):
         return 0, None
 
 
