@@ -50,9 +50,10 @@ from booking.config import normalize_database_url  # noqa: E402
 from booking.domain.organizations import synthetic_org_number  # noqa: E402
 from booking.extensions import db  # noqa: E402
 from booking.feeds import service  # noqa: E402
-from booking.feeds.ical import OSLO, render_calendar  # noqa: E402
+from booking.feeds.ical import render_calendar  # noqa: E402
 from booking.services import bookings  # noqa: E402
 from booking.services.access import Actor  # noqa: E402
+from pricing.weekly import OSLO  # noqa: E402
 
 SLOTS = ((8, 10), (10, 12), (14, 16), (16, 18), (18, 20))
 WEEKS = 52
@@ -158,9 +159,9 @@ def seed() -> int:
             bookings.cancel_booking(actor, booking.id, "Avlyst")
         elif n % 90 == 20:
             day = booking.start.astimezone(OSLO).date()
-            bookings.update_booking(actor, booking.id, {"start": local(day, 7), "end": local(day, 8)}, None)
+            bookings.update_booking(actor, booking.id, bookings.ChangeRequest(**{"start": local(day, 7), "end": local(day, 8)}), None)
         elif n % 45 == 30:
-            bookings.update_booking(actor, booking.id, {"title": f"Ekstra {n}", "public_title": True}, None)
+            bookings.update_booking(actor, booking.id, bookings.ChangeRequest(**{"title": f"Ekstra {n}", "public_title": True}), None)
     db.session.commit()
     return room.id
 
@@ -176,7 +177,7 @@ def _book(actor, room, organization, title, start, end, **extra):
         "notes": "",
         **extra,
     }
-    return bookings.create_booking(actor, data)
+    return bookings.create_booking(actor, bookings.BookingRequest.from_input(data))
 
 
 def _org_number(n: int) -> str:

@@ -7,7 +7,7 @@ import os
 from flask import Flask, request
 
 from booking.config import load_config
-from booking.extensions import begin_write_transaction, db, migrate, wrote_anything
+from booking.extensions import begin_write_transaction, db, end_unit_of_work, migrate
 from booking.guards import init_guards
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
@@ -69,8 +69,8 @@ def warm_up() -> None:
 
 
 def _register_request_hooks(app: Flask) -> None:
-    """One transaction per request: writes start as write transactions; the HTTP layer commits
-    a successful request and rolls back any other (services only flush)."""
+    """One transaction per request (the unit of work): writes start as write transactions; the
+    request's answer says how it ends (``end_unit_of_work``); services only flush and raise."""
 
     @app.before_request
     def _begin():
@@ -79,11 +79,5 @@ def _register_request_hooks(app: Flask) -> None:
 
     @app.after_request
     def _finish(response):
-        if response.status_code < 400 or not wrote_anything(db.session):
-            # A refused request that wrote nothing (a 409 found by the check, a 422, a 404)
-            # ends its read-only transaction with COMMIT: the same effect as ROLLBACK, but
-            # psycopg drops every prepared statement of the connection on a rollback.
-            db.session.commit()
-        else:
-            db.session.rollback()
+        end_unit_of_work(succeeded=response.status_code < 400)
         return response

@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from booking import create_app
-from booking.extensions import db
+from booking.extensions import unit_of_work
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
@@ -21,8 +21,8 @@ def demo() -> None:
     """Load demo data (idempotent: running it again changes nothing)."""
     from booking.demo import load_demo
 
-    created = load_demo()
-    db.session.commit()
+    with unit_of_work():
+        created = load_demo()
     click.echo("Demo data loaded." if created else "Demo data is there already.")
 
 
@@ -41,21 +41,20 @@ def create_user(email, name, role, organization_ids, building_ids, password) -> 
     from booking.services.users import add_user
 
     try:
-        user = add_user(
-            {
-                "email": email,
-                "name": name or email,
-                "role": role,
-                "password": password,
-                "organization_ids": list(organization_ids),
-                "building_ids": list(building_ids),
-            }
-        )
-        token = issue_token(user, current_app.config["BOOKING_TOKEN_TTL_DAYS"])
+        with unit_of_work():
+            user = add_user(
+                {
+                    "email": email,
+                    "name": name or email,
+                    "role": role,
+                    "password": password,
+                    "organization_ids": list(organization_ids),
+                    "building_ids": list(building_ids),
+                }
+            )
+            token = issue_token(user, current_app.config["BOOKING_TOKEN_TTL_DAYS"])
     except DomainError as error:
-        db.session.rollback()
         raise click.ClickException(f"{error.detail} {getattr(error, 'errors', '') or ''}".strip()) from error
-    db.session.commit()
     click.echo(token)
 
 

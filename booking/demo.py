@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 
 from booking.extensions import db
-from booking.models import Building, Organization
+from booking.models import Building
 from booking.services.access import Actor
 from booking.services.buildings import create_building
 from booking.services.organizations import register_organization, update_organization
@@ -212,7 +212,7 @@ SEASON = [
 def _season_of_rehearsals(buildings: dict, organizations: dict) -> None:
     """Weekly series from next week on, skipping holidays and closures (the admin books them, so
     rooms that need approval are confirmed at once)."""
-    from booking.services.bookings import create_booking
+    from booking.services.bookings import BookingRequest, create_booking
 
     today = datetime.now(OSLO).date()
     for org, building, room_name, weekday, start, end, title, weeks in SEASON:
@@ -220,7 +220,7 @@ def _season_of_rehearsals(buildings: dict, organizations: dict) -> None:
         first = today + timedelta(days=7 + (weekday - today.weekday()) % 7)
         create_booking(
             ADMIN,
-            {
+            BookingRequest.from_input({
                 "room_id": room.id,
                 "organization_id": organizations[org].id,
                 "title": title,
@@ -232,9 +232,5 @@ def _season_of_rehearsals(buildings: dict, organizations: dict) -> None:
                 "skip_holidays": True,
                 "public_title": True,
                 "notes": "Nøkkel hentes i resepsjonen.",
-            },
+            }),
         )
-
-
-def demo_organization(name: str) -> Organization:
-    return db.session.execute(select(Organization).where(Organization.name == name)).scalar_one()

@@ -8,7 +8,17 @@ from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
 from .money import round_ore
-from .quotes import RENT_CODES, SUPERVISION_CODES, OccurrenceQuote, Quote, QuoteLine, make_line, require_aware
+from .quotes import (
+    MOVE_CODES,
+    RENT_CODES,
+    SUPERVISION_CODES,
+    OccurrenceQuote,
+    Quote,
+    QuoteLine,
+    make_line,
+    merge_lines,
+    require_aware,
+)
 from .weekly import OSLO, elapsed
 
 # Rule codes, from the cheapest to the dearest for the organisation.
@@ -98,3 +108,44 @@ def cancellation_fee(
         if supervision:
             lines.append(make_line("cancellation_supervision", 1, supervision, DESCRIPTIONS[rule]))
     return CancellationFee(tuple(lines), sum(line.amount_ore for line in lines), rule)
+
+
+def move_fee(snapshot: OccurrenceQuote | Quote, start: datetime, moved_at: datetime) -> tuple[QuoteLine, ...]:
+    """What moving a confirmed booking that starts at ``start`` costs at ``moved_at``: what
+    cancelling it then would cost (SPEC §11), as ``move_rent``/``move_supervision`` lines."""
+    fee = cancellation_fee(snapshot, start, moved_at)
+    codes = {"cancellation_rent": "move_rent", "cancellation_supervision": "move_supervision"}
+    return tuple(make_line(codes[line.code], line.quantity, line.unit_price_ore) for line in fee.lines)
+
+
+def owed_moves(snapshot: Quote) -> tuple[QuoteLine, ...]:
+    """The move lines a booking's snapshot carries: earlier moves' fees, owed in any case."""
+    return tuple(line for line in snapshot.lines if line.code in MOVE_CODES)
+
+
+def with_moves(quote: Quote, moves: tuple[QuoteLine, ...]) -> Quote:
+    """``quote`` (the booking's new time) with the move lines owed added to its lines and total;
+    its occurrences, which later cancellation fees are computed from, stay the time's own."""
+    if not moves:
+        return quote
+    lines = merge_lines((*quote.lines, *moves))
+    return Quote(
+        lines,
+        sum(line.amount_ore for line in lines),
+        quote.price_list_version,
+        quote.category,
+        quote.supervision_reason,
+        quote.occurrences,
+    )
+
+
+def booking_cancellation_fee(
+    snapshot: Quote, start: datetime, cancelled_at: datetime, *, by_admin: bool = False
+) -> CancellationFee:
+    """The fee for cancelling a single booking: the fee of :func:`cancellation_fee` for its time
+    plus the moves it still owes (an admin's cancellation costs nothing at all)."""
+    if by_admin:
+        return CancellationFee((), 0, "admin")
+    fee = cancellation_fee(snapshot.occurrences[0], start, cancelled_at)
+    lines = (*owed_moves(snapshot), *fee.lines)
+    return CancellationFee(lines, sum(line.amount_ore for line in lines), fee.rule)

@@ -27,9 +27,13 @@ LINE_KINDS: dict[str, tuple[str, str]] = {
     "supervision_weekend": ("Tilsyn, helg/helligdag", "hour"),
     "cancellation_rent": ("Avbestilling, leie", "booking"),
     "cancellation_supervision": ("Avbestilling, tilsyn", "booking"),
+    "move_rent": ("Flytting, leie", "booking"),
+    "move_supervision": ("Flytting, tilsyn", "booking"),
 }
 RENT_CODES = ("rent_weekday", "rent_weekend")
 SUPERVISION_CODES = ("supervision_weekday", "supervision_weekend")
+# What moving a confirmed booking cost: owed whatever happens to the booking afterwards.
+MOVE_CODES = ("move_rent", "move_supervision")
 
 
 def require_aware(value: Any, what: str) -> datetime:

@@ -3,7 +3,7 @@ import hashlib
 from flask import Response, json, request
 from flask_smorest import Blueprint
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from booking.api.context import PAGINATION, current_actor, login_required, paginate
 from booking.domain.errors import BookingConflict, InvalidInput
@@ -31,6 +31,13 @@ BEARER = [{"bearer": []}]
 BOOKING = BookingSchema()
 SERIES = SeriesSchema()
 DRY_RUN = DryRunSchema()
+IF_MATCH = {
+    "in": "header",
+    "name": "If-Match",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The booking's ETag as read: the change applies only to that version (412 otherwise)",
+}
 
 
 def series_view(series: Series, **extra) -> dict:
@@ -68,7 +75,7 @@ def _json_response(payload: dict, status: int, headers: dict | None = None) -> R
 
 def _dry_run(actor, data) -> Response:
     try:
-        plan = bookings.plan_booking(actor, data)
+        plan = bookings.plan_booking(actor, bookings.BookingRequest.from_input(data))
     except BookingConflict as conflict:
         body = {
             "dry_run": True,
@@ -99,7 +106,7 @@ def _dry_run(actor, data) -> Response:
 def _create(actor, data) -> Response:
     if data.get("dry_run"):
         return _dry_run(actor, data)
-    created = bookings.create_booking(actor, data)
+    created = bookings.create_booking(actor, bookings.BookingRequest.from_input(data))
     if isinstance(created, Series):
         return _json_response(
             SERIES.dump(series_view(created)), 201, {"Location": f"/api/v1/series/{created.id}"}
@@ -121,7 +128,8 @@ def _replay(row: IdempotencyKey, request_hash: str) -> Response:
 
 def _create_idempotently(actor, data, key: str) -> Response:
     """The first answer under a key is stored in the same transaction as the booking; a retry
-    replays it. A concurrent retry waits on the key's unique index and then replays."""
+    replays it. A concurrent retry's claim of the key waits on the key's unique index until the
+    first request ends, then finds the key taken and replays the stored answer."""
     if len(key) > 200:
         raise InvalidInput({"Idempotency-Key": ["At most 200 characters."]})
     request_hash = hashlib.sha256(request.get_data()).hexdigest()
@@ -129,13 +137,16 @@ def _create_idempotently(actor, data, key: str) -> Response:
     row = db.session.execute(lookup).scalar_one_or_none()
     if row is not None:
         return _replay(row, request_hash)
-    row = IdempotencyKey(user_id=actor.user_id, key=key, request_hash=request_hash, status_code=0, body={})
-    try:
-        with db.session.begin_nested():
-            db.session.add(row)
-    except IntegrityError:
-        db.session.rollback()
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    claimed = db.session.execute(
+        dialect.insert(IdempotencyKey)
+        .values(user_id=actor.user_id, key=key, request_hash=request_hash, status_code=0, body={}, headers={})
+        .on_conflict_do_nothing(index_elements=["user_id", "key"])
+        .returning(IdempotencyKey.id)
+    ).scalar_one_or_none()
+    if claimed is None:
         return _replay(db.session.execute(lookup).scalar_one(), request_hash)
+    row = db.session.get(IdempotencyKey, claimed)
     response = _create(actor, data)
     row.status_code = response.status_code
     row.body = response.get_json()
@@ -148,8 +159,9 @@ def _create_idempotently(actor, data, key: str) -> Response:
 @blp.arguments(BookingCreateSchema())
 @blp.alt_response(
     201,
-    schema=BookingSchema,
-    description="The booking; or, with `recurrence`, the series (SeriesSchema)",
+    # Exactly one matches an answer: both schemas refuse keys they do not name.
+    schema={"oneOf": [BookingSchema, SeriesSchema]},
+    description="The booking; or, with `recurrence`, the series",
     success=True,
 )
 @blp.alt_response(200, schema=DryRunSchema, description="With dry_run: what would happen", success=True)
@@ -216,13 +228,11 @@ def get_booking(booking_id):
 @blp.alt_response(409, description="The new time conflicts, or the booking is closed")
 @blp.alt_response(412, description="If-Match does not match the current ETag")
 @blp.alt_response(422, description="Invalid input or a booking rule broken")
-@blp.doc(
-    security=BEARER,
-    parameters=[{"in": "header", "name": "If-Match", "required": False, "schema": {"type": "string"}}],
-)
+@blp.doc(security=BEARER, parameters=[IF_MATCH])
 def update_booking(data, booking_id):
     """Edit or reschedule a booking (re-checked, re-quoted; SEQUENCE moves on)"""
-    booking = bookings.update_booking(current_actor(), booking_id, data, request.headers.get("If-Match"))
+    change = bookings.ChangeRequest(**data)
+    booking = bookings.update_booking(current_actor(), booking_id, change, request.headers.get("If-Match"))
     return booking, 200, {"ETag": booking.etag}
 
 
@@ -233,11 +243,15 @@ def update_booking(data, booking_id):
 @blp.alt_response(401, description="Not logged in")
 @blp.alt_response(403, description="Another organisation's booking")
 @blp.alt_response(404, description="No such booking")
-@blp.alt_response(409, description="Already cancelled or rejected")
-@blp.doc(security=BEARER)
+@blp.alt_response(409, description="Already cancelled or rejected, or started (members)")
+@blp.alt_response(412, description="If-Match does not match the current ETag")
+@blp.doc(security=BEARER, parameters=[IF_MATCH])
 def cancel_booking(data, booking_id):
-    """Cancel, with the fee of SPEC §5 in `cancellation_fee`; `dry_run` shows the fee only"""
-    booking, fee = bookings.cancel_booking(current_actor(), booking_id, data["reason"], data["dry_run"])
+    """Withdraw a request or cancel a booking, with the fee of SPEC §5 in `cancellation_fee`;
+    `dry_run` shows the fee only"""
+    booking, fee = bookings.cancel_booking(
+        current_actor(), booking_id, data["reason"], data["dry_run"], if_match=request.headers.get("If-Match")
+    )
     if data["dry_run"]:  # the booking as it is, with the fee cancelling it now would cost
         return _json_response(dict(BOOKING.dump(booking), cancellation_fee=fee.to_dict()), 200)
     return booking, 200, {"ETag": booking.etag}
@@ -250,10 +264,12 @@ def cancel_booking(data, booking_id):
 @blp.alt_response(403, description="Not an admin")
 @blp.alt_response(404, description="No such booking")
 @blp.alt_response(409, description="Not pending, or the time is taken")
-@blp.doc(security=BEARER)
+@blp.alt_response(412, description="If-Match does not match the current ETag")
+@blp.doc(security=BEARER, parameters=[IF_MATCH])
 def approve_booking(booking_id):
     """Approve a pending request; competing requests are rejected with the reason"""
-    return bookings.approve_booking(current_actor(), booking_id)
+    booking = bookings.approve_booking(current_actor(), booking_id, request.headers.get("If-Match"))
+    return booking, 200, {"ETag": booking.etag}
 
 
 @blp.route("/bookings/<int:booking_id>/reject", methods=["POST"])
@@ -264,10 +280,14 @@ def approve_booking(booking_id):
 @blp.alt_response(403, description="Not an admin")
 @blp.alt_response(404, description="No such booking")
 @blp.alt_response(409, description="Not pending")
-@blp.doc(security=BEARER)
+@blp.alt_response(412, description="If-Match does not match the current ETag")
+@blp.doc(security=BEARER, parameters=[IF_MATCH])
 def reject_booking(data, booking_id):
     """Reject a pending request"""
-    return bookings.reject_booking(current_actor(), booking_id, data["reason"])
+    booking = bookings.reject_booking(
+        current_actor(), booking_id, data["reason"], request.headers.get("If-Match")
+    )
+    return booking, 200, {"ETag": booking.etag}
 
 
 @blp.route("/series/<int:series_id>", methods=["GET"])

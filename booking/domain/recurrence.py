@@ -37,6 +37,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from dateutil import rrule as du
 
 from booking.domain.errors import InvalidInput
+from booking.domain.timeslots import occupied_until
 from pricing.weekly import OSLO
 
 MAX_OCCURRENCES = 200
@@ -295,3 +296,16 @@ def normalize_rrule(rrule: str, start: datetime) -> str:
     rule = parse_rrule(rrule)
     _wall_starts(rule, start)
     return rule.to_rrule_string()
+
+
+def overlapping_occurrences(
+    occurrences: list[tuple[datetime, datetime]], buffer_minutes: int
+) -> list[tuple[datetime, datetime]]:
+    """The starts of each pair of consecutive occurrences that overlap, the room's changeover
+    buffer included (a series longer than its interval could never hold all its occurrences).
+    Occurrences are in start order, so any overlap shows between neighbours."""
+    return [
+        (first_start, second_start)
+        for (first_start, first_end), (second_start, _) in zip(occurrences, occurrences[1:], strict=False)
+        if second_start < occupied_until(first_end, buffer_minutes)
+    ]

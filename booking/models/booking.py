@@ -18,11 +18,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from booking.domain.lifecycle import Status
 from booking.extensions import db
-from booking.models.types import UTCDateTime, utcnow
+from booking.models.types import StrEnumText, UTCDateTime, utcnow
 
-STATUSES = ("pending", "confirmed", "rejected", "cancelled")
-OPEN_STATUSES = ("pending", "confirmed")
 # Bookings are at most 7 days (room limit, checked in the rooms table) plus a 4-hour buffer, so
 # an occupancy that overlaps [start, end) starts after start - MAX_OCCUPANCY: that bound turns
 # the overlap query into a narrow index range scan on (unit_id, start).
@@ -88,8 +87,11 @@ class Booking(db.Model):
     title: Mapped[str] = mapped_column(String(200))
     start: Mapped[datetime] = mapped_column(UTCDateTime)
     end: Mapped[datetime] = mapped_column(UTCDateTime)
+    # end + the room's buffer, in absolute time (booking.domain.timeslots.occupied_until): the
+    # database derives the occupancy rows from start, occupied_until, room and status.
+    occupied_until: Mapped[datetime] = mapped_column(UTCDateTime)
     attendees: Mapped[int] = mapped_column(default=1)
-    status: Mapped[str] = mapped_column(String(10))
+    status: Mapped[Status] = mapped_column(StrEnumText(Status, 10))  # see booking.domain.lifecycle
     status_reason: Mapped[str] = mapped_column(Text, default="")
     notes: Mapped[str] = mapped_column(Text, default="")
     public_title: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -107,6 +109,7 @@ class Booking(db.Model):
 
     __table_args__ = (
         CheckConstraint('"end" > start', name="ends_after_start"),
+        CheckConstraint('occupied_until >= "end"', name="buffer_not_negative"),
         CheckConstraint("status IN ('pending', 'confirmed', 'rejected', 'cancelled')", name="status_known"),
         CheckConstraint("attendees >= 0", name="attendees_not_negative"),
         CheckConstraint("sequence >= 0", name="sequence_not_negative"),
@@ -129,14 +132,18 @@ class Booking(db.Model):
 class Occupancy(db.Model):
     """A booking's hold on one atomic unit for ``[start, occupied_until)`` (end + buffer).
 
-    Rows exist for pending and confirmed bookings. ``active`` rows (confirmed bookings) never
-    overlap on a unit: PostgreSQL enforces it with an exclusion constraint, SQLite with triggers
-    inside the serialized (BEGIN IMMEDIATE) write transaction; see the migration."""
+    Written by the database only: triggers derive the rows from the booking (its room's units,
+    start, occupied_until and status) whenever one of those changes, so the occupancy always
+    matches the status (SPEC §11): a confirmed booking has an ``active`` row per unit, a pending
+    request inactive ones, rejected and cancelled bookings none; other writes are refused.
+    ``active`` rows never overlap on a unit: PostgreSQL enforces it with an exclusion constraint,
+    SQLite with triggers inside the serialized (BEGIN IMMEDIATE) write transaction. See the
+    migrations 0001 and 0004."""
 
     __tablename__ = "occupancies"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), index=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
     unit_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="RESTRICT"))
     start: Mapped[datetime] = mapped_column(UTCDateTime)
     occupied_until: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -144,6 +151,7 @@ class Occupancy(db.Model):
 
     __table_args__ = (
         CheckConstraint("occupied_until > start", name="ends_after_start"),
+        Index("uq_occupancies_booking_unit", "booking_id", "unit_id", unique=True),
         # On PostgreSQL the index covers the overlap test, so the conflict check and the free-room
         # search read no table rows (index-only scans; see BENCHMARKS.md).
         Index(

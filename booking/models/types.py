@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, String
 from sqlalchemy.types import TypeDecorator
 
 
@@ -29,6 +30,24 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class StrEnumText(TypeDecorator):
+    """A ``StrEnum`` stored as its text (a check constraint lists the values): loaded back as
+    the enum member, so code compares members, never loose strings."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: StrEnum | str | None, dialect):
+        return None if value is None else str(self.enum(value))
+
+    def process_result_value(self, value: str | None, dialect):
+        return None if value is None else self.enum(value)
 
 
 def utcnow() -> datetime:

@@ -1,7 +1,7 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from webargs.fields import DelimitedList
 
-from booking.models.booking import STATUSES
+from booking.domain.lifecycle import Status
 from booking.schemas.common import Count, Id, LocalDateTime, Text
 
 
@@ -94,7 +94,7 @@ class BookingCreateSchema(BookingInputSchema):
 
 
 class BookingPatchSchema(BookingInputSchema):
-    pass
+    room_id = Id(metadata={"description": "Move the booking to another room"})
 
 
 class BookingSchema(Schema):
@@ -131,6 +131,11 @@ class ConflictSchema(Schema):
     organization_name = fields.String()
     blocking_start = LocalDateTime()
     blocking_until = LocalDateTime(metadata={"description": "End of the blocking booking plus its buffer"})
+    # BlockerSchema is defined at the end of the module, hence the lambda.
+    blocked_by = fields.List(
+        fields.Nested(lambda: BlockerSchema()),
+        metadata={"description": "Every booking in the way (the fields above name the first)"},
+    )
 
 
 class SuggestionSchema(Schema):
@@ -182,7 +187,7 @@ class BookingListArgs(Schema):
     building_id = Id(strict=False)
     organization_id = Id(strict=False)
     series_id = Id(strict=False)
-    status = DelimitedList(fields.String(validate=validate.OneOf(STATUSES)))
+    status = DelimitedList(fields.String(validate=validate.OneOf([str(s) for s in Status])))
     from_ = LocalDateTime(data_key="from", attribute="from")
     to = LocalDateTime()
 
@@ -212,3 +217,13 @@ class CompetingGroupSchema(Schema):
     requests = fields.List(fields.Nested(BookingSchema))
     suggested_winner_id = fields.Integer()
     priority = fields.String()
+
+
+class BlockerSchema(Schema):
+    """One booking standing in the way of a requested occurrence (an item of ``blocked_by``)."""
+
+    booking_id = fields.Integer()
+    room_id = fields.Integer()
+    organization_name = fields.String()
+    start = LocalDateTime()
+    until = LocalDateTime(metadata={"description": "End of the blocking booking plus its buffer"})

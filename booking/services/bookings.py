@@ -1,18 +1,31 @@
-"""Booking use cases: create (single or series), edit, cancel, approve, reject.
+"""Booking use cases: create (single or series), change, cancel, approve, reject (SPEC §4, §11).
 
-The conflict rule is checked here for a friendly answer and enforced by the database for the
-truth (``models.booking.Occupancy``). When a concurrent request won the race, the database refuses
-the occupancy insert; the session's transaction is then rolled back (nothing of the request is
-kept) and the answer is the same 409 as a conflict found here.
+Every verb takes a typed request and the acting user, checks, then writes; it flushes and raises,
+and the unit of work that called it ends the transaction (``booking.extensions``).
+
+How the promise "no two confirmed bookings ever share a unit at the same time" is kept for the
+whole life of a booking:
+
+- The database derives the occupancy rows from the booking row (migration 0004) and refuses an
+  overlap of active rows (exclusion constraint on PostgreSQL, triggers on SQLite). Python never
+  writes occupancy; it writes the booking's status, room, start and ``occupied_until``.
+- A change that makes units busy (create, approve, move, force) first takes the units' locks
+  (``lock_units``: advisory locks on PostgreSQL; SQLite serializes write transactions), so the
+  conflict check that follows reads everything committed before and its friendly 409 is exact.
+- A change of an existing booking then locks the booking row (``SELECT ... FOR UPDATE``, read
+  afresh), checks ``If-Match`` against that fresh row (412) and asks the transition table of
+  ``booking.domain.lifecycle`` whether the action still applies (409). Two requests on one
+  booking therefore take effect one after the other, each against the state the other left.
+- Locks are always taken in one order (units ascending, then booking rows ascending), so two
+  transitions never deadlock.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 
-from sqlalchemy import bindparam, delete, select, true, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select, true
 from sqlalchemy.orm import joinedload
 
 from booking.domain import recurrence
@@ -28,8 +41,17 @@ from booking.domain.errors import (
     StateConflict,
 )
 from booking.domain.holidays import holiday_dates
+from booking.domain.lifecycle import (
+    OPEN_STATUSES,
+    Action,
+    Status,
+    is_shortening,
+    next_status,
+    supervision_fixed,
+)
 from booking.domain.rules import BuildingRules, RoomRules, find_violations, local_dates
-from booking.extensions import db
+from booking.domain.timeslots import occupied_until
+from booking.extensions import db, lock_units
 from booking.models import (
     Booking,
     Building,
@@ -40,7 +62,6 @@ from booking.models import (
     Series,
     SkippedOccurrence,
 )
-from booking.models.booking import OPEN_STATUSES
 from booking.models.types import utcnow
 from booking.services import suggestions
 from booking.services.access import (
@@ -50,9 +71,55 @@ from booking.services.access import (
     require_organization,
     require_user,
 )
-from booking.services.pricing import combined_quote, quote_occurrences
-from pricing import OSLO, CancellationFee, OccurrenceQuote, QuoteLine, cancellation_fee
+from booking.services.pricing import combined_quote, price_lists, quote_occurrences
+from pricing import OSLO, CancellationFee, Quote, QuoteLine
+from pricing.cancellation import booking_cancellation_fee, move_fee, owed_moves, with_moves
 from pricing.quotes import merge_lines
+
+# --- typed requests ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    """A request to book ``room_id`` for ``organization_id``, once or by ``rrule`` (SPEC §4)."""
+
+    room_id: int
+    organization_id: int
+    title: str
+    start: datetime
+    end: datetime
+    attendees: int = 1
+    notes: str = ""
+    public_title: bool = False
+    own_supervisor: bool = False
+    rrule: str | None = None
+    on_conflict: str = "reject"  # or "skip": book the free occurrences of a series
+    skip_holidays: bool = False
+    force: bool = False  # admin: displace what is in the way
+
+    @classmethod
+    def from_input(cls, data: dict) -> BookingRequest:
+        """From the validated input of an edge (the API's schema, the page's form): the same
+        field names, with the rule under ``recurrence.rrule``; ``dry_run`` is the edge's own."""
+        fields = {k: v for k, v in data.items() if k not in ("recurrence", "dry_run")}
+        return cls(**fields, rrule=(data.get("recurrence") or {}).get("rrule"))
+
+
+@dataclass(frozen=True)
+class ChangeRequest:
+    """A change of a booking (PATCH): ``None`` leaves a field as it is."""
+
+    title: str | None = None
+    attendees: int | None = None
+    notes: str | None = None
+    public_title: bool | None = None
+    own_supervisor: bool | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    room_id: int | None = None
+
+
+EDITABLE = ("title", "attendees", "notes", "public_title", "own_supervisor")
 
 
 @dataclass
@@ -68,17 +135,18 @@ class Skipped:
 
 @dataclass
 class Plan:
-    """What a create request would do; ``dry_run`` answers it, otherwise it is written."""
+    """What a create request would do; ``dry_run`` answers it, ``commit_plan`` writes it."""
 
+    request: BookingRequest
     room: Room
     organization: Organization
-    status: str
+    status: Status
     occurrences: list[tuple[datetime, datetime]]
     skipped: list[Skipped]
-    quotes: list
+    quotes: list[Quote]
     displaced: list[Booking] = field(default_factory=list)
     rrule: str | None = None
-    pending: list[Hold] = field(default_factory=list)  # requests a confirmed booking may overrule
+    pending: list[Hold] = field(default_factory=list)  # requests a confirmed booking overrules
 
     @property
     def quote(self) -> dict:
@@ -191,23 +259,23 @@ def existing_holds(
     return [hold for (_, active), hold in merged.items() if active]
 
 
-def _conflict_dict(wanted: Hold, blocking: Hold, end: datetime) -> dict:
+def _blocker_dict(blocking: Hold) -> dict:
     return {
-        "start": wanted.start,
-        "end": end,
         "booking_id": blocking.booking_id,
         "room_id": blocking.room_id,
         "organization_name": blocking.organization_name,
-        "blocking_start": blocking.start,
-        "blocking_until": blocking.occupied_until,
+        "start": blocking.start,
+        "until": blocking.occupied_until,
     }
 
 
 def find_blocking(
     room: Room, occurrences, exclude_booking_id: int | None = None, *, pending: list[Hold] | None = None
-) -> dict[int, list[dict]]:
-    """For each occurrence index, what active bookings block it (and, into ``pending``, the
-    pending requests around the occurrences, read by the same statement)."""
+) -> dict[int, dict]:
+    """For each blocked occurrence (by index), one conflict entry (SPEC §8): the requested
+    ``start``/``end``, the first blocker's ``booking_id``, ``room_id`` and organisation, and every
+    blocker in ``blocked_by``. Into ``pending``, the pending requests around the occurrences, read
+    by the same statement."""
     if not occurrences:
         return {}
     wanted = _holds(room, occurrences, exclude_booking_id)
@@ -215,23 +283,33 @@ def find_blocking(
         room.unit_ids, min(h.start for h in wanted), max(h.occupied_until for h in wanted), pending=pending
     )
     index = {id(h): i for i, h in enumerate(wanted)}
-    blocked: dict[int, list[dict]] = {}
+    blockers: dict[int, list[Hold]] = {}
     for hold, blocking in find_conflicts(wanted, existing):
-        i = index[id(hold)]
-        blocked.setdefault(i, []).append(_conflict_dict(hold, blocking, occurrences[i][1]))
+        blockers.setdefault(index[id(hold)], []).append(blocking)
+    blocked = {}
+    for i, holds in blockers.items():
+        first = holds[0]
+        blocked[i] = {
+            "start": occurrences[i][0],
+            "end": occurrences[i][1],
+            "booking_id": first.booking_id,
+            "room_id": first.room_id,
+            "organization_name": first.organization_name,
+            "blocking_start": first.start,
+            "blocking_until": first.occupied_until,
+            "blocked_by": [_blocker_dict(h) for h in holds],
+        }
     return blocked
 
 
-def _conflict_error(
-    room: Room, occurrences, blocked: dict[int, list[dict]], attendees: int
-) -> BookingConflict:
-    conflicts = [c for i in sorted(blocked) for c in blocked[i]]
+def _conflict_error(room: Room, occurrences, blocked: dict[int, dict], attendees: int) -> BookingConflict:
+    conflicts = [blocked[i] for i in sorted(blocked)]
     first = occurrences[min(blocked)]
-    n = len(blocked)
     detail = (
         f"{room.name} is taken at the requested time."
         if len(occurrences) == 1
-        else f"{n} of {len(occurrences)} occurrences conflict with existing bookings; nothing was booked."
+        else f"{len(blocked)} of {len(occurrences)} occurrences conflict with existing bookings; "
+        "nothing was booked."
     )
     return BookingConflict(detail, conflicts, suggestions.suggest(room, first[0], first[1], attendees))
 
@@ -288,6 +366,20 @@ def _split_by_rules(room, occurrences, attendees, now, *, skip_holidays: bool, s
     return keep, skipped
 
 
+def _check_series_apart(room: Room, occurrences: list[tuple[datetime, datetime]]) -> None:
+    """A series whose occurrences (with the room's buffer) overlap each other could never be
+    held: a 422 naming the dates, for a dry run too."""
+    pairs = recurrence.overlapping_occurrences(occurrences, room.buffer_minutes)
+    if pairs:
+        dates = [[a.astimezone(OSLO).date(), b.astimezone(OSLO).date()] for a, b in pairs]
+        named = ", ".join(f"{a} and {b}" for a, b in dates[:5])
+        raise RuleViolation(
+            "series_overlaps_itself",
+            f"Occurrences of the series overlap each other ({named}); make each end before the next starts.",
+            dates=dates,
+        )
+
+
 # --- create --------------------------------------------------------------------------------
 
 
@@ -305,93 +397,119 @@ _TARGETS = (
 )
 
 
-def _load_targets(data: dict) -> tuple[Room, Organization]:
+def _load_targets(request: BookingRequest) -> tuple[Room, Organization]:
     found = (
-        db.session.execute(_TARGETS, {"room_id": data["room_id"], "organization_id": data["organization_id"]})
+        db.session.execute(_TARGETS, {"room_id": request.room_id, "organization_id": request.organization_id})
         .unique()
         .first()
     )
     if found is not None:
         return found.Room, found.Organization
-    if db.session.get(Room, data["room_id"]) is None:
-        raise InvalidInput({"room_id": [f"There is no room {data['room_id']}."]})
-    raise InvalidInput({"organization_id": [f"There is no organisation {data['organization_id']}."]})
+    if db.session.get(Room, request.room_id) is None:
+        raise InvalidInput({"room_id": [f"There is no room {request.room_id}."]})
+    raise InvalidInput({"organization_id": [f"There is no organisation {request.organization_id}."]})
 
 
-def plan_booking(actor: Actor, data: dict, now: datetime | None = None) -> Plan:
-    """Work out what a create request does, checking access, rules and conflicts; writes nothing."""
+def _initial_status(actor: Actor, room: Room, organization: Organization) -> Status:
+    """SPEC §11: a request (pending) in a room that requires approval, or for an organisation
+    not verified yet; otherwise confirmed. An admin's booking is confirmed."""
+    if actor.is_admin or (not room.requires_approval and organization.verified):
+        return Status.CONFIRMED
+    return Status.PENDING
+
+
+def plan_booking(
+    actor: Actor, request: BookingRequest, now: datetime | None = None, *, for_writing: bool = False
+) -> Plan:
+    """Work out what a create request does, checking access, rules and conflicts; writes nothing.
+    ``for_writing`` takes the units' locks before the conflict check, so the plan stays true
+    until the transaction ends."""
     require_user(actor)
     now = now or utcnow()
-    room, organization = _load_targets(data)
+    room, organization = _load_targets(request)
     if not can_act_for_organization(actor, organization.id):
         raise RuleViolation("not_a_member", "You can only book for organisations you are a member of.")
-    if data.get("force") and not actor.is_admin:
+    if request.force and not actor.is_admin:
         raise PermissionDenied("Only admins can override existing bookings (force).")
-    start, end = data["start"], data["end"]
-    if end <= start:
+    if request.end <= request.start:
         raise InvalidInput({"end": ["The end must be after the start."]})
     rrule = None
-    if data.get("recurrence"):
-        occurrences = recurrence.expand(data["recurrence"]["rrule"], start, end)
-        rrule = recurrence.normalize_rrule(data["recurrence"]["rrule"], start)
+    if request.rrule:
+        occurrences = recurrence.expand(request.rrule, request.start, request.end)
+        rrule = recurrence.normalize_rrule(request.rrule, request.start)
+        _check_series_apart(room, occurrences)
     else:
-        occurrences = [(start, end)]
-    skip = data.get("on_conflict", "reject") == "skip" and rrule is not None
-    attendees = data.get("attendees", 1)
+        occurrences = [(request.start, request.end)]
+    skip = request.on_conflict == "skip" and rrule is not None
     occurrences, skipped = _split_by_rules(
-        room, occurrences, attendees, now, skip_holidays=bool(data.get("skip_holidays")), skip_closed=skip
+        room,
+        occurrences,
+        request.attendees,
+        now,
+        skip_holidays=request.skip_holidays,
+        skip_closed=skip,
     )
     if not occurrences:
         raise RuleViolation("closed", "Every occurrence falls on a holiday or a closure; nothing to book.")
 
-    status = "pending" if room.requires_approval and not actor.is_admin else "confirmed"
+    status = _initial_status(actor, room, organization)
+    if for_writing:
+        lock_units(room.unit_ids)
     pending: list[Hold] = []
     blocked = find_blocking(room, occurrences, pending=pending)
     displaced: list[Booking] = []
-    if blocked and data.get("force"):
-        ids = {c["booking_id"] for cs in blocked.values() for c in cs}
+    if blocked and request.force:
+        ids = {b["booking_id"] for c in blocked.values() for b in c["blocked_by"]}
         displaced = list(
             db.session.execute(select(Booking).where(Booking.id.in_(ids)).order_by(Booking.id)).scalars()
         )
     elif blocked and skip:
         for i in sorted(blocked):
-            skipped.append(Skipped(*occurrences[i], "conflict", blocked[i]))
+            skipped.append(Skipped(*occurrences[i], "conflict", [blocked[i]]))
         if len(blocked) == len(occurrences):
-            raise _conflict_error(room, occurrences, blocked, attendees)
+            raise _conflict_error(room, occurrences, blocked, request.attendees)
         occurrences = [o for i, o in enumerate(occurrences) if i not in blocked]
     elif blocked:
-        raise _conflict_error(room, occurrences, blocked, attendees)
+        raise _conflict_error(room, occurrences, blocked, request.attendees)
 
     skipped.sort(key=lambda s: s.start)
-    quotes = quote_occurrences(
-        room, organization.effective_category, occurrences, bool(data.get("own_supervisor"))
-    )
-    return Plan(room, organization, status, occurrences, skipped, quotes, displaced, rrule, pending)
+    quotes = quote_occurrences(room, organization.effective_category, occurrences, request.own_supervisor)
+    return Plan(request, room, organization, status, occurrences, skipped, quotes, displaced, rrule, pending)
 
 
-def create_booking(actor: Actor, data: dict, now: datetime | None = None) -> Booking | Series:
+def create_booking(actor: Actor, request: BookingRequest, now: datetime | None = None) -> Booking | Series:
     """Create a single booking or a series (SPEC §4). Returns the booking, or the series."""
-    plan = plan_booking(actor, data, now)
-    stamp = utcnow()
+    return commit_plan(actor, plan_booking(actor, request, now, for_writing=True))
+
+
+def commit_plan(actor: Actor, plan: Plan) -> Booking | Series:
+    """Write what ``plan`` (made ``for_writing``) says: displace, insert, overrule requests."""
+    request, stamp = plan.request, utcnow()
+    confirmed = plan.status is Status.CONFIRMED
+    overruled = _overruled(plan.room, plan.occurrences, plan.pending) if confirmed else []
+    _lock_rows(sorted({b.id for b in plan.displaced} | set(overruled)))
     for victim in plan.displaced:
-        _end(victim, "cancelled", f"Displaced by an administrator's booking: {data['title']}", stamp)
-        victim.cancellation_fee = CancellationFee((), 0, "admin").to_dict()
-        _notify(
-            victim,
-            "displaced",
-            f"Your booking '{victim.title}' was cancelled by the municipality "
-            "to make room for another booking. No fee is charged.",
-        )
+        if victim.status is Status.CONFIRMED:  # still in the way, read under its lock
+            reason = f"Displaced by an administrator's booking: {request.title}"
+            _move_to(victim, Action.DISPLACE, reason, stamp)
+            victim.cancellation_fee = CancellationFee((), 0, "admin").to_dict()
+            _notify(
+                victim,
+                "displaced",
+                f"Your booking '{victim.title}' was cancelled by the municipality "
+                "to make room for another booking. No fee is charged.",
+            )
+    db.session.flush()  # the displaced bookings' units are free before the new ones take them
     series = None
     if plan.rrule:
         series = Series(  # DTSTART is the requested first occurrence, even if it was skipped
             room_id=plan.room.id,
             organization_id=plan.organization.id,
             booked_by_id=actor.user_id or None,
-            title=data["title"],
+            title=request.title,
             rrule=plan.rrule,
-            start=data["start"],
-            end=data["end"],
+            start=request.start,
+            end=request.end,
             created_at=stamp,
             updated_at=stamp,
         )
@@ -405,106 +523,124 @@ def create_booking(actor: Actor, data: dict, now: datetime | None = None) -> Boo
             for s in plan.skipped
         ]
         db.session.add(series)
-    bookings = []
-    for (start, end), quote in zip(plan.occurrences, plan.quotes, strict=True):
-        booking = Booking(
+    bookings = [
+        Booking(
             room_id=plan.room.id,
             organization_id=plan.organization.id,
             booked_by_id=actor.user_id or None,
             series=series,
             original_start=start if series else None,
-            title=data["title"],
+            title=request.title,
             start=start,
             end=end,
-            attendees=data.get("attendees", 1),
+            occupied_until=occupied_until(end, plan.room.buffer_minutes),
+            attendees=request.attendees,
             status=plan.status,
-            notes=data.get("notes", ""),
-            public_title=bool(data.get("public_title")),
-            own_supervisor=bool(data.get("own_supervisor")),
+            notes=request.notes,
+            public_title=request.public_title,
+            own_supervisor=request.own_supervisor,
             quote=quote.to_dict(),
             sequence=0,
             created_at=stamp,
             updated_at=stamp,
         )
-        bookings.append(booking)
+        for (start, end), quote in zip(plan.occurrences, plan.quotes, strict=True)
+    ]
     db.session.add_all(bookings)
-    db.session.flush()
-    _occupy(plan.room, bookings, plan.status == "confirmed")
-    if plan.status == "confirmed":
-        for booking in bookings:
-            _reject_competitors(
-                booking, f"The time was given to another booking (#{booking.id}).", candidates=plan.pending
-            )
+    db.session.flush()  # the database derives and checks the occupancy
+    if overruled:
+        _reject_overruled(overruled, bookings)
     return series if series else bookings[0]
 
 
 def _jsonable(conflicts: list[dict]) -> list[dict]:
-    return [
-        {k: (v.astimezone(OSLO).isoformat() if isinstance(v, datetime) else v) for k, v in c.items()}
-        for c in conflicts
-    ]
+    def plain(value):
+        if isinstance(value, datetime):
+            return value.astimezone(OSLO).isoformat()
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+
+    return [plain(c) for c in conflicts]
 
 
-_INSERT_OCCUPANCIES = Occupancy.__table__.insert()
+def _overruled(room: Room, occurrences, pending: list[Hold], exclude: int | None = None) -> list[int]:
+    """The pending requests (read with the conflict check) that confirmed ``occurrences`` in
+    ``room`` overrule: they share a unit and overlap. No statement."""
+    wanted = _holds(room, occurrences)
+    return sorted({held.booking_id for _, held in find_conflicts(wanted, pending)} - {exclude})
 
 
-def _occupy(room: Room, bookings: list[Booking], active: bool) -> None:
-    """Insert the bookings' occupancy rows; the database refuses an overlap among active rows.
-
-    No savepoint: when a concurrent request committed first, this request answers 409 and
-    writes nothing, so the whole transaction is rolled back before saying what blocks it."""
-    rows = [
-        {
-            "booking_id": b.id,
-            "unit_id": unit,
-            "start": b.start,
-            "occupied_until": b.end + timedelta(minutes=room.buffer_minutes),
-            "active": active,
-        }
-        for b in bookings
-        for unit in room.unit_ids
-    ]
-    occurrences = [(b.start, b.end) for b in bookings]
-    own_ids, attendees = {b.id for b in bookings}, bookings[0].attendees
-    try:
-        db.session.execute(_INSERT_OCCUPANCIES, rows)
-    except IntegrityError as error:
-        db.session.rollback()
-        blocked = {
-            i: [c for c in cs if c["booking_id"] not in own_ids]
-            for i, cs in find_blocking(room, occurrences).items()
-        }
-        blocked = {i: cs for i, cs in blocked.items() if cs}
-        if not blocked:
-            raise
-        raise _conflict_error(room, occurrences, blocked, attendees) from error
+def _reject_overruled(ids: list[int], winners: list[Booking]) -> None:
+    """Reject the still-pending requests among ``ids`` (locked by the caller): the time went to
+    ``winners``. A request committed after the conflict check read the pending ones is not
+    among them; approving it later is refused (409), so it can never become a double booking."""
+    reason = (
+        f"The time was given to another booking (#{winners[0].id})."
+        if len(winners) == 1
+        else f"The time was given to other bookings (#{winners[0].id} and more)."
+    )
+    stamp = utcnow()
+    for loser in db.session.execute(select(Booking).where(Booking.id.in_(ids))).scalars():
+        if loser.status is Status.PENDING:
+            _move_to(loser, Action.REJECT, reason, stamp)
+            _notify(loser, "rejected", f"Your request '{loser.title}' was not approved: {reason}")
 
 
-def _activate(booking: Booking) -> None:
-    """Make a pending booking's occupancy count (it is now confirmed)."""
-    try:
-        with db.session.begin_nested():
-            db.session.execute(
-                update(Occupancy).where(Occupancy.booking_id == booking.id).values(active=True)
-            )
-    except IntegrityError as error:
-        blocked = find_blocking(booking.room, [(booking.start, booking.end)], exclude_booking_id=booking.id)
-        raise _conflict_error(
-            booking.room, [(booking.start, booking.end)], blocked or {0: []}, booking.attendees
-        ) from error
+# --- transitions ---------------------------------------------------------------------------
 
 
-def _release(booking: Booking) -> None:
-    db.session.execute(delete(Occupancy).where(Occupancy.booking_id == booking.id))
+def _lock_rows(ids) -> list[Booking]:
+    """Lock booking rows in ascending id order and read them afresh (the one row-lock order)."""
+    if not ids:
+        return []
+    query = (
+        select(Booking)
+        .where(Booking.id.in_(sorted(ids)))
+        .order_by(Booking.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list(db.session.execute(query).scalars())
 
 
-def _end(booking: Booking, status: str, reason: str, stamp: datetime) -> None:
-    booking.status = status
+def _locked(
+    actor: Actor, booking_id: int, if_match: str | None, *, acquire: bool = False, to_room: int | None = None
+) -> Booking:
+    """The booking for a transition: access checked; when the transition may make units busy
+    (``acquire``), the units of its room and of ``to_room`` locked first; then its row locked
+    and read afresh, and ``If-Match`` checked against that (412)."""
+    booking = get_booking(actor, booking_id)
+    rooms = {booking.room_id, to_room or booking.room_id}
+    if acquire:
+        lock_units(u for room_id in rooms for u in _room(room_id).unit_ids)
+    (booking,) = _lock_rows([booking_id])
+    if acquire and booking.room_id not in rooms:
+        # Moved to another room since it was read: its units must be locked too (out of the
+        # usual order; the database resolves the rare deadlock that could follow, see errors.py).
+        lock_units(_room(booking.room_id).unit_ids)
+    if if_match is not None and if_match.strip() not in (booking.etag, "*"):
+        raise PreconditionFailed("The booking has changed since you read it; reload it and try again.")
+    return booking
+
+
+def _room(room_id: int) -> Room:
+    room = db.session.get(Room, room_id)
+    if room is None:
+        raise InvalidInput({"room_id": [f"There is no room {room_id}."]})
+    return room
+
+
+def _move_to(booking: Booking, action: Action, reason: str, stamp: datetime) -> None:
+    """The one way a booking changes status: by the transition table. The database moves the
+    occupancy with it (confirmed: active rows; pending: inactive; otherwise none)."""
+    booking.status = next_status(booking.status, action)
     booking.status_reason = reason
-    if status == "cancelled":
+    if booking.status is Status.CANCELLED:
         booking.cancelled_at = stamp
     booking.touch()
-    _release(booking)
 
 
 def _notify(booking: Booking, kind: str, message: str) -> None:
@@ -515,117 +651,71 @@ def _notify(booking: Booking, kind: str, message: str) -> None:
     )
 
 
-def _reject_competitors(winner: Booking, reason: str, candidates: list[Hold] | None = None) -> list[Booking]:
-    """Reject every pending request that overlaps a newly confirmed booking on a shared unit.
-    Pending requests hold inactive occupancies; ``candidates`` are those the create request read
-    with its conflict check (no statement when none overlaps), otherwise one statement finds them.
-    A request committed by another transaction after that read is not rejected here; approving it
-    later fails with 409 (the database refuses the overlap), so it cannot become a double booking."""
-    room = winner.room
-    until = winner.end + timedelta(minutes=room.buffer_minutes)
-    if candidates is None:
-        waiting = select(Occupancy.booking_id).where(
-            Occupancy.unit_id.in_(room.unit_ids),
-            Occupancy.overlapping(winner.start, until),
-            Occupancy.active.is_(False),
-        )
-    else:
-        mine = _holds(room, [(winner.start, winner.end)], winner.id)
-        waiting = sorted({held.booking_id for _, held in find_conflicts(mine, candidates)})
-        if not waiting:
-            return []
-    losers = (
-        db.session.execute(
-            select(Booking)
-            .where(Booking.id.in_(waiting), Booking.id != winner.id, Booking.status == "pending")
-            .order_by(Booking.id)
-        )
-        .scalars()
-        .all()
-    )
-    stamp = utcnow()
-    for loser in losers:
-        _end(loser, "rejected", reason, stamp)
-        _notify(loser, "rejected", f"Your request '{loser.title}' was not approved: {reason}")
-    return losers
+def approve_booking(actor: Actor, booking_id: int, if_match: str | None = None) -> Booking:
+    """Confirm a pending request and reject every request competing with it."""
+    require_admin(actor)
+    booking = _locked(actor, booking_id, if_match, acquire=True)
+    next_status(booking.status, Action.APPROVE)  # 409 unless pending
+    room = _room(booking.room_id)
+    pending: list[Hold] = []
+    blocked = find_blocking(room, [(booking.start, booking.end)], booking.id, pending=pending)
+    if blocked:
+        raise _conflict_error(room, [(booking.start, booking.end)], blocked, booking.attendees)
+    overruled = _overruled(room, [(booking.start, booking.end)], pending, exclude=booking.id)
+    _lock_rows(overruled)
+    _move_to(booking, Action.APPROVE, "", utcnow())
+    _notify(booking, "approved", f"Your request '{booking.title}' is approved.")
+    db.session.flush()
+    if overruled:
+        _reject_overruled(overruled, [booking])
+    db.session.flush()
+    return booking
 
 
-# --- changes -------------------------------------------------------------------------------
-
-EDITABLE = ("title", "attendees", "notes", "public_title", "own_supervisor")
-
-
-def _require_open(booking: Booking) -> None:
-    if booking.status not in OPEN_STATUSES:
-        raise StateConflict(f"The booking is {booking.status}; it cannot be changed.")
-
-
-def update_booking(
-    actor: Actor, booking_id: int, data: dict, if_match: str | None, now: datetime | None = None
-) -> Booking:
-    """Edit or reschedule. With ``If-Match`` the change applies only to the version the client
-    saw (412 otherwise). Moving re-checks rules and conflicts and re-quotes."""
-    booking = get_booking(actor, booking_id)
-    if if_match is not None and if_match.strip() not in (booking.etag, "*"):
-        raise PreconditionFailed("The booking has changed since you read it; reload it and try again.")
-    _require_open(booking)
-    now = now or utcnow()
-    start, end = data.get("start", booking.start), data.get("end", booking.end)
-    if end <= start:
-        raise InvalidInput({"end": ["The end must be after the start."]})
-    moved = (start, end) != (booking.start, booking.end)
-    attendees = data.get("attendees", booking.attendees)
-    if moved or attendees != booking.attendees:
-        _check_rules(booking.room, start, end, attendees, now)
-    if moved:
-        blocked = find_blocking(booking.room, [(start, end)], exclude_booking_id=booking.id)
-        if blocked:
-            raise _conflict_error(booking.room, [(start, end)], blocked, attendees)
-    for key in EDITABLE:
-        if key in data:
-            setattr(booking, key, data[key])
-    booking.start, booking.end = start, end
-    if moved or "own_supervisor" in data:
-        booking.quote = quote_occurrences(
-            booking.room, booking.organization.effective_category, [(start, end)], booking.own_supervisor
-        )[0].to_dict()
-    booking.touch()
-    if moved:
-        _release(booking)
-        db.session.flush()
-        _occupy(booking.room, [booking], booking.status == "confirmed")
+def reject_booking(actor: Actor, booking_id: int, reason: str, if_match: str | None = None) -> Booking:
+    require_admin(actor)
+    booking = _locked(actor, booking_id, if_match)
+    _move_to(booking, Action.REJECT, reason or "Rejected", utcnow())
+    _notify(booking, "rejected", f"Your request '{booking.title}' was not approved: {booking.status_reason}")
     db.session.flush()
     return booking
 
 
 def cancellation_for(booking: Booking, actor: Actor, now: datetime) -> CancellationFee:
-    """The fee for cancelling now: none for an admin or for a request never confirmed."""
-    if actor.is_admin or booking.status == "pending":
-        return CancellationFee((), 0, "admin" if actor.is_admin else "free_14_days")
-    snapshot = OccurrenceQuote.from_dict(booking.quote["occurrences"][0])
-    return cancellation_fee(snapshot, booking.start, now, by_admin=False)
+    """The fee for cancelling now: none for an admin or for a request never confirmed; for a
+    confirmed booking the fee of SPEC §5 plus what earlier moves still owe."""
+    if actor.is_admin:
+        return CancellationFee((), 0, "admin")
+    if booking.status is Status.PENDING:
+        return CancellationFee((), 0, "free_14_days")
+    return booking_cancellation_fee(Quote.from_dict(booking.quote), booking.start, now)
 
 
 def cancel_booking(
-    actor: Actor, booking_id: int, reason: str = "", dry_run: bool = False, now: datetime | None = None
+    actor: Actor,
+    booking_id: int,
+    reason: str = "",
+    dry_run: bool = False,
+    now: datetime | None = None,
+    if_match: str | None = None,
 ) -> tuple[Booking, CancellationFee]:
-    booking = get_booking(actor, booking_id)
-    _require_open(booking)
+    """Withdraw a request or cancel a booking (SPEC §11); the fee answered is the fee stored."""
     now = now or utcnow()
+    booking = get_booking(actor, booking_id) if dry_run else _locked(actor, booking_id, if_match)
+    next_status(booking.status, Action.CANCEL)  # 409 when rejected or cancelled already
     if booking.start <= now and not actor.is_admin:
         # A started booking is billed as booked; only the municipality can still cancel it.
         raise StateConflict("The booking has started; it can no longer be cancelled.")
     fee = cancellation_for(booking, actor, now)
     if not dry_run:
-        _end(
-            booking,
-            "cancelled",
-            reason or ("Cancelled by the municipality" if actor.is_admin else "Cancelled"),
-            now,
-        )
+        _move_to(booking, Action.CANCEL, reason or _cancel_reason(actor), now)
         booking.cancellation_fee = fee.to_dict()
         db.session.flush()
     return booking, fee
+
+
+def _cancel_reason(actor: Actor) -> str:
+    return "Cancelled by the municipality" if actor.is_admin else "Cancelled"
 
 
 def cancel_series(
@@ -636,10 +726,14 @@ def cancel_series(
     dry_run: bool = False,
     now: datetime | None = None,
 ) -> tuple[Series, int]:
-    """Cancel every open occurrence, or those on or after ``from_date`` (local); returns the
-    series and the total fee."""
+    """Cancel every open occurrence that has not started, or those on or after ``from_date``
+    (local); returns the series and the total fee. The series row, then its occurrences, are
+    locked, so two cancellations of one series never both charge."""
     series = get_series(actor, series_id)
     now = now or utcnow()
+    if not dry_run:
+        db.session.execute(select(Series.id).where(Series.id == series_id).with_for_update())
+        _lock_rows([b.id for b in series.occurrences])
     total = 0
     for booking in series.occurrences:
         if booking.status not in OPEN_STATUSES or booking.start <= now:
@@ -649,7 +743,7 @@ def cancel_series(
         fee = cancellation_for(booking, actor, now)
         total += fee.total_ore
         if not dry_run:
-            _end(booking, "cancelled", reason or "Series cancelled", now)
+            _move_to(booking, Action.CANCEL, reason or "Series cancelled", now)
             booking.cancellation_fee = fee.to_dict()
     if not dry_run:
         series.sequence += 1
@@ -658,31 +752,107 @@ def cancel_series(
     return series, total
 
 
-def approve_booking(actor: Actor, booking_id: int) -> Booking:
-    """Confirm a pending request and reject every request competing with it."""
-    require_admin(actor)
-    booking = get_booking(actor, booking_id)
-    if booking.status != "pending":
-        raise StateConflict(f"Only pending requests can be approved; this one is {booking.status}.")
-    _activate(booking)
-    booking.status = "confirmed"
-    booking.status_reason = ""
+# --- changes -------------------------------------------------------------------------------
+
+
+def update_booking(
+    actor: Actor,
+    booking_id: int,
+    change: ChangeRequest,
+    if_match: str | None = None,
+    now: datetime | None = None,
+) -> Booking:
+    """Edit or reschedule (SPEC §11). A move re-checks rules and conflicts; a confirmed booking
+    moved by a member pays what cancelling it now would cost, and its new time is priced with
+    its snapshot's price list and category. A change that changes nothing writes nothing."""
+    now = now or utcnow()
+    moving = (change.start, change.end, change.room_id) != (None, None, None)
+    booking = _locked(actor, booking_id, if_match, acquire=moving, to_room=change.room_id)
+    next_status(booking.status, Action.CHANGE)  # 409 when rejected or cancelled
+
+    start = change.start if change.start is not None else booking.start
+    end = change.end if change.end is not None else booking.end
+    if end <= start:
+        raise InvalidInput({"end": ["The end must be after the start."]})
+    room = _room(change.room_id if change.room_id is not None else booking.room_id)
+    moved = (start, end, room.id) != (booking.start, booking.end, booking.room_id)
+    edits = {
+        key: getattr(change, key)
+        for key in EDITABLE
+        if getattr(change, key) is not None and getattr(change, key) != getattr(booking, key)
+    }
+    if not moved and not edits:
+        return booking  # nothing changes: nothing written, nothing re-priced, same ETag
+
+    attendees = edits.get("attendees", booking.attendees)
+    if booking.status is Status.CONFIRMED and not actor.is_admin:
+        _check_approval_room_change(booking, room, start, end, attendees)
+    if "own_supervisor" in edits and (supervision_fixed(booking.start, now) or supervision_fixed(start, now)):
+        raise RuleViolation(
+            "supervision_window",
+            "Whether the association brings its own supervisor cannot change within 48 hours of the start.",
+        )
+    if moved or "attendees" in edits:
+        _check_rules(room, start, end, attendees, now)
+    if moved:
+        blocked = find_blocking(room, [(start, end)], exclude_booking_id=booking.id)
+        if blocked:
+            raise _conflict_error(room, [(start, end)], blocked, attendees)
+
+    if moved or "own_supervisor" in edits:
+        own_supervisor = edits.get("own_supervisor", booking.own_supervisor)
+        booking.quote = _repriced(booking, actor, room, start, end, own_supervisor, now, moved).to_dict()
+    for key, value in edits.items():
+        setattr(booking, key, value)
+    booking.room_id, booking.start, booking.end = room.id, start, end
+    booking.occupied_until = occupied_until(end, room.buffer_minutes)
     booking.touch()
-    _reject_competitors(booking, f"A competing request (#{booking.id}) for the same time was approved.")
-    _notify(booking, "approved", f"Your request '{booking.title}' is approved.")
-    db.session.flush()
+    db.session.flush()  # the database moves the occupancy and checks it
     return booking
 
 
-def reject_booking(actor: Actor, booking_id: int, reason: str) -> Booking:
-    require_admin(actor)
-    booking = get_booking(actor, booking_id)
-    if booking.status != "pending":
-        raise StateConflict(f"Only pending requests can be rejected; this one is {booking.status}.")
-    _end(booking, "rejected", reason or "Rejected", utcnow())
-    _notify(booking, "rejected", f"Your request '{booking.title}' was not approved: {booking.status_reason}")
-    db.session.flush()
-    return booking
+def _check_approval_room_change(booking: Booking, room: Room, start, end, attendees: int) -> None:
+    """In a room that requires approval a member may shorten a confirmed booking or lower its
+    attendees; any other change of time, room or attendees (moving into such a room included)
+    needs a new request (SPEC §11)."""
+    if not (room.requires_approval or _room(booking.room_id).requires_approval):
+        return
+    shorter = room.id == booking.room_id and is_shortening(booking.start, booking.end, start, end)
+    if not shorter or attendees > booking.attendees:
+        raise RuleViolation(
+            "approval_required",
+            "This room requires approval: you can shorten the booking or lower the attendees; for any "
+            "other change cancel it and request the new time, or ask the municipality.",
+        )
+
+
+def _repriced(
+    booking: Booking,
+    actor: Actor,
+    room: Room,
+    start: datetime,
+    end: datetime,
+    own_supervisor: bool,
+    now: datetime,
+    moved: bool,
+) -> Quote:
+    """The new snapshot of a changed booking. A pending request is priced like a new one. A
+    confirmed booking keeps its snapshot's price list and category, carries the moves it owes,
+    and a member's move adds what cancelling the old time now would cost."""
+    if booking.status is Status.PENDING:
+        category = booking.organization.effective_category
+        return quote_occurrences(room, category, [(start, end)], own_supervisor)[0]
+    snapshot = Quote.from_dict(booking.quote)
+    # The snapshot's version prices any date the booking moves to (valid_from set aside).
+    lists = [
+        replace(p, valid_from=date.min) for p in price_lists() if p.version == snapshot.price_list_version
+    ]
+    lists = lists or None
+    new = quote_occurrences(room, snapshot.category, [(start, end)], own_supervisor, lists=lists)[0]
+    moves = owed_moves(snapshot)
+    if moved and not actor.is_admin:
+        moves += move_fee(snapshot.occurrences[0], booking.start, now)
+    return with_moves(new, moves)
 
 
 def series_quote(series: Series) -> dict:

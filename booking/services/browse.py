@@ -12,9 +12,9 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
+from booking.domain.lifecycle import OPEN_STATUSES
 from booking.extensions import db
 from booking.models import Booking, Building, Organization, Room, Series
-from booking.models.booking import OPEN_STATUSES
 from booking.services.access import Actor, require_admin, require_user
 from booking.services.availability import only_free
 from booking.services.pricing import price_lists, quote_occurrences

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import redirect, request
 from flask_babel import gettext as _
 
-from booking.domain.errors import DomainError, InvalidInput, NotAuthenticated, StateConflict
+from booking.domain.errors import InvalidInput, NotAuthenticated, StateConflict
 from booking.extensions import db
 from booking.services.auth import authenticate_password
 from booking.services.organizations import register_organization
@@ -58,14 +58,12 @@ def register_submit():
     try:
         organization = register_organization(who, data)
     except InvalidInput as error:
-        db.session.rollback()
         if "org_number" in error.errors:
             form.error("org_number", org_number_problem(data["org_number"]) or error.errors["org_number"][0])
         else:
             form.error("name", "; ".join(m for ms in error.errors.values() for m in ms))
         return render("register.html", 422, form=form, facts=FACTS, needs_password=needs_password)
     except StateConflict as error:
-        db.session.rollback()
         field = "org_number" if "Organisation number" in error.detail else "email"
         form.error(
             field,
@@ -77,9 +75,6 @@ def register_submit():
             ),
         )
         return render("register.html", 409, form=form, facts=FACTS, needs_password=needs_password)
-    except DomainError:
-        db.session.rollback()
-        raise
     if needs_password:
         from booking.models import User
 

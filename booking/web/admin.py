@@ -39,7 +39,6 @@ def admin_page():
 def _fail(error: DomainError, what: str):
     if isinstance(error, (PermissionDenied, NotAuthenticated)):
         raise error  # a 403 page, not a message on a page the user may not see
-    db.session.rollback()
     if isinstance(error, BookingConflict):
         notify(_("%(what)s: the time is taken by a confirmed booking.", what=what), "error")
     else:

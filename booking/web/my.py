@@ -10,7 +10,6 @@ from flask import redirect, request, url_for
 from flask_babel import gettext as _
 
 from booking.domain.errors import DomainError, NotAuthenticated, NotFound, PermissionDenied
-from booking.extensions import db
 from booking.models import Booking, Organization, Series
 from booking.models.types import utcnow
 from booking.services import bookings, browse
@@ -83,7 +82,6 @@ def cancel_booking_submit(booking_id: int):
     except (PermissionDenied, NotFound, NotAuthenticated):
         raise
     except DomainError as error:
-        db.session.rollback()
         notify(_("The booking could not be cancelled: %(detail)s", detail=error.detail), "error")
         return see_other("web.my_page")
     notify(
@@ -123,7 +121,6 @@ def cancel_series_submit(series_id: int):
     except (PermissionDenied, NotFound, NotAuthenticated):
         raise
     except DomainError as error:
-        db.session.rollback()
         notify(_("The series could not be cancelled: %(detail)s", detail=error.detail), "error")
         return see_other("web.my_page")
     notify(
@@ -139,7 +136,6 @@ def rotate_feed_submit(organization_id: int):
     except (PermissionDenied, NotFound, NotAuthenticated):
         raise
     except DomainError as error:
-        db.session.rollback()
         notify(_("The calendar link could not be renewed: %(detail)s", detail=error.detail), "error")
         return see_other("web.my_page")
     notify(_("New calendar link made. The old link no longer works: update it in your calendar app."))

@@ -17,7 +17,6 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from booking.domain.errors import BookingConflict, InvalidInput, RuleViolation
-from booking.extensions import db
 from booking.models import Series
 from booking.services import bookings, browse
 from booking.services.availability import room_availability
@@ -66,18 +65,16 @@ def evaluate(room, source, *, book: bool):
     if data is None:
         return form, None, 422
     data["room_id"] = room.id
+    wanted = bookings.BookingRequest.from_input(data)
     try:
         if book:
-            return form, {"kind": "created", "created": bookings.create_booking(who, data)}, 201
-        return form, {"kind": "plan", "plan": bookings.plan_booking(who, data)}, 200
+            return form, {"kind": "created", "created": bookings.create_booking(who, wanted)}, 201
+        return form, {"kind": "plan", "plan": bookings.plan_booking(who, wanted)}, 200
     except BookingConflict as conflict:
-        db.session.rollback()
         return form, _conflict_outcome(conflict), 409
     except RuleViolation as violation:
-        db.session.rollback()
         form.error(FIELD_OF_RULE.get(violation.rule, "date"), rule_message(violation, room))
     except InvalidInput as error:
-        db.session.rollback()
         _invalid_to_form(form, error)
     return form, None, 422
 

@@ -81,7 +81,7 @@ def _seed(database_url: str, scenario: Scenario) -> None:
     from booking.extensions import db
     from booking.models import Building, Organization, Room, User
     from booking.services.auth import actor_for
-    from booking.services.bookings import create_booking
+    from booking.services.bookings import BookingRequest, create_booking
     from pricing.weekly import OSLO
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "e2e-seed"})
@@ -113,7 +113,7 @@ def _seed(database_url: str, scenario: Scenario) -> None:
                 "attendees": extra.pop("attendees", 10),
             }
             data.update(extra)
-            return create_booking(actor, data)
+            return create_booking(actor, BookingRequest.from_input(data))
 
         scenario.bekkestua_id = bekkestua.id
         scenario.js_day = clear_weekday(2, 4, 21)

@@ -26,7 +26,7 @@ from booking.domain.organizations import synthetic_org_number
 from booking.feeds import service as feed_service
 from booking.services.access import Actor
 from booking.services.auth import actor_for
-from booking.services.bookings import create_booking
+from booking.services.bookings import BookingRequest, create_booking
 from pricing import DEFAULT_PRICE_LIST
 
 ROLES = ("anonymous", "member_own", "member_other", "janitor_own", "janitor_other", "admin")
@@ -143,20 +143,20 @@ def build_world(make) -> World:
     start = (datetime.now(UTC) + timedelta(days=20)).replace(hour=16, minute=0, second=0, microsecond=0)
     base = {"organization_id": organization.id, "title": "Øving", "attendees": 5}
     booking = create_booking(
-        member, {**base, "room_id": main_room.id, "start": start, "end": start + timedelta(hours=2)}
+        member, BookingRequest.from_input({**base, "room_id": main_room.id, "start": start, "end": start + timedelta(hours=2)})
     )
     pending = create_booking(
-        member, {**base, "room_id": approval_room.id, "start": start, "end": start + timedelta(hours=2)}
+        member, BookingRequest.from_input({**base, "room_id": approval_room.id, "start": start, "end": start + timedelta(hours=2)})
     )
     series = create_booking(
         member,
-        {
+        BookingRequest.from_input({
             **base,
             "room_id": main_room.id,
             "start": start + timedelta(hours=3),
             "end": start + timedelta(hours=4),
             "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=3"},
-        },
+        }),
     )
     secret = current_app.config["SECRET_KEY"]
     org_token = feed_service.rotate_organization_token(ADMIN, organization.id, secret)

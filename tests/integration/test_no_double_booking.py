@@ -4,12 +4,14 @@ PostgreSQL, triggers on SQLite), and by property tests over random operation seq
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from booking.domain.errors import DomainError
@@ -36,25 +38,41 @@ def overlapping_active_pairs() -> list:
 
 @pytest.fixture
 def divisible(make):
-    """A gym of halves A and B, and another room: the boundary table's unit labels mapped
-    onto real units."""
+    """A gym of halves A and B, and another room: the boundary table's unit labels mapped onto
+    real units, and onto the room whose units they are."""
     building = make.building()
     half_a = make.room(building, name="A", kind="gym")
     half_b = make.room(building, name="B", kind="gym")
-    make.room(building, name="A+B", kind="gym", part_ids=[half_a.id, half_b.id])
+    whole = make.room(building, name="A+B", kind="gym", part_ids=[half_a.id, half_b.id])
     other = make.room(building, name="Other", kind="gym")
     labels = {1: half_a.id, 2: half_b.id, 3: other.id}
-    return lambda units: [labels[u] for u in sorted(units)], make.organization()
+    rooms = {PART_A: half_a.id, PART_B: half_b.id, PART_A | PART_B: whole.id, OTHER_ROOM: other.id}
+    return Arena(lambda units: [labels[u] for u in sorted(units)], rooms.__getitem__, make.organization())
 
 
-def _booking(room_id: int, organization_id: int, start: datetime, end: datetime) -> Booking:
+class Arena(NamedTuple):
+    units_of: Callable
+    room_of: Callable
+    organization: object
+
+
+def _booking(
+    room_id: int,
+    organization_id: int,
+    start: datetime,
+    end: datetime,
+    buffer_minutes: int = 0,
+    status="confirmed",
+) -> Booking:
+    """A booking row written directly: the database derives its occupancy."""
     booking = Booking(
         room_id=room_id,
         organization_id=organization_id,
         title="x",
         start=start,
         end=end,
-        status="confirmed",
+        occupied_until=end + timedelta(minutes=buffer_minutes),
+        status=status,
         quote={},
     )
     db.session.add(booking)
@@ -62,41 +80,33 @@ def _booking(room_id: int, organization_id: int, start: datetime, end: datetime)
     return booking
 
 
-def _insert_occupancies(booking: Booking, units: list[int], start, end, buffer_minutes: int) -> None:
-    until = end + timedelta(minutes=buffer_minutes)
-    db.session.execute(
-        Occupancy.__table__.insert(),
-        [
-            {"booking_id": booking.id, "unit_id": u, "start": start, "occupied_until": until, "active": True}
-            for u in units
-        ],
-    )
+def _occupancy(booking_id: int) -> list[tuple]:
+    return db.session.execute(
+        text("SELECT unit_id, active FROM occupancies WHERE booking_id = :id ORDER BY unit_id"),
+        {"id": booking_id},
+    ).all()
 
 
 @pytest.mark.parametrize("case", BOUNDARY_CASES, ids=lambda c: c.name)
 def test_boundary_table_sql_query_and_database_guard(divisible, case: BoundaryCase):
-    units_of, organization = divisible
-    existing_units = units_of(case.existing.units)
-    booking = _booking(existing_units[0], organization.id, case.existing.start, case.existing.end)
-    _insert_occupancies(
-        booking, existing_units, case.existing.start, case.existing.end, case.existing.buffer_minutes
-    )
+    units_of, room_of, organization = divisible
+    existing = case.existing
+    _booking(room_of(existing.units), organization.id, existing.start, existing.end, existing.buffer_minutes)
     db.session.commit()
 
-    requested_units = units_of(case.requested.units)
-    until = case.requested.end + timedelta(minutes=case.requested.buffer_minutes)
+    requested = case.requested
+    until = requested.end + timedelta(minutes=requested.buffer_minutes)
     # The SQL rule used for the friendly 409:
-    assert bool(existing_holds(requested_units, case.requested.start, until)) == case.conflict
-    # The database's own guard:
-    other = _booking(requested_units[0], organization.id, case.requested.start, case.requested.end)
+    assert bool(existing_holds(units_of(requested.units), requested.start, until)) == case.conflict
+    # The database's own guard, on the occupancy it derives from the booking:
     try:
         with db.session.begin_nested():
-            _insert_occupancies(
-                other,
-                requested_units,
-                case.requested.start,
-                case.requested.end,
-                case.requested.buffer_minutes,
+            _booking(
+                room_of(requested.units),
+                organization.id,
+                requested.start,
+                requested.end,
+                requested.buffer_minutes,
             )
         refused = False
     except IntegrityError:
@@ -106,35 +116,86 @@ def test_boundary_table_sql_query_and_database_guard(divisible, case: BoundaryCa
 
 
 def test_boundary_table_maps_every_label(divisible):
-    units_of, _ = divisible
-    assert len(set(units_of(PART_A | PART_B | OTHER_ROOM))) == 3
+    assert len(set(divisible.units_of(PART_A | PART_B | OTHER_ROOM))) == 3
 
 
-def test_inactive_occupancies_may_overlap_but_activating_one_into_a_clash_fails(divisible):
-    units_of, organization = divisible
+def test_pending_requests_may_overlap_but_confirming_one_into_a_clash_fails(divisible):
+    units_of, room_of, organization = divisible
     start = datetime(2030, 1, 7, 17, tzinfo=UTC)
     end = start + timedelta(hours=2)
-    first, second = (_booking(units_of(PART_A)[0], organization.id, start, end) for _ in range(2))
-    for booking, active in ((first, True), (second, False)):
+    _booking(room_of(PART_A), organization.id, start, end)
+    second = _booking(room_of(PART_A | PART_B), organization.id, start, end, status="pending")
+    third = _booking(room_of(PART_A), organization.id, start, end, status="pending")
+    db.session.commit()
+    assert _occupancy(second.id) == [(u, False) for u in units_of(PART_A | PART_B)]
+    for request in (second, third):
+        with pytest.raises(IntegrityError):
+            db.session.execute(
+                text("UPDATE bookings SET status = 'confirmed' WHERE id = :id"), {"id": request.id}
+            )
+        db.session.rollback()
+
+
+def test_the_occupancy_follows_the_status_and_time_of_its_booking(divisible):
+    """SPEC §11, kept by the database: confirmed holds its units, pending holds them inactive,
+    rejected and cancelled hold nothing; a move moves the rows."""
+    units_of, room_of, organization = divisible
+    start = datetime(2030, 1, 7, 17, tzinfo=UTC)
+    booking = _booking(
+        room_of(PART_A | PART_B), organization.id, start, start + timedelta(hours=1), status="pending"
+    )
+    assert _occupancy(booking.id) == [(u, False) for u in units_of(PART_A | PART_B)]
+    for status, expected in (("confirmed", True), ("cancelled", None)):
         db.session.execute(
-            Occupancy.__table__.insert(),
-            [
-                {
-                    "booking_id": booking.id,
-                    "unit_id": units_of(PART_A)[0],
-                    "start": start,
-                    "occupied_until": end,
-                    "active": active,
-                }
-            ],
+            text("UPDATE bookings SET status = :s WHERE id = :id"), {"s": status, "id": booking.id}
         )
+        rows = _occupancy(booking.id)
+        assert rows == ([] if expected is None else [(u, expected) for u in units_of(PART_A | PART_B)])
+    other = _booking(room_of(PART_A), organization.id, start, start + timedelta(hours=1))
+    later = start + timedelta(hours=5)
+    other.room_id, other.start, other.end = room_of(OTHER_ROOM), later, later + timedelta(hours=1)
+    other.occupied_until = later + timedelta(hours=2)
+    db.session.flush()
+    db.session.expire_all()
+    assert _occupancy(other.id) == [(units_of(OTHER_ROOM)[0], True)]
+    spans = db.session.execute(
+        select(Occupancy.start, Occupancy.occupied_until).where(Occupancy.booking_id == other.id)
+    ).all()
+    assert spans == [(later, later + timedelta(hours=2))]
+    db.session.rollback()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DELETE FROM occupancies WHERE booking_id = :id",
+        "UPDATE occupancies SET active = false WHERE booking_id = :id",
+        "UPDATE occupancies SET occupied_until = start WHERE booking_id = :id",
+        "INSERT INTO occupancies (booking_id, unit_id, start, occupied_until, active) "
+        "SELECT :id, :unit, start, occupied_until, true FROM bookings WHERE id = :id",
+        "INSERT INTO occupancies (booking_id, unit_id, start, occupied_until, active) "
+        "SELECT id, :unit, start, occupied_until, true FROM bookings WHERE id = :cancelled",
+    ],
+    ids=["delete-held", "deactivate", "shorten", "extra-unit", "for-cancelled"],
+)
+def test_the_database_refuses_occupancy_that_does_not_match_its_booking(divisible, statement):
+    """Whatever writes to the database: a confirmed booking cannot lose its units, nor a
+    cancelled one gain some."""
+    units_of, room_of, organization = divisible
+    start = datetime(2030, 1, 7, 17, tzinfo=UTC)
+    held = _booking(room_of(PART_A), organization.id, start, start + timedelta(hours=1))
+    cancelled = _booking(
+        room_of(PART_B), organization.id, start, start + timedelta(hours=1), status="cancelled"
+    )
     db.session.commit()
     with pytest.raises(IntegrityError):
         db.session.execute(
-            text("UPDATE occupancies SET active = :t WHERE booking_id = :id"), {"t": True, "id": second.id}
+            text(statement), {"id": held.id, "cancelled": cancelled.id, "unit": units_of(OTHER_ROOM)[0]}
         )
         db.session.flush()
     db.session.rollback()
+    assert _occupancy(held.id) == [(units_of(PART_A)[0], True)]
+    assert _occupancy(cancelled.id) == []
 
 
 # --- property test: random create / cancel / reschedule / approve ------------------------------
@@ -186,13 +247,15 @@ def _run(operations, rooms, organization_id, member, admin) -> None:
                 start = BASE + timedelta(minutes=30 * offset)
                 booking = bookings.create_booking(
                     admin if as_admin else member,
-                    {
-                        "room_id": rooms[room_index],
-                        "organization_id": organization_id,
-                        "title": "t",
-                        "start": start,
-                        "end": start + timedelta(minutes=30 * length),
-                    },
+                    bookings.BookingRequest.from_input(
+                        {
+                            "room_id": rooms[room_index],
+                            "organization_id": organization_id,
+                            "title": "t",
+                            "start": start,
+                            "end": start + timedelta(minutes=30 * length),
+                        }
+                    ),
                     now=NOW,
                 )
                 created.append(booking.id)
@@ -203,7 +266,9 @@ def _run(operations, rooms, organization_id, member, admin) -> None:
                 bookings.update_booking(
                     admin,
                     created[op[1] % len(created)],
-                    {"start": start, "end": start + timedelta(minutes=30 * op[2][1])},
+                    bookings.ChangeRequest(
+                        **{"start": start, "end": start + timedelta(minutes=30 * op[2][1])}
+                    ),
                     None,
                     now=NOW,
                 )
@@ -223,7 +288,6 @@ def test_random_operations_never_double_book(app_ctx, arena, operations):
         _run(operations, rooms, organization_id, member, admin)
     finally:
         db.session.rollback()
-        db.session.execute(Occupancy.__table__.delete())
-        db.session.execute(Booking.__table__.delete())
+        db.session.execute(Booking.__table__.delete())  # its occupancy goes with it
         db.session.execute(text("DELETE FROM notifications"))
         db.session.commit()

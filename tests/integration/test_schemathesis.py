@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from booking.services.auth import actor_for
-from booking.services.bookings import create_booking
+from booking.services.bookings import BookingRequest, create_booking
 
 MAX_EXAMPLES = 10
 CHECKS = (
@@ -56,15 +56,15 @@ def admin_token(make):
     member = make.user("member", organizations=[organization], password=None)
     start = (datetime.now(UTC) + timedelta(days=12)).replace(hour=16, minute=0, second=0, microsecond=0)
     base = {"room_id": room.id, "organization_id": organization.id, "title": "Øving"}
-    create_booking(actor_for(member.user), {**base, "start": start, "end": start + timedelta(hours=1)})
+    create_booking(actor_for(member.user), BookingRequest.from_input({**base, "start": start, "end": start + timedelta(hours=1)}))
     create_booking(
         actor_for(member.user),
-        {
+        BookingRequest.from_input({
             **base,
             "start": start + timedelta(hours=2),
             "end": start + timedelta(hours=3),
             "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=2"},
-        },
+        }),
     )
     from booking.extensions import db
 
