@@ -280,7 +280,6 @@ def drive(base_url: str, requests: list, clients: int, seconds: float, processes
 def _cleanup(url: str, first_new_booking: int, first_new_audit: int) -> None:
     engine = create_engine(normalize_database_url(url))
     with engine.begin() as conn:
-        conn.execute(text("DELETE FROM occupancies WHERE booking_id >= :id"), {"id": first_new_booking})
         conn.execute(text("DELETE FROM notifications WHERE booking_id >= :id"), {"id": first_new_booking})
         conn.execute(text("DELETE FROM bookings WHERE id >= :id"), {"id": first_new_booking})
         conn.execute(text("DELETE FROM audit_log WHERE id >= :id"), {"id": first_new_audit})

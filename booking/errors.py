@@ -7,11 +7,13 @@ import logging
 from datetime import date, datetime
 
 from flask import Flask, Response, current_app, request
-from marshmallow import Schema, fields
-from sqlalchemy.exc import IntegrityError
+from marshmallow import INCLUDE, Schema, fields
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from booking.domain.errors import DomainError
+from booking.schemas.bookings import ConflictSchema, SuggestionSchema
+from booking.schemas.common import LocalDateTime
 from pricing.weekly import OSLO
 
 log = logging.getLogger(__name__)
@@ -25,20 +27,39 @@ MACHINE_PATHS = ("/api/", "/feeds/", "/healthz")
 
 
 class ProblemSchema(Schema):
-    """RFC 9457 problem details (documentation only; responses are built by ``problem``)."""
+    """RFC 9457 problem details: the body of every 4xx and 5xx answer (documentation only; the
+    answers are built by ``problem``). ``booking.api`` attaches it to every error response of the
+    OpenAPI document, so ``@blp.alt_response(404, description=...)`` is enough in a blueprint."""
 
-    type = fields.String(metadata={"description": "URI naming the kind of problem"})
-    title = fields.String()
-    status = fields.Integer()
-    detail = fields.String()
+    class Meta:
+        # RFC 9457 lets a problem type add members and tells clients to ignore those they do not
+        # know: the document says so (additionalProperties), unlike the closed resource schemas.
+        unknown = INCLUDE
+
+    # Always present (``problem`` sets all four): required, so generated clients need no None checks.
+    type = fields.String(required=True, metadata={"description": "URI naming the kind of problem"})
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
     errors = fields.Dict(
         keys=fields.String(),
         values=fields.List(fields.String()),
         metadata={"description": "Field -> messages, for 422 validation errors"},
     )
     rule = fields.String(metadata={"description": "Rule code, for booking rule violations"})
-    conflicts = fields.List(fields.Dict(), metadata={"description": "For 409: what blocks each occurrence"})
-    suggestions = fields.List(fields.Dict(), metadata={"description": "For 409: free alternatives"})
+    occurrence = LocalDateTime(
+        metadata={"description": "For a rule violation by a series: the first occurrence that breaks it"}
+    )
+    conflicts = fields.List(
+        fields.Nested(ConflictSchema),
+        metadata={
+            "description": "For a 409 booking conflict: one entry per requested occurrence that cannot be had"
+        },
+    )
+    suggestions = fields.List(
+        fields.Nested(SuggestionSchema),
+        metadata={"description": "For a 409 booking conflict: up to 5 free alternatives"},
+    )
 
 
 def problem(status: int, title: str, detail: str, slug: str | None = None, headers=None, **extra) -> Response:
@@ -127,6 +148,26 @@ def handle_integrity_error(error: IntegrityError) -> Response:
     )
 
 
+# PostgreSQL's answers to transactions that got in each other's way: deadlock detected,
+# serialization failure, lock not available. Locks are taken in one order (booking.services.
+# bookings), so these should not happen; should one, the transaction was rolled back whole and
+# the client may simply try again.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+
+
+def handle_operational_error(error: OperationalError) -> Response:
+    if getattr(error.orig, "sqlstate", None) not in RETRYABLE_SQLSTATES:
+        return handle_unexpected(error)
+    log.warning("concurrent change on %s %s: %s", request.method, request.path, error.orig)
+    return problem(
+        409,
+        "Conflict",
+        "Another change got in the way; nothing was changed. Try again.",
+        "state-conflict",
+        headers={"Retry-After": "1"},
+    )
+
+
 def handle_unexpected(error: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.path)
     return problem(500, "Internal server error", InternalServerError.description, "internal-error")
@@ -147,4 +188,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, _for_pages_too(handle_http_exception))
     app.register_error_handler(DomainError, _for_pages_too(handle_domain_error))
     app.register_error_handler(IntegrityError, _for_pages_too(handle_integrity_error))
+    app.register_error_handler(OperationalError, _for_pages_too(handle_operational_error))
     app.register_error_handler(Exception, _for_pages_too(handle_unexpected))

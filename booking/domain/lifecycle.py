@@ -70,7 +70,7 @@ def next_status(status: str, action: Action) -> Status:
     try:
         return TRANSITIONS[Status(status), action]
     except KeyError:
-        raise StateConflict(_REFUSALS[action].format(status=status), status=str(status)) from None
+        raise StateConflict(_REFUSALS[action].format(status=status), booking_status=str(status)) from None
 
 
 def supervision_fixed(start: datetime, now: datetime) -> bool:

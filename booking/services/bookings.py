@@ -50,7 +50,7 @@ from booking.domain.lifecycle import (
     supervision_fixed,
 )
 from booking.domain.rules import BuildingRules, RoomRules, find_violations, local_dates
-from booking.domain.timeslots import occupied_until
+from booking.domain.timeslots import local_day_bounds, occupied_until
 from booking.extensions import db, lock_units
 from booking.models import (
     Booking,
@@ -594,11 +594,12 @@ def _reject_overruled(ids: list[int], winners: list[Booking]) -> None:
 
 def _lock_rows(ids) -> list[Booking]:
     """Lock booking rows in ascending id order and read them afresh (the one row-lock order)."""
+    ids = sorted(set(ids))
     if not ids:
         return []
     query = (
         select(Booking)
-        .where(Booking.id.in_(sorted(ids)))
+        .where(Booking.id.in_(ids))
         .order_by(Booking.id)
         .with_for_update()
         .execution_options(populate_existing=True)
@@ -750,6 +751,91 @@ def cancel_series(
         series.updated_at = now
     db.session.flush()
     return series, total
+
+
+def displace_for_closures(
+    building: Building, closures: list[tuple[date, date]], now: datetime | None = None
+) -> None:
+    """A building closed on new dates (SPEC §11): its bookings there that have not started are
+    displaced (confirmed: cancelled, no fee) or declined (pending requests), with the reason,
+    and their organisations notified."""
+    now = now or utcnow()
+    first, last = min(a for a, _ in closures), max(b for _, b in closures)
+    start, end = local_day_bounds(first, last)
+    candidates = db.session.execute(
+        select(Booking.id)
+        .join(Room, Room.id == Booking.room_id)
+        .where(
+            Room.building_id == building.id,
+            Booking.status.in_(OPEN_STATUSES),
+            Booking.start < end,
+            Booking.end > start,
+            Booking.start > now,
+        )
+    ).scalars()
+    reason = "The building is closed on this date."
+    for booking in _lock_rows(candidates):
+        days = local_dates(booking.start, booking.end)
+        if booking.status not in OPEN_STATUSES or not any(a <= d <= b for d in days for a, b in closures):
+            continue
+        if booking.status is Status.CONFIRMED:
+            _move_to(booking, Action.DISPLACE, reason, now)
+            booking.cancellation_fee = CancellationFee((), 0, "admin").to_dict()
+            _notify(
+                booking,
+                "displaced",
+                f"Your booking '{booking.title}' was cancelled: {reason} No fee is charged.",
+            )
+        else:
+            _move_to(booking, Action.REJECT, reason, now)
+            _notify(booking, "rejected", f"Your request '{booking.title}' was not approved: {reason}")
+    db.session.flush()
+
+
+# --- room layout ---------------------------------------------------------------------------
+
+
+def check_layout_change(room: Room, unit_ids: list[int], now: datetime | None = None) -> None:
+    """Before ``room`` is made of ``unit_ids`` instead: lock the units old and new and the
+    room's open bookings that have not ended, and refuse (409, listing them) when a confirmed
+    one would overlap another room's booking on a new unit (SPEC §11). Past bookings keep the
+    units they used."""
+    now = now or utcnow()
+    lock_units({*room.unit_ids, *unit_ids})
+    moving = _lock_rows(
+        db.session.execute(
+            select(Booking.id).where(
+                Booking.room_id == room.id, Booking.status.in_(OPEN_STATUSES), Booking.occupied_until > now
+            )
+        ).scalars()
+    )
+    conflicts = []
+    for booking in moving:
+        if booking.status is not Status.CONFIRMED:
+            continue
+        wanted = Hold(booking.id, frozenset(unit_ids), booking.start, booking.occupied_until, room_id=room.id)
+        others = [
+            h for h in existing_holds(unit_ids, booking.start, booking.occupied_until) if h.room_id != room.id
+        ]
+        blockers = [held for _, held in find_conflicts([wanted], others)]
+        if blockers:
+            conflicts.append(
+                {
+                    "moving_booking_id": booking.id,
+                    "start": booking.start,
+                    "end": booking.end,
+                    "booking_id": blockers[0].booking_id,
+                    "room_id": blockers[0].room_id,
+                    "organization_name": blockers[0].organization_name,
+                    "blocked_by": [_blocker_dict(h) for h in blockers],
+                }
+            )
+    if conflicts:
+        raise BookingConflict(
+            f"{len(conflicts)} booking(s) of {room.name} would overlap other bookings on the new parts; "
+            "move or cancel them first.",
+            conflicts,
+        )
 
 
 # --- changes -------------------------------------------------------------------------------

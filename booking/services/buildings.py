@@ -53,6 +53,12 @@ def update_building(actor: Actor, building_id: int, data: dict) -> Building:
     building = get_building(building_id)
     if "name" in data:
         _check_name_free(data["name"], building.id)
+    before = set(building.closure_ranges)
     _apply(building, data)
     db.session.flush()
+    added = [span for span in building.closure_ranges if span not in before]
+    if added:
+        from booking.services.bookings import displace_for_closures  # bookings reads buildings
+
+        displace_for_closures(building, added)
     return building

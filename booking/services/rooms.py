@@ -84,10 +84,16 @@ def _set_parts(room: Room, part_ids: list[int]) -> None:
         ).first()
     ):
         raise InvalidInput({"parts": ["This room is a part of another room and cannot be divided."]})
+    unit_ids = [part.id for part in parts] or [room.id]
+    if room.unit_ids and set(unit_ids) != set(room.unit_ids):
+        # The room's future bookings move onto the new units in this transaction (the database
+        # re-derives their occupancy when room_units changes), or the change is refused.
+        from booking.services.bookings import check_layout_change  # bookings reads rooms
+
+        check_layout_change(room, unit_ids)
     room.parts = parts
     db.session.flush()
     db.session.execute(delete(room_units).where(room_units.c.room_id == room.id))
-    unit_ids = [part.id for part in parts] or [room.id]
     db.session.execute(insert(room_units), [{"room_id": room.id, "unit_id": u} for u in unit_ids])
     db.session.expire(room, ["units"])
 

@@ -345,6 +345,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/rooms"): admin_only(201),
     ("PATCH", "/api/v1/rooms/<int:room_id>"): admin_only(200),
     ("PATCH", "/api/v1/organizations/<int:organization_id>"): admin_only(200),
+    ("POST", "/api/v1/organizations/<int:organization_id>/reprice"): admin_only(200),
     ("POST", "/api/v1/users"): admin_only(201),
     ("POST", "/api/v1/price-lists"): admin_only(201),
     ("GET", "/api/v1/invoices"): admin_only(200),
