@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from apispec import APISpec, BasePlugin
+from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, current_app
 from flask_smorest import Api as SmorestApi
 
@@ -21,7 +25,6 @@ class Api(SmorestApi):
 
     def openapi_document(self) -> dict:
         spec = self.spec.to_dict()
-        _problem_content_type(spec)
         _json_pagination_header(spec)
         return spec
 
@@ -29,20 +32,52 @@ class Api(SmorestApi):
         return current_app.json.response(self.openapi_document())
 
 
-def _problem_content_type(spec: dict) -> None:
-    """Error responses are application/problem+json, not application/json."""
-    responses = [
-        r
-        for path in spec.get("paths", {}).values()
-        for op in path.values()
-        if isinstance(op, dict)
-        for code, r in op.get("responses", {}).items()
-        if str(code)[0] in "45"
-    ]
-    responses += list(spec.get("components", {}).get("responses", {}).values())
-    for response in responses:
-        if "content" in response:
-            response["content"] = {PROBLEM_JSON: next(iter(response["content"].values()))}
+class ProblemResponses(BasePlugin):
+    """apispec plugin: every error response of the document carries its body, RFC 9457
+    problem+json (``ProblemSchema``), as ``booking.errors`` answers every 4xx and 5xx. A blueprint
+    then documents an error with a description alone, and none can be left without a body."""
+
+    def init_spec(self, spec: APISpec) -> None:
+        super().init_spec(spec)
+        # Runs after the marshmallow plugin (flask-smorest appends extra plugins), so the schema
+        # this plugin adds is resolved, and registered as a component, by that plugin's resolver.
+        self._marshmallow = next(p for p in spec.plugins if isinstance(p, MarshmallowPlugin))
+        self._problem_ref: dict | None = None
+
+    def _problem(self) -> dict:
+        """A reference to the Problem component, registered on first use."""
+        if self._problem_ref is None:
+            self._problem_ref = self._marshmallow.resolver.resolve_schema_dict(ProblemSchema)
+        return dict(self._problem_ref)
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict | None = None, **kwargs: Any
+    ) -> None:
+        for operation in (operations or {}).values():
+            if not isinstance(operation, dict):
+                continue
+            for code, response in operation.get("responses", {}).items():
+                # A str is a reference to a shared response: response_helper handles those.
+                if str(code)[0] in "45" and isinstance(response, dict) and "$ref" not in response:
+                    if "content" not in response:
+                        response["content"] = {PROBLEM_JSON: {"schema": self._problem()}}
+                    _problem_media_type(response)
+
+    def response_helper(self, response: dict, **kwargs: Any) -> dict:
+        """Shared responses (flask-smorest's DEFAULT_ERROR, UNPROCESSABLE_ENTITY, ...) come with
+        ``Api.ERROR_SCHEMA`` as application/json: a Problem body is application/problem+json."""
+        json_body = response.get("content", {}).get("application/json", {})
+        if json_body.get("schema") == self._problem():
+            _problem_media_type(response)
+        return response
+
+
+def _problem_media_type(response: dict) -> None:
+    """Error bodies are application/problem+json, also where a decorator gave a schema under the
+    default application/json."""
+    content = response.get("content", {})
+    if "application/json" in content:
+        content.setdefault(PROBLEM_JSON, content.pop("application/json"))
 
 
 def _json_pagination_header(spec: dict) -> None:
@@ -89,7 +124,8 @@ def init_api(app: Flask) -> None:
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         },
     )
-    api.init_app(app)
+    # A plugin instance per app: it holds a reference to that app's spec.
+    api.init_app(app, spec_kwargs={"extra_plugins": [ProblemResponses()]})
     from booking.feeds import routes as feed_routes
 
     for module in (

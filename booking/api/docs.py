@@ -15,6 +15,8 @@ def _ref_name(schema: dict | None) -> str:
         return schema["$ref"].rsplit("/", 1)[-1]
     if schema.get("type") == "array":
         return f"array of {_ref_name(schema.get('items'))}"
+    if "oneOf" in schema:
+        return " or ".join(_ref_name(s) for s in schema["oneOf"])
     return schema.get("type", "object")
 
 
