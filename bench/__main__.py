@@ -1,7 +1,8 @@
 """``python -m bench COMMAND``: seed, the benchmarks, and the load tool (see BENCHMARKS.md).
 
 Databases default to ``BENCH_DATABASE_URL`` (large, about 1,000,000 occurrences) and
-``BENCH_SMALL_DATABASE_URL`` (about 10,000), both PostgreSQL on 127.0.0.1.
+``BENCH_SMALL_DATABASE_URL`` (about 10,000), both PostgreSQL on 127.0.0.1; ``history`` resets
+``BENCH_HISTORY_DATABASE_URL``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ import sys
 LARGE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/booking_bench")
 SMALL_URL = os.environ.get(
     "BENCH_SMALL_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/booking_bench_small"
+)
+# The history benchmark resets its database: one of its own.
+HISTORY_URL = os.environ.get(
+    "BENCH_HISTORY_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/booking_bench_history"
 )
 
 
@@ -57,6 +62,17 @@ def main(argv: list[str] | None = None) -> None:
     load.add_argument("--clients", type=int, default=16)
     load.add_argument("--seconds", type=float, default=30)
     load.add_argument("--max-requests", type=int, default=100_000)
+
+    history = sub.add_parser("history", help="concurrent lifecycle histories, checked (resets the database)")
+    history.add_argument("--url", default=HISTORY_URL)
+    history.add_argument("--histories", type=int, default=10)
+    history.add_argument("--ops", type=int, default=100, help="operations per client and history")
+    history.add_argument("--clients", type=int, default=16)
+    history.add_argument("--workers", type=int, default=4, help="per server (two servers)")
+    history.add_argument("--seed", type=int, default=1)
+    history.add_argument("--max-seconds", type=float, default=900)
+    history.add_argument("--force", action="store_true", help="allow a database whose name lacks 'bench'")
+    history.add_argument("--no-save", action="store_true", help="print only; leave BENCHMARKS.md as it is")
 
     sub.add_parser("all", help="conflict, availability, schedule, create and load with the defaults")
 
@@ -106,6 +122,23 @@ def main(argv: list[str] | None = None) -> None:
             max_requests=args.max_requests,
             command=command,
         )
+    elif args.command == "history":
+        from bench.bench_history import run as run_history
+
+        violations = run_history(
+            args.url,
+            histories=args.histories,
+            operations=args.ops,
+            clients=args.clients,
+            workers=args.workers,
+            seed=args.seed,
+            max_seconds=args.max_seconds,
+            force=args.force,
+            command=command,
+            save=not args.no_save,
+        )
+        if violations:
+            sys.exit(1)
     elif args.command == "all":
         for sub_args in (["conflict"], ["availability"], ["schedule"], ["create-cost"], ["create"], ["load"]):
             main(sub_args)
