@@ -6,6 +6,8 @@ from booking.schemas.organizations import (
     OrganizationListArgs,
     OrganizationPatchSchema,
     OrganizationSchema,
+    OrganizationUpdatedSchema,
+    RepricingSchema,
 )
 from booking.services import organizations
 
@@ -51,11 +53,33 @@ def get_organization(organization_id):
 @blp.route("/<int:organization_id>", methods=["PATCH"])
 @login_required
 @blp.arguments(OrganizationPatchSchema())
-@blp.response(200, OrganizationSchema)
+@blp.response(200, OrganizationUpdatedSchema)
 @blp.alt_response(401, description="Not logged in")
 @blp.alt_response(403, description="Not an admin")
 @blp.alt_response(404, description="No such organisation")
 @blp.doc(security=[{"bearer": []}])
 def update_organization(data, organization_id):
-    """Change, verify or re-categorise an organisation (admin)"""
-    return organizations.update_organization(current_actor(), organization_id, data)
+    """Change, verify or re-categorise an organisation (admin).
+
+    When the category its prices are computed with changes (`verified`, or `price_category` of a
+    verified organisation), its pending requests are re-quoted at the new category. Confirmed
+    bookings keep their price; `repriceable_bookings` says how many of those that have not
+    started are priced otherwise, for `POST /organizations/{id}/reprice`."""
+    return organizations.change_organization(current_actor(), organization_id, data)
+
+
+@blp.route("/<int:organization_id>/reprice", methods=["POST"])
+@login_required
+@blp.response(200, RepricingSchema)
+@blp.alt_response(401, description="Not logged in")
+@blp.alt_response(403, description="Not an admin")
+@blp.alt_response(404, description="No such organisation")
+@blp.doc(security=[{"bearer": []}])
+def reprice_organization_bookings(organization_id):
+    """Re-price the organisation's confirmed bookings that have not started (admin).
+
+    Each booking priced with another category than the organisation's current one gets a new
+    snapshot at that category, by the price list in force on its date; its `sequence` moves on
+    and the change is in the audit log. Nothing else changes a confirmed price (SPEC §11)."""
+    repriced = organizations.reprice_bookings(current_actor(), organization_id)
+    return {"repriced": len(repriced), "booking_ids": [booking.id for booking in repriced]}

@@ -47,3 +47,26 @@ class OrganizationPatchSchema(PartialMixin, OrganizationSchema):
 
 class OrganizationListArgs(Schema):
     verified = fields.Boolean()
+
+
+class OrganizationUpdatedSchema(OrganizationSchema):
+    """The PATCH answer: the organisation, and what an explicit re-pricing would change. Dumps
+    an ``OrganizationUpdate`` (the organisation and the count)."""
+
+    repriceable_bookings = fields.Integer(
+        dump_only=True,
+        metadata={
+            "description": "Confirmed bookings that have not started and are priced with another "
+            "category than the current one; POST /organizations/{id}/reprice re-prices them"
+        },
+    )
+
+    def get_attribute(self, obj, attr, default):
+        if attr == "repriceable_bookings":
+            return obj.repriceable_bookings
+        return super().get_attribute(obj.organization, attr, default)
+
+
+class RepricingSchema(Schema):
+    repriced = fields.Integer(metadata={"description": "How many bookings got a new price snapshot"})
+    booking_ids = fields.List(fields.Integer(), metadata={"description": "The re-priced bookings, by id"})

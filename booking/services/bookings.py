@@ -390,6 +390,9 @@ _TARGETS = (
     select(Room, Organization)
     .join(Organization, true())
     .where(Room.id == bindparam("room_id"), Organization.id == bindparam("organization_id"))
+    # A verification of the organisation (which re-quotes its pending requests) waits for this
+    # create, or this create waits for it and prices at the verified category.
+    .with_for_update(read=True, of=Organization)
     .options(
         joinedload(Room.building).joinedload(Building.closures),
         joinedload(Room.units).load_only(Room.id),
@@ -601,7 +604,9 @@ def _lock_rows(ids) -> list[Booking]:
         select(Booking)
         .where(Booking.id.in_(ids))
         .order_by(Booking.id)
-        .with_for_update()
+        # FOR NO KEY UPDATE: keys never change, and rows that refer to the booking (occupancy,
+        # notifications) can still be inserted by others while it is held.
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     )
     return list(db.session.execute(query).scalars())

@@ -1,13 +1,21 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
 
 from booking.domain.errors import InvalidInput, NotFound, PermissionDenied, StateConflict
+from booking.domain.lifecycle import Status
 from booking.domain.organizations import is_valid_org_number, propose_price_category
 from booking.extensions import db
-from booking.models import Organization, User
+from booking.models import Booking, Organization, User
+from booking.models.types import utcnow
 from booking.services.access import Actor, can_act_for_organization, require_admin, require_role, require_user
+from booking.services.pricing import price_lists, quote_occurrences
 from booking.services.users import add_user
+from pricing import PriceList, Quote
+from pricing.cancellation import owed_moves, with_moves
 
 FACTS = ("voluntary", "non_profit", "local", "registered_in_frivillighetsregisteret", "youth_activity")
 EDITABLE = ("name", "contact_name", "email", "phone", *FACTS)
@@ -82,13 +90,130 @@ def register_organization(actor: Actor, data: dict) -> Organization:
 
 
 def update_organization(actor: Actor, organization_id: int, data: dict) -> Organization:
-    """Admin edits, including verification and the price category."""
+    """Admin edits, including verification and the price category (SPEC §11).
+
+    When the category prices are computed with changes (verified, or re-categorised while
+    verified), the organisation's pending requests are re-quoted at the new category in the same
+    transaction, as a new request would be: an admin choosing between competing requests sees
+    the price the winner will pay. Confirmed bookings keep their snapshots (a confirmed price
+    never changes by itself); ``count_repriceable`` tells how many ``reprice_bookings`` would
+    change."""
     require_admin(actor)
-    organization = get_organization(organization_id)
+    organization = _lock_organization(organization_id)
     for key in (*EDITABLE, "price_category", "verified"):
         if key in data:
             setattr(organization, key, data[key])
     if any(key in data for key in FACTS):
         organization.proposed_category = _propose(organization)
+    if "verified" in data or "price_category" in data:
+        category = organization.effective_category
+        pending = _lock_bookings(
+            organization.id, Booking.status == Status.PENDING, _priced_otherwise(category)
+        )
+        _requote(pending, category)
     db.session.flush()
     return organization
+
+
+# --- prices of an organisation's bookings (SPEC §11) ------------------------------------------
+#
+# Lock order: the organisation row, then its bookings by id. A verification or re-pricing that
+# races a member's move or cancel of one of the bookings then takes effect before or after it,
+# never in between: the row lock waits for the other transaction and re-reads the row it
+# committed (PostgreSQL re-checks the WHERE on that version, so a booking cancelled meanwhile
+# drops out); SQLite serializes write transactions with BEGIN IMMEDIATE and ignores row locks.
+#
+# The locks are FOR NO KEY UPDATE (``key_share=True``), the lock an UPDATE of non-key columns
+# takes, not FOR UPDATE: inserting a row that refers to the organisation (a notification of an
+# approval, a booking) takes FOR KEY SHARE on it, which FOR UPDATE would block. An approval
+# holding one of the organisation's requests and notifying the organisation would then wait for
+# a verification that waits for that request: a deadlock (tests/integration/test_org_reprice.py).
+
+
+def _lock_organization(organization_id: int) -> Organization:
+    organization = db.session.execute(
+        select(Organization)
+        .where(Organization.id == organization_id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if organization is None:
+        raise NotFound(f"There is no organisation {organization_id}.")
+    return organization
+
+
+def _lock_bookings(organization_id: int, *conditions) -> list[Booking]:
+    return list(
+        db.session.execute(
+            select(Booking)
+            .where(Booking.organization_id == organization_id, *conditions)
+            .order_by(Booking.id)
+            .with_for_update(key_share=True)
+            .execution_options(populate_existing=True)
+        ).scalars()
+    )
+
+
+def _priced_otherwise(category: str):
+    """Bookings whose snapshot was priced with another category than ``category``."""
+    return Booking.quote["category"].as_string() != category
+
+
+def _repriceable(category: str, now: datetime) -> tuple:
+    """Confirmed bookings that have not started and were priced with another category."""
+    return (Booking.status == Status.CONFIRMED, Booking.start > now, _priced_otherwise(category))
+
+
+def _requote(bookings: list[Booking], category: str, lists: list[PriceList] | None = None) -> None:
+    """A new snapshot for each booking at ``category``, by the price list in force on its date.
+    What earlier moves of a booking cost stays in its snapshot: that is owed whatever its time
+    is priced at now."""
+    if not bookings:
+        return
+    lists = price_lists() if lists is None else lists
+    for booking in bookings:
+        fresh = quote_occurrences(
+            booking.room, category, [(booking.start, booking.end)], booking.own_supervisor, lists
+        )[0]
+        booking.quote = with_moves(fresh, owed_moves(Quote.from_dict(booking.quote))).to_dict()
+        booking.touch()
+
+
+@dataclass(frozen=True)
+class OrganizationUpdate:
+    """An organisation after an admin's change, with what an explicit re-pricing would change."""
+
+    organization: Organization
+    repriceable_bookings: int
+
+
+def change_organization(actor: Actor, organization_id: int, data: dict) -> OrganizationUpdate:
+    """``update_organization``, answered with the number of bookings ``reprice_bookings`` would
+    re-price (the admin is shown it, SPEC §11)."""
+    organization = update_organization(actor, organization_id, data)
+    return OrganizationUpdate(organization, count_repriceable(organization))
+
+
+def count_repriceable(organization: Organization, now: datetime | None = None) -> int:
+    """How many confirmed bookings of the organisation that have not started are priced with
+    another category than its current one (what ``reprice_bookings`` would change)."""
+    now = now or utcnow()
+    conditions = _repriceable(organization.effective_category, now)
+    query = select(func.count(Booking.id)).where(Booking.organization_id == organization.id, *conditions)
+    return db.session.scalar(query) or 0
+
+
+def reprice_bookings(actor: Actor, organization_id: int, now: datetime | None = None) -> list[Booking]:
+    """The admin's explicit re-pricing (SPEC §11): every confirmed booking of the organisation
+    that has not started and was priced with another category gets a new snapshot at the
+    current category, by the price list in force on its date. Each change raises the booking's
+    sequence and is in the audit log (before and after) like any other change. Returns the
+    re-priced bookings, by id."""
+    require_admin(actor)
+    organization = _lock_organization(organization_id)
+    now = now or utcnow()
+    category = organization.effective_category
+    bookings = _lock_bookings(organization.id, *_repriceable(category, now))
+    _requote(bookings, category)
+    db.session.flush()
+    return bookings
