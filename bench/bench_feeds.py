@@ -159,9 +159,19 @@ def seed() -> int:
             bookings.cancel_booking(actor, booking.id, "Avlyst")
         elif n % 90 == 20:
             day = booking.start.astimezone(OSLO).date()
-            bookings.update_booking(actor, booking.id, bookings.ChangeRequest(**{"start": local(day, 7), "end": local(day, 8)}), None)
+            bookings.update_booking(
+                actor,
+                booking.id,
+                bookings.ChangeRequest(**{"start": local(day, 7), "end": local(day, 8)}),
+                None,
+            )
         elif n % 45 == 30:
-            bookings.update_booking(actor, booking.id, bookings.ChangeRequest(**{"title": f"Ekstra {n}", "public_title": True}), None)
+            bookings.update_booking(
+                actor,
+                booking.id,
+                bookings.ChangeRequest(**{"title": f"Ekstra {n}", "public_title": True}),
+                None,
+            )
     db.session.commit()
     return room.id
 

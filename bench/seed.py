@@ -1,6 +1,7 @@
 """Fast, realistic benchmark data: buildings, rooms (some divisible), organisations, users and
 about a million booking occurrences over two years, written with COPY on PostgreSQL and
-``executemany`` on SQLite, straight into the migrated schema (no ORM, no session hooks).
+``executemany`` on SQLite, straight into the migrated schema (no ORM, no session hooks; the
+occupancy rows are derived by the database's own triggers from each booking's ``occupied_until``).
 
 The shape follows a municipality's week: rooms open 07:00–23:00, bookings in two-hour slots from
 08:00 to 22:00 (60 or 90 minutes long, so buffers of up to 30 minutes fit), weekly series over
@@ -31,6 +32,7 @@ from sqlalchemy.engine import make_url
 from bench.common import reset_database
 from booking.config import normalize_database_url
 from booking.domain.organizations import synthetic_org_number
+from booking.domain.timeslots import occupied_until
 from booking.services.rooms import FIELDS as ROOM_FIELDS
 from pricing import DEFAULT_PRICE_LIST, OSLO, QuoteRequest, quote
 from pricing.weekly import parse_windows
@@ -414,6 +416,7 @@ def _bookings(
         "title",
         "start",
         "end",
+        "occupied_until",
         "attendees",
         "status",
         "status_reason",
@@ -427,7 +430,6 @@ def _bookings(
         "created_at",
         "updated_at",
     ]
-    occupancy_cols = ["id", "booking_id", "unit_id", "start", "occupied_until", "active"]
     series_cols = [
         "id",
         "room_id",
@@ -441,7 +443,7 @@ def _bookings(
         "created_at",
         "updated_at",
     ]
-    counter = {"booking": 0, "occupancy": 0, "series": 0}
+    counter = {"booking": 0, "series": 0}
     now = layout.now
     seasons = _seasons(first_day, last_day)
     # Series fill a share of the weekly cells; singles top up to the target count.
@@ -486,6 +488,8 @@ def _bookings(
                 title,
                 start,
                 end,
+                # the service's one buffer rule; the database derives the occupancy rows from it
+                occupied_until(end, room["buffer"]),
                 rng.randint(3, 40),
                 status,
                 "Cancelled" if cancelled else "",
@@ -500,21 +504,6 @@ def _bookings(
                 created_at,
             ),
         )
-        if status in ("confirmed", "pending"):
-            for u in units:
-                counter["occupancy"] += 1
-                rows.add(
-                    "occupancies",
-                    occupancy_cols,
-                    (
-                        counter["occupancy"],
-                        bid,
-                        u,
-                        start,
-                        end + timedelta(minutes=room["buffer"]),
-                        status == "confirmed",
-                    ),
-                )
 
     def status_for(room: dict, day: date) -> str:
         roll = rng.random()
@@ -713,22 +702,3 @@ def seed(url: str, size: Size, *, force: bool = False, seed_value: int = 7, quie
             f"(generate {generated - started:.1f} s, write {done - generated:.1f} s)\n  {counts}"
         )
     return layout
-
-
-def layout_from_database(url: str) -> dict:
-    """What the benchmarks need to know about a seeded database."""
-    engine = create_engine(normalize_database_url(url))
-    with engine.connect() as conn:
-        info = {
-            "buildings": conn.execute(text("SELECT count(*) FROM buildings")).scalar_one(),
-            "rooms": conn.execute(text("SELECT count(*) FROM rooms")).scalar_one(),
-            "organizations": conn.execute(text("SELECT count(*) FROM organizations")).scalar_one(),
-            "occurrences": conn.execute(text("SELECT count(*) FROM bookings")).scalar_one(),
-            "occupancies": conn.execute(text("SELECT count(*) FROM occupancies")).scalar_one(),
-            "series": conn.execute(text("SELECT count(*) FROM series")).scalar_one(),
-        }
-        info["big_building_rooms"] = conn.execute(
-            text("SELECT count(*) FROM rooms WHERE building_id = 1")
-        ).scalar_one()
-    engine.dispose()
-    return info

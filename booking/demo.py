@@ -220,17 +220,19 @@ def _season_of_rehearsals(buildings: dict, organizations: dict) -> None:
         first = today + timedelta(days=7 + (weekday - today.weekday()) % 7)
         create_booking(
             ADMIN,
-            BookingRequest.from_input({
-                "room_id": room.id,
-                "organization_id": organizations[org].id,
-                "title": title,
-                "start": datetime.combine(first, time.fromisoformat(start), OSLO),
-                "end": datetime.combine(first, time.fromisoformat(end), OSLO),
-                "attendees": min(room.capacity, 15),
-                "recurrence": {"rrule": f"FREQ=WEEKLY;COUNT={weeks}"},
-                "on_conflict": "skip",
-                "skip_holidays": True,
-                "public_title": True,
-                "notes": "Nøkkel hentes i resepsjonen.",
-            }),
+            BookingRequest.from_input(
+                {
+                    "room_id": room.id,
+                    "organization_id": organizations[org].id,
+                    "title": title,
+                    "start": datetime.combine(first, time.fromisoformat(start), OSLO),
+                    "end": datetime.combine(first, time.fromisoformat(end), OSLO),
+                    "attendees": min(room.capacity, 15),
+                    "recurrence": {"rrule": f"FREQ=WEEKLY;COUNT={weeks}"},
+                    "on_conflict": "skip",
+                    "skip_holidays": True,
+                    "public_title": True,
+                    "notes": "Nøkkel hentes i resepsjonen.",
+                }
+            ),
         )

@@ -93,6 +93,27 @@ def window_intervals(
         yield current
 
 
+def uncovered(
+    start: datetime, end: datetime, covered: Iterable[tuple[datetime, datetime]]
+) -> list[tuple[datetime, datetime]]:
+    """The parts of ``[start, end)`` outside every ``covered`` interval, in time order.
+
+    All intervals are half-open; ``covered`` may come in any order and overlap. The one
+    "interval minus intervals" of the project: free time between bookings, supervised time
+    outside staffed hours.
+    """
+    pieces = []
+    for c_start, c_end in sorted(covered):
+        if c_end <= start or c_start >= end:
+            continue
+        if c_start > start:
+            pieces.append((start, c_start))
+        start = max(start, c_end)
+    if start < end:
+        pieces.append((start, end))
+    return pieces
+
+
 def elapsed(start: datetime, end: datetime) -> timedelta:
     """Real elapsed time. Python subtracts two datetimes of the same zone in wall-clock time,
     which is an hour off across a DST change; going through UTC is not."""

@@ -55,10 +55,6 @@ class Occupancy:
             room_id,
         )
 
-    def conflicts_with(self, other: _Occupying) -> bool:
-        """True when both hold a common unit at a common instant."""
-        return _conflict(self, other)
-
 
 class _Occupying(Protocol):
     @property

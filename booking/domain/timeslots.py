@@ -8,7 +8,9 @@ table, ``tests/boundary_cases.py``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+
+from pricing.weekly import OSLO
 
 
 def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:
@@ -30,3 +32,14 @@ def occupied_until(end: datetime, buffer_minutes: int) -> datetime:
     if end.tzinfo is None:
         return end + timedelta(minutes=buffer_minutes)
     return (end.astimezone(UTC) + timedelta(minutes=buffer_minutes)).astimezone(end.tzinfo)
+
+
+def local_day_bounds(first: date, last: date | None = None) -> tuple[datetime, datetime]:
+    """The Oslo local dates ``first`` to ``last`` (inclusive; just ``first`` when ``last`` is
+    None) as the instants ``[first 00:00, the day after last 00:00)``, in Oslo time.
+
+    A day is 23 or 25 hours long on the days the clocks change; Oslo never changes them at
+    midnight, so local midnight always exists and is unambiguous.
+    """
+    after = (last or first) + timedelta(days=1)
+    return datetime.combine(first, time(0), OSLO), datetime.combine(after, time(0), OSLO)

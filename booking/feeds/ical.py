@@ -29,12 +29,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from icalendar import Timezone, TimezoneDaylight, TimezoneStandard, vDuration, vRecur
 
-TZID = "Europe/Oslo"
-OSLO = ZoneInfo(TZID)
+from pricing.weekly import OSLO
+
+TZID = OSLO.key  # "Europe/Oslo"
 UID_DOMAIN = "booking.invalid"
 PRODID = "-//Municipal room booking//Booking feeds 1.0//NB"
 REFRESH_INTERVAL = timedelta(hours=1)

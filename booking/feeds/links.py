@@ -11,6 +11,8 @@ from flask import current_app, request, url_for
 
 from booking.feeds import service
 from booking.services.access import Actor
+from booking.services.buildings import get_building
+from booking.services.rooms import get_room
 
 
 def feed_links(endpoint: str, **values) -> dict[str, str]:
@@ -26,13 +28,13 @@ def _secret_key() -> str:
 
 def room_links(room_id: int) -> dict[str, str]:
     """A room's public feed; ``NotFound`` for an unknown room."""
-    service.require_room(room_id)
+    get_room(room_id)
     return feed_links("feeds.room_calendar", room_id=room_id)
 
 
 def building_links(building_id: int) -> dict[str, str]:
     """A building's public feed; ``NotFound`` for an unknown building."""
-    service.require_building(building_id)
+    get_building(building_id)
     return feed_links("feeds.building_calendar", building_id=building_id)
 
 

@@ -32,7 +32,7 @@ import hmac
 import secrets
 from collections import Counter, defaultdict, namedtuple
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
 from sqlalchemy import String, and_, cast, literal, or_, select, update
@@ -40,6 +40,7 @@ from sqlalchemy.orm import aliased
 
 from booking.domain import recurrence
 from booking.domain.errors import DomainError, NotFound
+from booking.domain.timeslots import local_day_bounds
 from booking.extensions import db
 from booking.feeds.ical import FeedEvent, FeedSeries, booking_uid, render_calendar, series_uid
 from booking.feeds.markers import building_scope, room_scope
@@ -58,6 +59,7 @@ from booking.models import (
 )
 from booking.models.types import utcnow
 from booking.services.access import Actor, require_organization, require_role
+from booking.services.auth import hash_token
 from pricing import OSLO
 
 WINDOW_DAYS_BACK = 90
@@ -79,11 +81,11 @@ class Window:
 
     @property
     def start(self) -> datetime:
-        return datetime.combine(self.first_date, time(), OSLO)
+        return local_day_bounds(self.first_date)[0]
 
     @property
     def end(self) -> datetime:
-        return datetime.combine(self.last_date + timedelta(days=1), time(), OSLO)
+        return local_day_bounds(self.last_date)[1]
 
 
 def feed_window(now: datetime | None = None) -> Window:
@@ -195,10 +197,6 @@ def janitor_feed(token: str, now: datetime | None = None) -> Feed:
 # --- private feed tokens ---------------------------------------------------------------------
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def _token(secret_key: str, nonce: str) -> str:
     """The token in the URL: HMAC-SHA256 of the app's secret key and the row's nonce (256 bits)."""
     digest = hmac.new(secret_key.encode(), b"feed-token:" + nonce.encode(), hashlib.sha256).digest()
@@ -232,7 +230,24 @@ def _revoke(kind: str, subject_id: int) -> None:
     )
 
 
+def _lock_subject(kind: str, subject_id: int) -> None:
+    """Lock the row that owns the feed tokens (the organisation, or the janitor's user) until
+    the transaction ends, so rotations and revocations of one feed take effect one after the
+    other: each then revokes the token the previous one issued, and exactly one stays valid.
+    Without it, two rotations on PostgreSQL both revoke the old token and both keep their new
+    one (neither UPDATE sees the other's uncommitted INSERT). FOR NO KEY UPDATE: bookings that
+    only reference the organisation are not held up. SQLite ignores it; its write transactions
+    are serialized already (BEGIN IMMEDIATE)."""
+    owner = Organization if kind == "organization" else User
+    locked = db.session.execute(
+        select(owner.id).where(owner.id == subject_id).with_for_update(key_share=True)
+    ).scalar_one_or_none()
+    if locked is None:
+        raise NotFound(f"There is no {'organisation' if kind == 'organization' else 'user'} {subject_id}.")
+
+
 def _rotate(kind: str, subject_id: int, secret_key: str) -> str:
+    _lock_subject(kind, subject_id)
     _revoke(kind, subject_id)
     nonce = secrets.token_hex(32)
     token = _token(secret_key, nonce)
@@ -249,8 +264,9 @@ def _require_organization(actor: Actor, organization_id: int) -> None:
 
 
 def rotate_organization_token(actor: Actor, organization_id: int, secret_key: str) -> str:
-    """Revoke the organisation's feed token (if any) and issue a new one; members and admins."""
-    _require_organization(actor, organization_id)
+    """Revoke the organisation's feed token (if any) and issue a new one; members and admins.
+    Concurrent rotations leave exactly one working token, the last one's."""
+    require_organization(actor, organization_id)
     return _rotate("organization", organization_id, secret_key)
 
 
@@ -262,7 +278,8 @@ def organization_token(actor: Actor, organization_id: int, secret_key: str) -> s
 
 def revoke_organization_token(actor: Actor, organization_id: int) -> None:
     """Stop the organisation's private feed (its URL answers 404) without issuing a new one."""
-    _require_organization(actor, organization_id)
+    require_organization(actor, organization_id)
+    _lock_subject("organization", organization_id)
     _revoke("organization", organization_id)
     db.session.flush()
 
@@ -281,22 +298,9 @@ def janitor_token(actor: Actor, secret_key: str) -> str | None:
 
 def revoke_janitor_token(actor: Actor) -> None:
     require_role(actor, "janitor")
+    _lock_subject("janitor", actor.user_id)
     _revoke("janitor", actor.user_id)
     db.session.flush()
-
-
-def require_room(room_id: int) -> Room:
-    room = db.session.get(Room, room_id)
-    if room is None:
-        raise NotFound(f"There is no room {room_id}.")
-    return room
-
-
-def require_building(building_id: int) -> Building:
-    building = db.session.get(Building, building_id)
-    if building is None:
-        raise NotFound(f"There is no building {building_id}.")
-    return building
 
 
 # --- rendering -------------------------------------------------------------------------------

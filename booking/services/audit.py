@@ -187,10 +187,6 @@ def _after_flush(session: Session, flush_context) -> None:
         session.connection().execute(_INSERT_ENTRIES, entries)
 
 
-def _row_dict(mapper, row) -> dict:
-    return {attr.key: _shown(attr.key, getattr(row, attr.key)) for attr in mapper.column_attrs}
-
-
 def _bulk_statement(orm_execute_state):
     """Bulk ``update()``/``delete()`` of an audited entity: log each row it touches."""
     if not (orm_execute_state.is_update or orm_execute_state.is_delete):

@@ -9,11 +9,12 @@ from sqlalchemy import bindparam, exists, select
 from booking.domain.conflicts import PendingRequest, competing_groups, suggested_winner
 from booking.domain.errors import InvalidInput
 from booking.domain.rules import local_dates
+from booking.domain.timeslots import local_day_bounds
 from booking.extensions import db
 from booking.models import Booking, Building, Closure, Occupancy, Organization, Room, room_units
 from booking.services.access import Actor, require_admin
 from booking.services.rooms import get_room
-from pricing.weekly import OSLO, is_within, parse_windows, window_intervals
+from pricing.weekly import OSLO, is_within, parse_windows, uncovered, window_intervals
 
 MAX_RANGE_DAYS = 92
 
@@ -94,7 +95,7 @@ def room_availability(room_id: int, start: datetime, end: datetime) -> dict:
     closed = {d for a, b in building.closure_ranges for d in _days(a, b)}
     free = []
     for o_start, o_end in open_intervals:
-        for f_start, f_end in _subtract((o_start, o_end), [(b["start"], b["occupied_until"]) for b in busy]):
+        for f_start, f_end in uncovered(o_start, o_end, [(b["start"], b["occupied_until"]) for b in busy]):
             free.extend(_without_closed_days(f_start, f_end, closed))
     return {
         "room_id": room.id,
@@ -112,30 +113,14 @@ def _days(first, last):
         day += timedelta(days=1)
 
 
-def _subtract(interval, busy):
-    start, end = interval
-    pieces = []
-    for b_start, b_end in sorted(busy):
-        if b_end <= start or b_start >= end:
-            continue
-        if b_start > start:
-            pieces.append((start, b_start))
-        start = max(start, b_end)
-    if start < end:
-        pieces.append((start, end))
-    return pieces
-
-
 def _without_closed_days(start, end, closed):
     if not closed:
         return [(start, end)]
     pieces, current = [], None
     cursor = start.astimezone(OSLO)
     for day in local_dates(start, end):
-        day_start = max(cursor, datetime.combine(day, datetime.min.time(), OSLO))
-        day_end = min(
-            end.astimezone(OSLO), datetime.combine(day + timedelta(days=1), datetime.min.time(), OSLO)
-        )
+        local_start, local_end = local_day_bounds(day)
+        day_start, day_end = max(cursor, local_start), min(end.astimezone(OSLO), local_end)
         if day in closed:
             if current:
                 pieces.append(current)

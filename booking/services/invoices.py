@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import and_, or_, select
 
+from booking.domain.timeslots import local_day_bounds
 from booking.extensions import db
 from booking.models import Booking, Organization, Room
 from booking.services.access import Actor, require_admin
@@ -51,10 +52,10 @@ _KIND_ORDER = {"booking": 0, "cancellation": 1}
 
 def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
     """The month as a half-open UTC interval from local midnight on the 1st to local midnight
-    on the 1st of the next month (Oslo never changes its clocks at midnight)."""
-    first = datetime(year, month, 1, tzinfo=OSLO)
-    after = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=OSLO)
-    return first.astimezone(UTC), after.astimezone(UTC)
+    on the 1st of the next month."""
+    last = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+    first_start, last_end = local_day_bounds(date(year, month, 1), last)
+    return first_start.astimezone(UTC), last_end.astimezone(UTC)
 
 
 def nok(ore: int) -> str:

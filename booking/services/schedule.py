@@ -23,18 +23,19 @@ to their rooms and organisations, however many bookings there are.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager, selectinload
 
 from booking.domain.errors import NotFound
 from booking.domain.holidays import is_public_holiday
+from booking.domain.timeslots import local_day_bounds, occupied_until
 from booking.extensions import db
 from booking.models import Booking, Building, Room
 from booking.models.booking import MAX_OCCUPANCY_HOURS
 from booking.services.access import Actor, require_building_staff
-from pricing.weekly import OSLO, WeeklyWindow, elapsed, window_intervals
+from pricing.weekly import OSLO, WeeklyWindow, elapsed, uncovered, window_intervals
 
 Interval = tuple[datetime, datetime]
 
@@ -72,7 +73,8 @@ class ScheduleEntry:
 
     @property
     def buffer_until(self) -> datetime:
-        return self.end + timedelta(minutes=self.buffer_minutes)
+        # the domain's rule: the buffer is real minutes, also across a clock change
+        return occupied_until(self.end, self.buffer_minutes)
 
 
 @dataclass(frozen=True)
@@ -94,29 +96,6 @@ class DaySchedule:
     entries: tuple[ScheduleEntry, ...]  # every booking of the day, in time order
     rooms: tuple[RoomDay, ...] = field(default=())  # per room, by first unlock
 
-    @property
-    def supervision_needed(self) -> bool:
-        return any(e.supervision.needed and not e.supervision.own_supervisor for e in self.entries)
-
-
-def day_bounds(day: date) -> Interval:
-    """The local day ``[00:00, next 00:00)`` in Oslo (23 or 25 hours on DST-change days)."""
-    return datetime.combine(day, time(0), OSLO), datetime.combine(day + timedelta(days=1), time(0), OSLO)
-
-
-def _subtract(interval: Interval, covered: list[Interval]) -> list[Interval]:
-    start, end = interval
-    pieces = []
-    for c_start, c_end in covered:
-        if c_end <= start or c_start >= end:
-            continue
-        if c_start > start:
-            pieces.append((start, c_start))
-        start = max(start, c_end)
-    if start < end:
-        pieces.append((start, end))
-    return pieces
-
 
 def supervised_intervals(
     mode: str, staffed: list[WeeklyWindow], start: datetime, end: datetime
@@ -128,7 +107,7 @@ def supervised_intervals(
         return []
     if mode == "always":
         return [(start, end)]
-    return _subtract((start, end), list(window_intervals(staffed, start, end)))
+    return uncovered(start, end, window_intervals(staffed, start, end))
 
 
 def _supervision(booking: Booking, staffed: list[WeeklyWindow]) -> Supervision:
@@ -190,7 +169,7 @@ def day_schedule(actor: Actor, building_id: int, day: date) -> DaySchedule:
     ).scalar_one_or_none()
     if building is None:
         raise NotFound(f"There is no building {building_id}.")
-    day_start, day_end = day_bounds(day)
+    day_start, day_end = local_day_bounds(day)
     bookings = (
         db.session.execute(
             select(Booking)

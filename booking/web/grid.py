@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from booking.domain.timeslots import local_day_bounds
 from pricing.weekly import OSLO, WeeklyWindow, covered_duration, elapsed
 
 DEFAULT_HOURS = (7, 23)
@@ -36,8 +37,7 @@ class WeekGrid:
 
 def week_bounds(any_day: date) -> tuple[date, datetime, datetime]:
     monday = any_day - timedelta(days=any_day.weekday())
-    start = datetime.combine(monday, time(0), OSLO)
-    return monday, start, datetime.combine(monday + timedelta(days=7), time(0), OSLO)
+    return monday, *local_day_bounds(monday, monday + timedelta(days=6))
 
 
 def _hour_range(windows: list[WeeklyWindow]) -> list[int]:

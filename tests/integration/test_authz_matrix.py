@@ -143,20 +143,28 @@ def build_world(make) -> World:
     start = (datetime.now(UTC) + timedelta(days=20)).replace(hour=16, minute=0, second=0, microsecond=0)
     base = {"organization_id": organization.id, "title": "Øving", "attendees": 5}
     booking = create_booking(
-        member, BookingRequest.from_input({**base, "room_id": main_room.id, "start": start, "end": start + timedelta(hours=2)})
+        member,
+        BookingRequest.from_input(
+            {**base, "room_id": main_room.id, "start": start, "end": start + timedelta(hours=2)}
+        ),
     )
     pending = create_booking(
-        member, BookingRequest.from_input({**base, "room_id": approval_room.id, "start": start, "end": start + timedelta(hours=2)})
+        member,
+        BookingRequest.from_input(
+            {**base, "room_id": approval_room.id, "start": start, "end": start + timedelta(hours=2)}
+        ),
     )
     series = create_booking(
         member,
-        BookingRequest.from_input({
-            **base,
-            "room_id": main_room.id,
-            "start": start + timedelta(hours=3),
-            "end": start + timedelta(hours=4),
-            "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=3"},
-        }),
+        BookingRequest.from_input(
+            {
+                **base,
+                "room_id": main_room.id,
+                "start": start + timedelta(hours=3),
+                "end": start + timedelta(hours=4),
+                "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=3"},
+            }
+        ),
     )
     secret = current_app.config["SECRET_KEY"]
     org_token = feed_service.rotate_organization_token(ADMIN, organization.id, secret)

@@ -74,24 +74,28 @@ def grow(make):
                     start = day + timedelta(hours=8 + 2 * k + (1 if room is whole else 0))
                     create_booking(
                         actor_for(member.user),
-                        BookingRequest.from_input({
-                            "room_id": room.id,
-                            "organization_id": organization.id,
-                            "title": f"B {state['n']}",
-                            "start": start,
-                            "end": start + timedelta(hours=1),
-                        }),
+                        BookingRequest.from_input(
+                            {
+                                "room_id": room.id,
+                                "organization_id": organization.id,
+                                "title": f"B {state['n']}",
+                                "start": start,
+                                "end": start + timedelta(hours=1),
+                            }
+                        ),
                     )
                 create_booking(
                     actor_for(member.user),
-                    BookingRequest.from_input({
-                        "room_id": room.id,
-                        "organization_id": organization.id,
-                        "title": "Serie",
-                        "start": day + timedelta(days=1, hours=18),
-                        "end": day + timedelta(days=1, hours=19),
-                        "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=3"},
-                    }),
+                    BookingRequest.from_input(
+                        {
+                            "room_id": room.id,
+                            "organization_id": organization.id,
+                            "title": "Serie",
+                            "start": day + timedelta(days=1, hours=18),
+                            "end": day + timedelta(days=1, hours=19),
+                            "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=3"},
+                        }
+                    ),
                 ) if room in halves[:1] else None
         db.session.commit()
         return state
@@ -134,13 +138,15 @@ def test_a_rooms_week_is_bounded(client, grow):
         start = day + timedelta(days=2, hours=7 + k)
         create_booking(
             actor_for(grow[0].user),
-            BookingRequest.from_input({
-                "room_id": room.id,
-                "organization_id": grow[0].user.organizations[0].id,
-                "title": "Mer",
-                "start": start,
-                "end": start + timedelta(minutes=45),
-            }),
+            BookingRequest.from_input(
+                {
+                    "room_id": room.id,
+                    "organization_id": grow[0].user.organizations[0].id,
+                    "title": "Mer",
+                    "start": start,
+                    "end": start + timedelta(minutes=45),
+                }
+            ),
         )
     db.session.commit()
     large = _measure(client, path)
@@ -161,13 +167,15 @@ def test_the_janitor_day_schedule_is_bounded(client, grow, make):
             start = day + timedelta(hours=8 + 2 * k)
             create_booking(
                 actor_for(grow[0].user),
-                BookingRequest.from_input({
-                    "room_id": room.id,
-                    "organization_id": grow[0].user.organizations[0].id,
-                    "title": "Dag",
-                    "start": start,
-                    "end": start + timedelta(hours=1),
-                }),
+                BookingRequest.from_input(
+                    {
+                        "room_id": room.id,
+                        "organization_id": grow[0].user.organizations[0].id,
+                        "title": "Dag",
+                        "start": start,
+                        "end": start + timedelta(hours=1),
+                    }
+                ),
             )
     db.session.commit()
     large = _measure(client, path, janitor.headers)

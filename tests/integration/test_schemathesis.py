@@ -56,15 +56,20 @@ def admin_token(make):
     member = make.user("member", organizations=[organization], password=None)
     start = (datetime.now(UTC) + timedelta(days=12)).replace(hour=16, minute=0, second=0, microsecond=0)
     base = {"room_id": room.id, "organization_id": organization.id, "title": "Øving"}
-    create_booking(actor_for(member.user), BookingRequest.from_input({**base, "start": start, "end": start + timedelta(hours=1)}))
     create_booking(
         actor_for(member.user),
-        BookingRequest.from_input({
-            **base,
-            "start": start + timedelta(hours=2),
-            "end": start + timedelta(hours=3),
-            "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=2"},
-        }),
+        BookingRequest.from_input({**base, "start": start, "end": start + timedelta(hours=1)}),
+    )
+    create_booking(
+        actor_for(member.user),
+        BookingRequest.from_input(
+            {
+                **base,
+                "start": start + timedelta(hours=2),
+                "end": start + timedelta(hours=3),
+                "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=2"},
+            }
+        ),
     )
     from booking.extensions import db
 

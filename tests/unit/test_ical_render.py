@@ -15,7 +15,6 @@ import subprocess
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 import recurring_ical_events
@@ -31,8 +30,8 @@ from booking.feeds.ical import (
     render_calendar,
     series_uid,
 )
+from pricing.weekly import OSLO
 
-OSLO = ZoneInfo("Europe/Oslo")
 LAST_CHANGE = datetime(2026, 2, 1, 8, 15, 42, tzinfo=UTC)
 JS_DIR = Path(__file__).resolve().parents[1] / "js"
 WINDOW = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 6, 1, tzinfo=UTC))

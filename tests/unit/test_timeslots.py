@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from booking.domain.conflicts import Occupancy, find_conflicts
-from booking.domain.timeslots import occupied_until, overlaps
-from pricing.weekly import OSLO
+from booking.domain.timeslots import local_day_bounds, occupied_until, overlaps
+from pricing.weekly import OSLO, elapsed, uncovered
 from tests.boundary_cases import BOUNDARY_CASES, BoundaryCase
 
 
@@ -127,6 +127,45 @@ def test_occupancy_overlap_agrees_with_minute_sets(a, b, buffer_a, buffer_b):
         _at(a[0]), occupied_until(_at(a[1]), buffer_a), _at(b[0]), occupied_until(_at(b[1]), buffer_b)
     )
     assert result == bool(shared)
+
+
+@pytest.mark.parametrize(
+    ("day", "hours"),
+    [(date(2026, 6, 10), 24), (date(2026, 3, 29), 23), (date(2026, 10, 25), 25)],
+)
+def test_a_local_day_is_midnight_to_midnight_in_oslo(day, hours):
+    start, end = local_day_bounds(day)
+    assert start == datetime(day.year, day.month, day.day, tzinfo=OSLO)
+    assert end.astimezone(OSLO).date() == day + timedelta(days=1) and end.astimezone(OSLO).hour == 0
+    assert elapsed(start, end) == timedelta(hours=hours)
+
+
+def test_local_days_span_from_the_first_midnight_to_the_one_after_the_last_day():
+    start, end = local_day_bounds(date(2026, 10, 1), date(2026, 10, 31))
+    assert start.astimezone(UTC) == datetime(2026, 9, 30, 22, tzinfo=UTC)  # summer time
+    assert end.astimezone(UTC) == datetime(2026, 10, 31, 23, tzinfo=UTC)  # winter time
+    assert local_day_bounds(date(2026, 10, 1), date(2026, 10, 1)) == local_day_bounds(date(2026, 10, 1))
+
+
+def test_uncovered_leaves_the_gaps_between_unsorted_overlapping_covers():
+    covered = [(_at(40), _at(50)), (_at(10), _at(20)), (_at(15), _at(25)), (_at(90), _at(99))]
+    assert uncovered(_at(0), _at(60), covered) == [(_at(0), _at(10)), (_at(25), _at(40)), (_at(50), _at(60))]
+    assert uncovered(_at(10), _at(25), covered) == []
+    assert uncovered(_at(20), _at(30), []) == [(_at(20), _at(30))]
+
+
+@given(_intervals, st.lists(_intervals, max_size=5))
+def test_uncovered_agrees_with_minute_sets(interval, covered):
+    left = set(range(*interval)).difference(*(set(range(*c)) for c in covered))
+    pieces = uncovered(_at(interval[0]), _at(interval[1]), [(_at(a), _at(b)) for a, b in covered])
+
+    def minute(instant: datetime) -> int:
+        return int((instant - _BASE).total_seconds() // 60)
+
+    assert {m for a, b in pieces for m in range(minute(a), minute(b))} == left
+    assert all(a < b for a, b in pieces)
+    # in time order and maximal: each piece ends before the next one starts, never touching it
+    assert all(first[1] < second[0] for first, second in zip(pieces, pieces[1:], strict=False))
 
 
 def test_domain_package_imports_no_framework_and_nothing_outside_the_domain():
