@@ -513,7 +513,8 @@ def commit_plan(actor: Actor, plan: Plan) -> Booking | Series:
     request, stamp = plan.request, utcnow()
     confirmed = plan.status is Status.CONFIRMED
     overruled = _overruled(plan.room, plan.occurrences, plan.pending) if confirmed else []
-    _lock_rows(sorted({b.id for b in plan.displaced} | set(overruled)))
+    locked = _lock_rows({b.id for b in plan.displaced} | set(overruled))
+    requests = [b for b in locked if b.id in overruled]
     for victim in plan.displaced:
         if victim.status is Status.CONFIRMED:  # still in the way, read under its lock
             reason = f"Displaced by an administrator's booking: {request.title}"
@@ -574,8 +575,8 @@ def commit_plan(actor: Actor, plan: Plan) -> Booking | Series:
     ]
     db.session.add_all(bookings)
     db.session.flush()  # the database derives and checks the occupancy
-    if overruled:
-        _reject_overruled(overruled, bookings)
+    if requests:
+        _reject_overruled(requests, bookings)
     return series if series else bookings[0]
 
 
@@ -599,8 +600,8 @@ def _overruled(room: Room, occurrences, pending: list[Hold], exclude: int | None
     return sorted({held.booking_id for _, held in find_conflicts(wanted, pending)} - {exclude})
 
 
-def _reject_overruled(ids: list[int], winners: list[Booking]) -> None:
-    """Reject the still-pending requests among ``ids`` (locked by the caller): the time went to
+def _reject_overruled(requests: list[Booking], winners: list[Booking]) -> None:
+    """Reject the still-pending ones of ``requests`` (locked by the caller): the time went to
     ``winners``. A request committed after the conflict check read the pending ones is not
     among them; approving it later is refused (409), so it can never become a double booking."""
     reason = (
@@ -609,7 +610,7 @@ def _reject_overruled(ids: list[int], winners: list[Booking]) -> None:
         else f"The time was given to other bookings (#{winners[0].id} and more)."
     )
     stamp = utcnow()
-    for loser in db.session.execute(select(Booking).where(Booking.id.in_(ids))).scalars():
+    for loser in requests:
         if loser.status is Status.PENDING:
             _move_to(loser, Action.REJECT, reason, stamp)
             _notify(loser, "rejected", f"Your request '{loser.title}' was not approved: {reason}")
@@ -691,12 +692,12 @@ def approve_booking(actor: Actor, booking_id: int, if_match: str | None = None) 
     if blocked:
         raise _conflict_error(room, [(booking.start, booking.end)], blocked, booking.attendees)
     overruled = _overruled(room, [(booking.start, booking.end)], pending, exclude=booking.id)
-    _lock_rows(overruled)
+    requests = _lock_rows(overruled)
     _move_to(booking, Action.APPROVE, "", utcnow())
     _notify(booking, "approved", f"Your request '{booking.title}' is approved.")
     db.session.flush()
-    if overruled:
-        _reject_overruled(overruled, [booking])
+    if requests:
+        _reject_overruled(requests, [booking])
     db.session.flush()
     return booking
 
