@@ -138,6 +138,17 @@ def test_core_flow_with_javascript_and_the_janitor_sees_it(new_page, scenario):
         javascript=True,
         tag="js",
     )
+    # A newly registered organisation is not verified yet: its bookings are requests (SPEC §11)
+    # until the municipality approves them.
+    admin = new_page()
+    log_in(admin, "admin@demo.test")
+    admin.wait_for_url("**/admin")
+    request = admin.locator("li.request", has_text="Stabekk Strykeorkester").filter(
+        has_text=long_day(scenario.js_day)
+    )
+    request.get_by_role("button", name=re.compile("^Godkjenn")).click()
+    admin.wait_for_url("**/admin")
+    assert "Godkjente «Strykeøvelse» for Stabekk Strykeorkester." in admin.inner_text(".flashes")
 
     janitor = new_page(phone=True)
     log_in(janitor, "vaktmester@demo.test")
