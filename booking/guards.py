@@ -4,7 +4,9 @@
   recursively: Python's decoder would otherwise hit its recursion limit and fail with a 500.
 * NUL characters in a JSON string, a query parameter or a form field are refused (422): no field
   of the service needs them, PostgreSQL cannot store them in text and SQLite would keep them, so
-  refusing them everywhere keeps both databases alike.
+  refusing them everywhere keeps both databases alike. Likewise unpaired surrogates (``\ud800``
+  escaped in JSON, which Python decodes but no UTF-8 text can hold): 422, not a 500 when the
+  value reaches the database or a response.
 * Row ids in paths are at most 2³¹−1 (the ``int`` URL converter is bounded): a larger number is
   a 404 like any other unknown id, not an overflow in the database driver.
 """
@@ -12,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from flask import Flask, abort, request
 from werkzeug.routing import IntegerConverter
@@ -51,18 +54,30 @@ def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
-def _nul_paths(value, path: str, found: dict[str, list[str]]) -> None:
+UNPAIRED_SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "NUL characters are not allowed."
+    if UNPAIRED_SURROGATE.search(text):
+        return "Unpaired surrogate characters are not allowed."
+    return None
+
+
+def _bad_paths(value, path: str, found: dict[str, list[str]]) -> None:
     if isinstance(value, str):
-        if "\x00" in value:
-            found[path or "_body"] = ["NUL characters are not allowed."]
+        if problem := _problem(value):
+            found[path or "_body"] = [problem]
     elif isinstance(value, dict):
         for key, item in value.items():
-            if "\x00" in key:
-                found[path or "_body"] = ["NUL characters are not allowed in keys."]
-            _nul_paths(item, f"{path}.{key}" if path else str(key), found)
+            if problem := _problem(key):
+                found[path or "_body"] = [f"{problem[:-1]} in keys."]
+            _bad_paths(item, f"{path}.{key}" if path else str(key), found)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _nul_paths(item, f"{path}.{index}" if path else str(index), found)
+            _bad_paths(item, f"{path}.{index}" if path else str(index), found)
 
 
 def check_request() -> None:
@@ -78,9 +93,9 @@ def check_request() -> None:
         text = request.get_data(cache=True).decode("utf-8", errors="replace")
         if json_depth_exceeds(text):
             abort(400, description=f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep.")
-        if "\\u0000" in text or "\x00" in text:
+        if "\\u0000" in text or "\x00" in text or SURROGATE_ESCAPE.search(text):
             try:
-                _nul_paths(json.loads(text), "", found)
+                _bad_paths(json.loads(text), "", found)
             except ValueError:
                 pass  # malformed JSON: the parser says so (400) when the view reads it
     if found:

@@ -646,14 +646,23 @@ def _locked(
     rooms = {booking.room_id, to_room or booking.room_id}
     if acquire:
         lock_units(u for room_id in rooms for u in _room(room_id).unit_ids)
+        for room_id in rooms:  # a parts change we waited for may have changed them
+            db.session.expire(_room(room_id), ["units"])
     (booking,) = _lock_rows([booking_id])
     if acquire and booking.room_id not in rooms:
         # Moved to another room since it was read: its units must be locked too (out of the
         # usual order; the database resolves the rare deadlock that could follow, see errors.py).
         lock_units(_room(booking.room_id).unit_ids)
-    if if_match is not None and if_match.strip() not in (booking.etag, "*"):
+    if if_match is not None and not _matches(if_match, booking.etag):
         raise PreconditionFailed("The booking has changed since you read it; reload it and try again.")
     return booking
+
+
+def _matches(if_match: str, etag: str) -> bool:
+    """RFC 9110 If-Match: ``*`` or a list of entity tags, compared strongly (a weak tag never
+    matches)."""
+    tags = [tag.strip() for tag in if_match.split(",")]
+    return "*" in tags or etag in tags
 
 
 def _room(room_id: int) -> Room:
@@ -789,6 +798,9 @@ def displace_for_closures(
     displaced (confirmed: cancelled, no fee) or declined (pending requests), with the reason,
     and their organisations notified."""
     now = now or utcnow()
+    # Creates and moves in the building wait (or are waited for): they cannot slip a booking
+    # onto a newly closed date (the database re-checks closures for those that waited).
+    lock_units(u for room in building.rooms for u in room.unit_ids)
     first, last = min(a for a, _ in closures), max(b for _, b in closures)
     start, end = local_day_bounds(first, last)
     candidates = db.session.execute(
@@ -909,10 +921,14 @@ def update_booking(
         )
     if moved or "attendees" in edits:
         _check_rules(room, start, end, attendees, now)
+    requests: list[Booking] = []
     if moved:
-        blocked = find_blocking(room, [(start, end)], exclude_booking_id=booking.id)
+        pending: list[Hold] = []
+        blocked = find_blocking(room, [(start, end)], exclude_booking_id=booking.id, pending=pending)
         if blocked:
             raise _conflict_error(room, [(start, end)], blocked, attendees)
+        if booking.status is Status.CONFIRMED:  # requests may never overlap a confirmed booking
+            requests = _lock_rows(_overruled(room, [(start, end)], pending, exclude=booking.id))
 
     if moved or "own_supervisor" in edits:
         own_supervisor = edits.get("own_supervisor", booking.own_supervisor)
@@ -923,6 +939,9 @@ def update_booking(
     booking.occupied_until = occupied_until(end, room.buffer_minutes)
     booking.touch()
     db.session.flush()  # the database moves the occupancy and checks it
+    if requests:
+        _reject_overruled(requests, [booking])
+        db.session.flush()
     return booking
 
 

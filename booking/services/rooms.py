@@ -4,7 +4,7 @@ from sqlalchemy import String, cast, delete, insert, select
 from sqlalchemy.orm import selectinload
 
 from booking.domain.errors import InvalidInput, NotFound, StateConflict
-from booking.extensions import db
+from booking.extensions import db, lock_units
 from booking.models import Room, room_units
 from booking.services.access import Actor, require_admin
 from booking.services.buildings import get_building
@@ -67,6 +67,10 @@ def _check_name_free(building_id: int, name: str, room_id: int | None = None) ->
 
 
 def _set_parts(room: Room, part_ids: list[int]) -> None:
+    # First the units' locks of the room and its new parts: a concurrent parts change of one of
+    # them (which would nest divided rooms) is then committed, and seen by the checks below.
+    lock_units({*room.unit_ids, *part_ids})
+    db.session.expire(room, ["units"])
     parts = [get_room(part_id) for part_id in dict.fromkeys(part_ids)] if part_ids else []
     for part in parts:
         if part.id == room.id:

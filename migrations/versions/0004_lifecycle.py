@@ -7,7 +7,9 @@ rejected or cancelled, and moved onto a room's new units when its parts change (
 only; past ones keep the units they used). Other writes to the occupancy table are refused:
 an inserted row must match its booking, rows are never updated, and a row that still matches an
 open booking cannot be deleted. So a confirmed booking without its units, or a cancelled one with
-them, cannot exist, whatever writes to the database.
+them, cannot exist, whatever writes to the database. On PostgreSQL the trigger also refuses an open
+booking on a date its building is closed (the service checks first; this catches a closure that
+committed while a create or move waited for its units' locks).
 
 Revision ID: 0004
 Revises: 0003
@@ -32,13 +34,32 @@ PG_UP = [
     f"""
 CREATE FUNCTION booking_occupancy_sync() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- Closures: the service refuses a booking on a closed date and displaces those a new closure
+    -- covers; this catches the one race that check cannot see (a closure committed while a
+    -- create or move waited for its units' locks; this query has a fresh snapshot).
+    IF NEW.status IN {OPEN}
+       AND (TG_OP = 'INSERT' OR NEW.start <> OLD.start OR NEW."end" <> OLD."end" OR NEW.room_id <> OLD.room_id)
+       AND EXISTS (
+           SELECT 1 FROM building_closures AS c JOIN rooms AS r ON r.building_id = c.building_id
+           WHERE r.id = NEW.room_id
+             AND c.start_date <= ((NEW."end" - interval '1 microsecond') AT TIME ZONE 'Europe/Oslo')::date
+             AND c.end_date >= (NEW.start AT TIME ZONE 'Europe/Oslo')::date
+       ) THEN
+        RAISE EXCEPTION 'booking_closed: the building is closed on a date of this booking'
+            USING ERRCODE = 'check_violation';
+    END IF;
     IF TG_OP = 'UPDATE' THEN
-        DELETE FROM occupancies WHERE booking_id = OLD.id;
+        -- Rows the booking no longer implies go; a row it still implies (a move from a divided
+        -- room to one of its parts at the same time) stays.
+        DELETE FROM occupancies AS o WHERE o.booking_id = OLD.id AND NOT occupancy_matches(o);
     END IF;
     IF NEW.status IN {OPEN} THEN
         INSERT INTO occupancies (booking_id, unit_id, start, occupied_until, active)
         SELECT NEW.id, u.unit_id, NEW.start, NEW.occupied_until, NEW.status = 'confirmed'
-        FROM room_units AS u WHERE u.room_id = NEW.room_id ORDER BY u.unit_id;
+        FROM room_units AS u
+        WHERE u.room_id = NEW.room_id
+          AND NOT EXISTS (SELECT 1 FROM occupancies AS o WHERE o.booking_id = NEW.id AND o.unit_id = u.unit_id)
+        ORDER BY u.unit_id;
     END IF;
     RETURN NULL;
 END $$
@@ -158,10 +179,15 @@ CREATE TRIGGER bookings_occupancy_update AFTER UPDATE OF status, room_id, start,
 WHEN OLD.status IS NOT NEW.status OR OLD.room_id IS NOT NEW.room_id
   OR OLD.start IS NOT NEW.start OR OLD.occupied_until IS NOT NEW.occupied_until
 BEGIN
-    DELETE FROM occupancies WHERE booking_id = OLD.id;
+    DELETE FROM occupancies WHERE booking_id = OLD.id AND NOT {SQLITE_MATCHES.format(row="occupancies")};
     INSERT INTO occupancies (booking_id, unit_id, start, occupied_until, active)
     SELECT NEW.id, unit_id, NEW.start, NEW.occupied_until, NEW.status = 'confirmed'
-    FROM room_units WHERE room_id = NEW.room_id AND NEW.status IN {OPEN} ORDER BY unit_id;
+    FROM room_units
+    WHERE room_id = NEW.room_id AND NEW.status IN {OPEN}
+      AND NOT EXISTS (
+          SELECT 1 FROM occupancies AS o WHERE o.booking_id = NEW.id AND o.unit_id = room_units.unit_id
+      )
+    ORDER BY unit_id;
 END
 """,
     *(

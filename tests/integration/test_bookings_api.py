@@ -728,3 +728,44 @@ def test_a_new_closure_displaces_the_bookings_on_its_dates_at_no_fee(client, mak
         {"a": on_day["id"], "b": request["id"]},
     ).scalar_one()
     assert held == 0
+
+
+def test_a_booking_moves_between_a_divided_room_and_its_part_at_the_same_time(client, make, world):
+    """The unit they share stays held through the move; the other half is freed or taken."""
+    building, _, organization, member = world
+    half_a = make.room(building, name="A", kind="gym")
+    half_b = make.room(building, name="B", kind="gym")
+    whole = make.room(building, name="A+B", kind="gym", part_ids=[half_a.id, half_b.id])
+    booking = book(client, member, whole, organization, local(5), local(5, "20:00")).get_json()
+    for room, units in ((half_a, [half_a.id]), (whole, [half_a.id, half_b.id])):
+        moved = client.patch(
+            f"/api/v1/bookings/{booking['id']}", json={"room_id": room.id}, headers=member.headers
+        )
+        assert moved.status_code == 200, moved.get_json()
+        held = db.session.execute(
+            db.text("SELECT unit_id FROM occupancies WHERE booking_id = :id AND active ORDER BY unit_id"),
+            {"id": booking["id"]},
+        ).scalars()
+        assert list(held) == units
+        if room is half_a:  # the other half is free meanwhile
+            assert book(client, member, half_b, organization, local(5), local(5, "20:00")).status_code == 201
+            break
+
+
+def test_a_move_onto_a_pending_request_declines_it(client, make, world):
+    """Requests may overlap each other, never a confirmed booking: moving a confirmed booking
+    onto a request's time declines the request, as creating it there would."""
+    building, room, organization, member = world
+    unverified = make.organization(verified=False)
+    requester = make.member(unverified)
+    request = book(client, requester, room, unverified, local(6), local(6, "20:00")).get_json()
+    assert request["status"] == "pending"
+    booking = book(client, member, room, organization, local(7), local(7, "20:00")).get_json()
+    moved = client.patch(
+        f"/api/v1/bookings/{booking['id']}",
+        json={"start": local(6), "end": local(6, "20:00")},
+        headers=member.headers,
+    )
+    assert moved.status_code == 200, moved.get_json()
+    declined = client.get(f"/api/v1/bookings/{request['id']}", headers=requester.headers).get_json()
+    assert declined["status"] == "rejected" and f"#{booking['id']}" in declined["status_reason"]

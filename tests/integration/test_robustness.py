@@ -3,6 +3,7 @@ is stored."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -154,6 +155,25 @@ def test_nul_characters_are_refused_everywhere(client, world, unchanged):
     assert_refused(client.get("/api/v1/rooms?kind=gym%00"), 422)
     admin = client.application.test_client()
     assert_refused(admin.get("/api/v1/bookings?status=confirmed%00", headers=member.headers), 422)
+
+
+def test_unpaired_surrogates_are_refused_and_pairs_kept(client, world):
+    """JSON may escape a lone surrogate (``\\ud800``); no UTF-8 text can hold one, so it would
+    fail where the value is stored or sent back (a 500). A proper pair is a character like any."""
+    room, organization, member, booking = world
+    for title in ('"\\ud800x"', '"x\\udfff"', '"\\ude00\\ud83d"'):
+        raw = json.dumps({**booking, "title": "TITLE"}).replace('"TITLE"', title)
+        answer = client.post(
+            "/api/v1/bookings", data=raw, content_type="application/json", headers=member.headers
+        )
+        assert assert_refused(answer, 422)["errors"] == {
+            "title": ["Unpaired surrogate characters are not allowed."]
+        }
+    paired = json.dumps({**booking, "title": "TITLE"}).replace('"TITLE"', '"Konsert \\ud83c\\udfb5"')
+    answer = client.post(
+        "/api/v1/bookings", data=paired, content_type="application/json", headers=member.headers
+    )
+    assert answer.status_code == 201 and answer.get_json()["title"] == "Konsert \U0001f3b5"
 
 
 @pytest.mark.parametrize(
