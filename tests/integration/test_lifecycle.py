@@ -18,6 +18,7 @@ import pytest
 
 from booking.extensions import db
 from booking.models import Booking, Building, Occupancy
+from pricing import OSLO
 from tests.integration import test_races
 from tests.integration.factories import Login
 from tests.integration.lifecycle_helpers import (
@@ -717,3 +718,100 @@ def test_a_stale_etag_is_412_and_changes_nothing_on_every_transition(client, pla
         rejected.headers.get("ETag")
         == f'"booking-{other.get_json()["id"]}-{rejected.get_json()["sequence"]}"'
     )
+
+
+# --- found by a hostile review: races of the layout and of closures ----------------------------
+
+
+@pytest.mark.slow
+def test_a_closure_racing_a_create_and_a_move_leaves_nothing_open_on_the_closed_day(servers, client, place):
+    """A closure displaces the bookings on its dates (SPEC §11). A create and a move onto that
+    day, at the same moment, either commit first (and are displaced) or wait and are refused:
+    never a booking left open on a closed day."""
+    for round_ in range(ROUNDS):
+        day = 30 + 2 * round_
+        closed = (datetime.now(UTC).astimezone(OSLO).date() + timedelta(days=day)).isoformat()
+        later = booked(
+            client,
+            place.member,
+            place.room_id,
+            place.organization_id,
+            local(day + 1),
+            local(day + 1, "20:00"),
+        )
+        closure = {"closures": [{"start_date": closed, "end_date": closed, "reason": "Stengt"}]}
+        answers = race(
+            [
+                partial(
+                    call, servers[0], "PATCH", f"/buildings/{place.building_id}", place.admin.token, closure
+                ),
+                partial(
+                    call,
+                    servers[1],
+                    "POST",
+                    "/bookings",
+                    place.member.token,
+                    {
+                        "room_id": place.room_id,
+                        "organization_id": place.organization_id,
+                        "title": "Ny",
+                        "start": local(day, "18:00"),
+                        "end": local(day, "20:00"),
+                    },
+                ),
+                partial(
+                    call,
+                    servers[1],
+                    "PATCH",
+                    f"/bookings/{later['id']}",
+                    place.member.token,
+                    {"start": local(day, "20:00"), "end": local(day, "21:00")},
+                ),
+            ]
+        )
+        no_server_error(answers)
+        assert answers[0].status == 200, answers[0].body
+        db.session.rollback()
+        open_on_day = [
+            b.id
+            for b in db.session.query(Booking).filter(Booking.room_id == place.room_id)
+            if b.status in ("pending", "confirmed") and b.start.astimezone(OSLO).date().isoformat() == closed
+        ]
+        assert open_on_day == [], (round_, [(a.status, a.body) for a in answers])
+
+
+@pytest.mark.slow
+def test_racing_parts_changes_cannot_nest_divided_rooms(servers, make, place):
+    """Dividing a room into A and B while A itself is being divided into C and D: one of them
+    is refused, so every unit is a plain room and no two rooms can share space unnoticed."""
+    building = db.session.get(Building, place.building_id)
+    for round_ in range(ROUNDS):
+        whole, a, b, c, d = (make.room(building, name=f"Rom {round_}-{n}", kind="gym") for n in range(5))
+        answers = race(
+            [
+                partial(
+                    call,
+                    servers[0],
+                    "PATCH",
+                    f"/rooms/{whole.id}",
+                    place.admin.token,
+                    {"parts": [a.id, b.id]},
+                ),
+                partial(
+                    call, servers[1], "PATCH", f"/rooms/{a.id}", place.admin.token, {"parts": [c.id, d.id]}
+                ),
+            ]
+        )
+        no_server_error(answers)
+        assert sorted(x.status for x in answers) == [200, 422], (
+            round_,
+            [(x.status, x.body) for x in answers],
+        )
+        db.session.rollback()
+        nested = db.session.execute(
+            db.text(
+                "SELECT count(*) FROM room_units AS outer_units JOIN room_units AS inner_units"
+                " ON inner_units.room_id = outer_units.unit_id AND inner_units.unit_id <> outer_units.unit_id"
+            )
+        ).scalar_one()
+        assert nested == 0, round_
