@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from booking.domain.conflicts import suggest_slots
+from booking.domain.timeslots import occupied_until
 from booking.extensions import db
 from booking.models import Room
 from booking.models.types import utcnow
@@ -20,7 +21,7 @@ HORIZON_DAYS = 14
 def free_slots_in_room(room: Room, start: datetime, end: datetime, limit: int) -> list[dict]:
     now = utcnow() + timedelta(hours=room.min_notice_hours)
     window_start = start - timedelta(days=HORIZON_DAYS)
-    window_end = end + timedelta(days=HORIZON_DAYS, minutes=room.buffer_minutes)
+    window_end = occupied_until(end, room.buffer_minutes) + timedelta(days=HORIZON_DAYS)
     slots = suggest_slots(
         elapsed(start, end),
         start,
