@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import request
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from booking.domain.errors import BookingConflict, DomainError, NotAuthenticated, PermissionDenied
 from booking.extensions import db
@@ -95,4 +96,31 @@ def verify_submit(organization_id: int):
     except DomainError as error:
         return _fail(error, _("Could not verify organisation #%(id)s", id=organization_id))
     notify(_("Verified %(name)s.", name=organization.name))
+    if organizations.count_repriceable(organization):
+        # Confirmed prices never change by themselves (SPEC §11): the admin decides, next page.
+        return see_other("web.reprice_page", organization_id=organization.id)
+    return see_other("web.admin_page")
+
+
+def reprice_page(organization_id: int):
+    """How many confirmed bookings keep a price of another category, and the one explicit
+    action that re-prices them (SPEC §11)."""
+    who = require_login()
+    require_admin(who)
+    organization = organizations.get_organization(organization_id)
+    count = organizations.count_repriceable(organization)
+    return render("reprice.html", organization=organization, count=count)
+
+
+def reprice_submit(organization_id: int):
+    who = require_login()
+    require_admin(who)
+    repriced = organizations.reprice_bookings(who, organization_id)
+    notify(
+        ngettext(
+            "Re-priced %(num)d booking.",
+            "Re-priced %(num)d bookings.",
+            len(repriced),
+        )
+    )
     return see_other("web.admin_page")

@@ -33,6 +33,8 @@ URLS = [
     ("/admin/bookings/<int:booking_id>/approve", "approve_submit", admin.approve_submit, ["POST"]),
     ("/admin/bookings/<int:booking_id>/reject", "reject_submit", admin.reject_submit, ["POST"]),
     ("/admin/organizations/<int:organization_id>/verify", "verify_submit", admin.verify_submit, ["POST"]),
+    ("/admin/organizations/<int:organization_id>/reprice", "reprice_page", admin.reprice_page, ["GET"]),
+    ("/admin/organizations/<int:organization_id>/reprice", "reprice_submit", admin.reprice_submit, ["POST"]),
     ("/login", "login", account.login_page, ["GET"]),
     ("/login", "login_submit", account.login_submit, ["POST"]),
     ("/logout", "logout_submit", account.logout_submit, ["POST"]),

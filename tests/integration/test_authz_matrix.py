@@ -408,6 +408,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/admin/bookings/<int:booking_id>/approve"): page_admin_only(303),
     ("POST", "/admin/bookings/<int:booking_id>/reject"): page_admin_only(303),
     ("POST", "/admin/organizations/<int:organization_id>/verify"): page_admin_only(303),
+    ("GET", "/admin/organizations/<int:organization_id>/reprice"): page_admin_only(200),
+    ("POST", "/admin/organizations/<int:organization_id>/reprice"): page_admin_only(303),
 }
 
 SUCCESS = range(200, 400)

@@ -579,6 +579,32 @@ def test_admin_declines_with_a_reason_and_verifies_organisations(client, make, w
     assert verified.verified and verified.price_category == "free"
 
 
+def test_verifying_leads_to_the_explicit_re_pricing_of_confirmed_bookings(client, make, world):
+    """SPEC §11: a confirmed price keeps its category when the organisation is verified; the
+    admin is shown how many bookings that is and re-prices them in one action."""
+    building, room, _, _ = world
+    new = make.organization(verified=False, name="Ny forening", youth_activity=True)
+    admin = make.admin()
+    booked = api_book(client, admin, room, new, clear_weekday(TUESDAY), "18:00", "20:00")
+    assert booked["status"] == "confirmed" and booked["quote"]["category"] == "full"
+    log_in(client, admin.user)
+    verified = post(client, f"/admin/organizations/{new.id}/verify", {"price_category": "free"})
+    assert verified.status_code == 303 and verified.headers["Location"].endswith(
+        f"/admin/organizations/{new.id}/reprice"
+    )
+    page = text(client.get(verified.headers["Location"]))
+    assert "1 bekreftet booking som ikke har startet, er priset med en annen kategori enn gratis." in page
+    db.session.expire_all()
+    assert db.session.get(Booking, booked["id"]).quote["category"] == "full"  # nothing by itself
+    done = post(client, f"/admin/organizations/{new.id}/reprice")
+    assert done.status_code == 303
+    assert "1 booking er prisberegnet på nytt." in text(client.get("/admin"))
+    db.session.expire_all()
+    repriced = db.session.get(Booking, booked["id"])
+    assert repriced.quote["category"] == "free" and repriced.sequence == booked["sequence"] + 1
+    assert "0 bekreftede bookinger" in text(client.get(f"/admin/organizations/{new.id}/reprice"))
+
+
 def test_admin_page_and_actions_are_for_admins_only(client, make, world):
     building, _, organization, member = world
     hall = make.room(building, name="Storsalen", kind="hall", capacity=200, requires_approval=True)
