@@ -2,7 +2,7 @@ import hashlib
 
 from flask import Response, json, request
 from flask_smorest import Blueprint
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from booking.api.context import PAGINATION, current_actor, login_required, paginate
@@ -133,10 +133,6 @@ def _create_idempotently(actor, data, key: str) -> Response:
     if len(key) > 200:
         raise InvalidInput({"Idempotency-Key": ["At most 200 characters."]})
     request_hash = hashlib.sha256(request.get_data()).hexdigest()
-    lookup = select(IdempotencyKey).where(IdempotencyKey.user_id == actor.user_id, IdempotencyKey.key == key)
-    row = db.session.execute(lookup).scalar_one_or_none()
-    if row is not None:
-        return _replay(row, request_hash)
     dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     claimed = db.session.execute(
         dialect.insert(IdempotencyKey)
@@ -144,13 +140,21 @@ def _create_idempotently(actor, data, key: str) -> Response:
         .on_conflict_do_nothing(index_elements=["user_id", "key"])
         .returning(IdempotencyKey.id)
     ).scalar_one_or_none()
-    if claimed is None:
+    if claimed is None:  # the key was used before (or by a retry that just committed): replay
+        lookup = select(IdempotencyKey).where(
+            IdempotencyKey.user_id == actor.user_id, IdempotencyKey.key == key
+        )
         return _replay(db.session.execute(lookup).scalar_one(), request_hash)
-    row = db.session.get(IdempotencyKey, claimed)
     response = _create(actor, data)
-    row.status_code = response.status_code
-    row.body = response.get_json()
-    row.headers = {k: v for k, v in response.headers.items() if k in ("Location", "ETag")}
+    db.session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.id == claimed)
+        .values(
+            status_code=response.status_code,
+            body=response.get_json(),
+            headers={k: v for k, v in response.headers.items() if k in ("Location", "ETag")},
+        )
+    )
     return response
 
 

@@ -61,6 +61,7 @@ from booking.models import (
     Room,
     Series,
     SkippedOccurrence,
+    room_units,
 )
 from booking.models.types import utcnow
 from booking.services import suggestions
@@ -800,7 +801,13 @@ def displace_for_closures(
     now = now or utcnow()
     # Creates and moves in the building wait (or are waited for): they cannot slip a booking
     # onto a newly closed date (the database re-checks closures for those that waited).
-    lock_units(u for room in building.rooms for u in room.unit_ids)
+    lock_units(
+        db.session.execute(
+            select(room_units.c.unit_id)
+            .join(Room, Room.id == room_units.c.room_id)
+            .where(Room.building_id == building.id)
+        ).scalars()
+    )
     first, last = min(a for a, _ in closures), max(b for _, b in closures)
     start, end = local_day_bounds(first, last)
     candidates = db.session.execute(
@@ -850,27 +857,30 @@ def check_layout_change(room: Room, unit_ids: list[int], now: datetime | None = 
             )
         ).scalars()
     )
-    conflicts = []
-    for booking in moving:
-        if booking.status is not Status.CONFIRMED:
-            continue
-        wanted = Hold(booking.id, frozenset(unit_ids), booking.start, booking.occupied_until, room_id=room.id)
-        others = [
-            h for h in existing_holds(unit_ids, booking.start, booking.occupied_until) if h.room_id != room.id
-        ]
-        blockers = [held for _, held in find_conflicts([wanted], others)]
-        if blockers:
-            conflicts.append(
-                {
-                    "moving_booking_id": booking.id,
-                    "start": booking.start,
-                    "end": booking.end,
-                    "booking_id": blockers[0].booking_id,
-                    "room_id": blockers[0].room_id,
-                    "organization_name": blockers[0].organization_name,
-                    "blocked_by": [_blocker_dict(h) for h in blockers],
-                }
-            )
+    confirmed = [
+        Hold(b.id, frozenset(unit_ids), b.start, b.occupied_until, room_id=room.id)
+        for b in moving
+        if b.status is Status.CONFIRMED
+    ]
+    blockers: dict[int, list[Hold]] = {}
+    if confirmed:  # one read of the new units over the whole span, then the rule in Python
+        span = min(h.start for h in confirmed), max(h.occupied_until for h in confirmed)
+        others = [h for h in existing_holds(unit_ids, *span) if h.room_id != room.id]
+        for wanted, held in find_conflicts(confirmed, others):
+            blockers.setdefault(wanted.booking_id, []).append(held)
+    conflicts = [
+        {
+            "moving_booking_id": booking.id,
+            "start": booking.start,
+            "end": booking.end,
+            "booking_id": blockers[booking.id][0].booking_id,
+            "room_id": blockers[booking.id][0].room_id,
+            "organization_name": blockers[booking.id][0].organization_name,
+            "blocked_by": [_blocker_dict(h) for h in blockers[booking.id]],
+        }
+        for booking in moving
+        if booking.id in blockers
+    ]
     if conflicts:
         raise BookingConflict(
             f"{len(conflicts)} booking(s) of {room.name} would overlap other bookings on the new parts; "
