@@ -149,6 +149,15 @@ def test_core_flow_with_javascript_and_the_janitor_sees_it(new_page, scenario):
     request.get_by_role("button", name=re.compile("^Godkjenn")).click()
     admin.wait_for_url("**/admin")
     assert "Godkjente «Strykeøvelse» for Stabekk Strykeorkester." in admin.inner_text(".flashes")
+    # Verified now: the confirmed booking keeps its full price until the admin re-prices it.
+    admin.get_by_role("button", name="Verifiser Stabekk Strykeorkester").click()
+    admin.wait_for_url("**/reprice")
+    assert "1 bekreftet booking som ikke har startet" in admin.inner_text("main")
+    shot(admin, "js-7-reprice")
+    check_accessible(admin)
+    admin.get_by_role("button", name=re.compile("^Prisberegn 1 booking")).click()
+    admin.wait_for_url("**/admin")
+    assert "1 booking er prisberegnet på nytt." in admin.inner_text(".flashes")
 
     janitor = new_page(phone=True)
     log_in(janitor, "vaktmester@demo.test")
