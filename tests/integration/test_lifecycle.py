@@ -815,3 +815,39 @@ def test_racing_parts_changes_cannot_nest_divided_rooms(servers, make, place):
             )
         ).scalar_one()
         assert nested == 0, round_
+
+
+@pytest.mark.slow
+def test_a_series_cancel_racing_single_cancels_charges_each_occurrence_once(servers, client, place):
+    """Cancelling a whole series while its first two occurrences are cancelled one by one: each
+    occurrence is cancelled once, and what the answers said was charged (the series' total and the
+    single fees) is exactly what is stored."""
+    for round_ in range(ROUNDS):
+        hour = 8 + 3 * round_
+        series = booked(
+            client,
+            place.member,
+            place.room_id,
+            place.organization_id,
+            local(3, f"{hour:02d}:00"),
+            local(3, f"{hour + 2:02d}:00"),
+            recurrence={"rrule": "FREQ=WEEKLY;COUNT=4"},
+        )
+        first, second = (o["id"] for o in series["occurrences"][:2])
+        answers = race(
+            [
+                partial(call, servers[0], "POST", f"/series/{series['id']}/cancel", place.member.token),
+                partial(call, servers[1], "POST", f"/bookings/{first}/cancel", place.member.token),
+                partial(call, servers[1], "POST", f"/bookings/{second}/cancel", place.admin.token),
+            ]
+        )
+        no_server_error(answers)
+        whole, *singles = answers
+        assert whole.status == 200, whole.body
+        answered = whole.body["fee_total_ore"] + sum(
+            a.body["cancellation_fee"]["total_ore"] for a in singles if a.ok
+        )
+        stored = [read(client, place.admin, o["id"]).get_json() for o in series["occurrences"]]
+        assert {b["status"] for b in stored} == {"cancelled"}, round_
+        assert answered == sum(b["cancellation_fee"]["total_ore"] for b in stored), (round_, answers)
+        assert occupancy_problems([o["id"] for o in series["occurrences"]]) == [], round_
