@@ -1,5 +1,6 @@
 # The two commands a fresh clone needs (see README):
-#   make serve   install, migrate, load demo data, serve on http://127.0.0.1:8000 (SQLite)
+#   make serve   install, migrate, load demo data, serve on http://127.0.0.1:8000 (SQLite) with
+#                the mail worker (mails as .eml files in instance/mail/)
 #   make test    install test dependencies and run the whole suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -23,7 +24,7 @@ install-test: $(BIN)/python
 serve: install
 	$(BIN)/booking db upgrade
 	$(BIN)/booking demo
-	$(BIN)/booking serve --host $(HOST) --port $(PORT)
+	$(BIN)/booking serve --with-mail-worker --host $(HOST) --port $(PORT)
 
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -277,22 +277,24 @@ def drive(base_url: str, requests: list, clients: int, seconds: float, processes
     return Run(base_url, max(elapsed, 1e-9), [r for chunk in chunks for r in chunk])
 
 
-def _cleanup(url: str, first_new_booking: int, first_new_audit: int) -> None:
+def _cleanup(url: str, first_new: dict[str, int]) -> None:
+    """Delete what a run added: rows of these tables from the ids ``_next_ids`` gave."""
     engine = create_engine(normalize_database_url(url))
     with engine.begin() as conn:
-        conn.execute(text("DELETE FROM notifications WHERE booking_id >= :id"), {"id": first_new_booking})
-        conn.execute(text("DELETE FROM bookings WHERE id >= :id"), {"id": first_new_booking})
-        conn.execute(text("DELETE FROM audit_log WHERE id >= :id"), {"id": first_new_audit})
+        for table in ("outbox_events", "bookings", "audit_log"):
+            conn.execute(text(f"DELETE FROM {table} WHERE id >= :id"), {"id": first_new[table]})
     engine.dispose()
 
 
-def _next_ids(url: str) -> tuple[int, int]:
+def _next_ids(url: str) -> dict[str, int]:
     engine = create_engine(normalize_database_url(url))
     with engine.connect() as conn:
-        booking = conn.execute(text("SELECT coalesce(max(id), 0) + 1 FROM bookings")).scalar_one()
-        audit = conn.execute(text("SELECT coalesce(max(id), 0) + 1 FROM audit_log")).scalar_one()
+        ids = {
+            table: conn.execute(text(f"SELECT coalesce(max(id), 0) + 1 FROM {table}")).scalar_one()
+            for table in ("outbox_events", "bookings", "audit_log")
+        }
     engine.dispose()
-    return booking, audit
+    return ids
 
 
 def run(
@@ -327,7 +329,7 @@ def run(
     base_run.name = "baseline (raw INSERT)"
     baseline_app.prepare(url)  # empty it again
 
-    first_booking, first_audit = _next_ids(url)
+    first_new = _next_ids(url)
     product = start_gunicorn("wsgi:app", env, workers)
     try:
         product_run = drive_measured(
@@ -336,7 +338,7 @@ def run(
         rss = [peak_rss_mb(pid) for pid in product.worker_pids()]
     finally:
         product.stop()
-        _cleanup(url, first_booking, first_audit)
+        _cleanup(url, first_new)
     product_run.name = "product (POST /api/v1/bookings)"
 
     ratio = product_run.throughput / base_run.throughput if base_run.throughput else 0.0
@@ -389,7 +391,7 @@ def run_cost(
     attempts = plan_attempts(url, count=count + 30, conflict_share=conflict_share, seed=5)
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "RATELIMIT_ENABLED": False})
     client = app.test_client()
-    first_booking, first_audit = _next_ids(url)
+    first_new = _next_ids(url)
     statements: list[str] = []
     with app.app_context():
         event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
@@ -407,7 +409,7 @@ def run_cost(
     finally:
         with app.app_context():
             db.engine.dispose()
-        _cleanup(url, first_booking, first_audit)
+        _cleanup(url, first_new)
     lines = [
         f"- setup: {count} requests in-process (Flask test client), {conflict_share:.0%} for a taken slot"
     ]

@@ -266,7 +266,7 @@ def run(
     facts = _facts(url)
     server = None
     rss: list[float] = []
-    first_booking, first_audit = _next_ids(url)
+    first_new = _next_ids(url)
     try:
         if target is None:
             server = start_gunicorn(
@@ -285,7 +285,7 @@ def run(
     finally:
         if server is not None:
             server.stop()
-            _cleanup(url, first_booking, first_audit)
+            _cleanup(url, first_new)
     errors = sum(1 for _, status, _ in results + first_fetches if status >= 500)
     lines = [
         f"- setup: gunicorn {workers} sync workers, {clients} concurrent keep-alive clients, "

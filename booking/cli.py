@@ -59,12 +59,44 @@ def create_user(email, name, role, organization_ids, building_ids, password) -> 
 
 
 @main.command()
+@click.option("--once", is_flag=True, help="Send what is due now, then exit (for cron or tests).")
+def worker(once: bool) -> None:
+    """Send the outbox's mail (SPEC §12): over SMTP with BOOKING_MAIL_URL, else as .eml files."""
+    import logging
+    import signal
+
+    from booking.mail.worker import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    app = create_app()
+    where = (
+        app.config["BOOKING_MAIL_URL"]
+        and "SMTP"
+        or f"files in {app.config['BOOKING_MAIL_DIR'] or 'instance/mail'}"
+    )
+    click.echo(f"Mail worker: sending to {where}", err=True)
+    Worker(app).run(once=once, should_stop=lambda: bool(stopping))
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
 @click.option("--dev", is_flag=True, help="Use the Flask development server instead of gunicorn.")
-def serve(host: str, port: int, workers: int, dev: bool) -> None:
+@click.option("--with-mail-worker", is_flag=True, help="Run `booking worker` beside the server.")
+def serve(host: str, port: int, workers: int, dev: bool, with_mail_worker: bool) -> None:
     """Serve the app (gunicorn, or the Flask server with --dev)."""
+    if with_mail_worker:
+        import atexit
+        import subprocess
+        import sys
+
+        mail_worker = subprocess.Popen(
+            [sys.executable, "-c", "from booking.cli import main; main()", "worker"]
+        )
+        atexit.register(mail_worker.terminate)
     if dev:
         create_app().run(host=host, port=port, debug=True)
         return

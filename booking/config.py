@@ -54,4 +54,14 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "RATELIMIT_STORAGE_URI": env.get("BOOKING_RATELIMIT_STORAGE_URL") or "memory://",
         "BOOKING_RATELIMIT_LOGIN": env.get("BOOKING_RATELIMIT_LOGIN", "10 per minute;100 per hour"),
         "BOOKING_TRUSTED_PROXIES": int(env.get("BOOKING_TRUSTED_PROXIES", "0")),
+        # Mail (SPEC §12, booking.mail): without a URL, messages are written as .eml files into
+        # BOOKING_MAIL_DIR (default: the instance folder's mail/).
+        "BOOKING_MAIL_URL": env.get("BOOKING_MAIL_URL", ""),
+        "BOOKING_MAIL_FROM": env.get("BOOKING_MAIL_FROM", "booking@localhost"),
+        "BOOKING_MAIL_DIR": env.get("BOOKING_MAIL_DIR", ""),
+        "BOOKING_MAIL_RETRY_SECONDS": float(env.get("BOOKING_MAIL_RETRY_SECONDS", "30")),
+        "BOOKING_MAIL_MAX_ATTEMPTS": int(env.get("BOOKING_MAIL_MAX_ATTEMPTS", "10")),
+        "BOOKING_MAIL_LEASE_SECONDS": float(env.get("BOOKING_MAIL_LEASE_SECONDS", "120")),
+        "BOOKING_MAIL_POLL_SECONDS": float(env.get("BOOKING_MAIL_POLL_SECONDS", "1")),
+        "BOOKING_MORNING_SHEET_HOUR": int(env.get("BOOKING_MORNING_SHEET_HOUR", "6")),
     }

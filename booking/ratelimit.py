@@ -22,6 +22,9 @@ from flask_limiter.util import get_remote_address
 LIMITED_ENDPOINTS = {
     "tokens.create_token": "BOOKING_RATELIMIT_LOGIN",
     "web.login_submit": "BOOKING_RATELIMIT_LOGIN",
+    # Asking for a password reset link probes accounts as logging in does: the same budget.
+    "accounts.request_password_reset": "BOOKING_RATELIMIT_LOGIN",
+    "web.password_reset_submit": "BOOKING_RATELIMIT_LOGIN",
 }
 LOGIN_SCOPE = "login"  # one shared budget for both login doors
 

@@ -93,6 +93,7 @@ api = Api()
 
 def init_api(app: Flask) -> None:
     from booking.api import (
+        accounts,
         audit,
         bookings,
         buildings,
@@ -101,6 +102,7 @@ def init_api(app: Flask) -> None:
         feeds,
         me,
         organizations,
+        outbox,
         pricing,
         rooms,
         schedule,
@@ -131,6 +133,7 @@ def init_api(app: Flask) -> None:
     for module in (
         tokens,
         me,
+        accounts,
         buildings,
         rooms,
         organizations,
@@ -139,6 +142,7 @@ def init_api(app: Flask) -> None:
         schedule,
         pricing,
         feeds,
+        outbox,
     ):
         api.register_blueprint(module.blp, url_prefix=API_PREFIX + module.PREFIX)
     api.register_blueprint(feed_routes.blp, url_prefix=feed_routes.PREFIX)

@@ -1,11 +1,16 @@
 from flask_smorest import Blueprint
 
 from booking.api.context import SECURITY, current_actor, login_required
-from booking.extensions import db
-from booking.models import User
+from booking.schemas.accounts import (
+    BookingMailPatchSchema,
+    BuildingMailSchema,
+    MorningSheetPatchSchema,
+    OrganizationMailSchema,
+    ProfilePatchSchema,
+    ProfileSchema,
+)
 from booking.schemas.auth import UserCreateSchema, UserSchema
-from booking.services import users
-from booking.services.access import require_user
+from booking.services import accounts, users
 
 PREFIX = ""
 blp = Blueprint("users", __name__, description="The caller and user accounts")
@@ -13,14 +18,53 @@ blp = Blueprint("users", __name__, description="The caller and user accounts")
 
 @blp.route("/me", methods=["GET"])
 @login_required
-@blp.response(200, UserSchema)
+@blp.response(200, ProfileSchema)
 @blp.alt_response(401, description="Not logged in")
 @blp.doc(security=[{"bearer": []}])
 def me():
-    """The calling user, with role, organisations and buildings"""
+    """The calling user, with role, organisations and buildings, and the choices about e-mail"""
+    return accounts.profile(current_actor())
+
+
+@blp.route("/me", methods=["PATCH"])
+@login_required
+@blp.arguments(ProfilePatchSchema())
+@blp.response(200, ProfileSchema)
+@blp.alt_response(401, description="Not logged in")
+@blp.doc(security=[{"bearer": []}])
+def update_me(data):
+    """Change the language of the calling user's e-mails"""
     actor = current_actor()
-    require_user(actor)
-    return db.session.get(User, actor.user_id)
+    if "language" in data:
+        accounts.set_language(actor, data["language"])
+    return accounts.profile(actor)
+
+
+@blp.route("/me/organizations/<int:organization_id>", methods=["PATCH"])
+@login_required
+@blp.arguments(BookingMailPatchSchema())
+@blp.response(200, OrganizationMailSchema)
+@blp.alt_response(401, description="Not logged in")
+@blp.alt_response(403, description="Not a member of this organisation")
+@blp.alt_response(404, description="No such organisation")
+@blp.doc(security=[{"bearer": []}])
+def update_my_organization(data, organization_id):
+    """Turn booking e-mails about one of the caller's organisations on or off (members)"""
+    return accounts.set_booking_mail(current_actor(), organization_id, data["booking_mail"])
+
+
+@blp.route("/me/buildings/<int:building_id>", methods=["PATCH"])
+@login_required
+@blp.arguments(MorningSheetPatchSchema())
+@blp.response(200, BuildingMailSchema)
+@blp.alt_response(401, description="Not logged in")
+@blp.alt_response(403, description="Not the janitor of this building")
+@blp.alt_response(404, description="No such building")
+@blp.doc(security=[{"bearer": []}])
+def update_my_building(data, building_id):
+    """Turn the morning e-mail with tomorrow's day sheet of one of the caller's buildings on or off
+    (janitors)"""
+    return accounts.set_morning_sheet(current_actor(), building_id, data["morning_sheet"])
 
 
 @blp.route("/users", methods=["POST"])

@@ -86,3 +86,16 @@ class PreconditionFailed(DomainError):
     status = 412
     title = "Precondition failed"
     type_slug = "precondition-failed"
+
+
+class InvalidLink(DomainError):
+    """A mailed link that is unknown, tampered with, used already or too old; ``expired`` tells
+    the last case apart so a page can offer a new link."""
+
+    status = 400
+    title = "Invalid or expired link"
+    type_slug = "invalid-link"
+
+    def __init__(self, detail: str, *, expired: bool = False) -> None:
+        super().__init__(detail)
+        self.expired = expired

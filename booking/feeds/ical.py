@@ -15,6 +15,9 @@ Decisions:
 * Times are written in Europe/Oslo wall-clock time with ``TZID=Europe/Oslo``; the VTIMEZONE is a
   static, RRULE-based definition of today's EU rule (icalendar's generated zones list RDATEs).
 * Components are sorted by (start, UID, RECURRENCE-ID); a series' overrides follow it.
+* The calendars mailed with notifications (``booking.feeds.attachments``) come from the same
+  writer: ``METHOD:PUBLISH`` or ``METHOD:CANCEL``, an ORGANIZER on every VEVENT (RFC 5546), and
+  no calendar name or refresh interval; the feeds' bytes are unchanged by that.
 * Content lines are written here, not through icalendar's generic component serialiser, which
   costs about as much again as everything else a feed request does (see BENCHMARKS.md): the
   properties are few and fixed, and escaping (RFC 5545 §3.3.11) and folding at 75 octets
@@ -39,6 +42,7 @@ UID_DOMAIN = "booking.invalid"
 PRODID = "-//Municipal room booking//Booking feeds 1.0//NB"
 REFRESH_INTERVAL = timedelta(hours=1)
 STATUSES = frozenset({"CONFIRMED", "TENTATIVE", "CANCELLED"})
+METHODS = frozenset({"PUBLISH", "CANCEL"})
 
 
 @dataclass(frozen=True)
@@ -85,36 +89,49 @@ def series_uid(series_id: int, domain: str = UID_DOMAIN) -> str:
     return f"series-{series_id}@{domain}"
 
 
-def render_calendar(name: str, events: Iterable[FeedEvent], series: Iterable[FeedSeries]) -> bytes:
+def render_calendar(
+    name: str | None,
+    events: Iterable[FeedEvent],
+    series: Iterable[FeedSeries],
+    *,
+    method: str = "PUBLISH",
+    organizer: str | None = None,
+) -> bytes:
     """Render one VCALENDAR with the given single events and series as UTF-8 bytes with CRLF.
 
+    Feeds use the defaults. A calendar mailed as an attachment (RFC 5546 iTIP) passes
+    ``name=None`` (it is not a subscribed calendar: no name, no refresh interval), its
+    ``method`` (``PUBLISH`` or ``CANCEL``) and the ``organizer``'s e-mail address, which every
+    VEVENT then carries as ``ORGANIZER:mailto:...``.
+
     Raises ``ValueError`` for naive datetimes, an end not after its start, an unknown status,
-    a duplicate UID, or an override without RECURRENCE-ID or with another UID than its series.
+    a duplicate UID, an override without RECURRENCE-ID or with another UID than its series, an
+    unknown method, or an organizer address that could break a content line.
     """
-    lines = [
-        "BEGIN:VCALENDAR",
-        f"PRODID:{PRODID}",
-        "VERSION:2.0",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-        f"NAME:{_text(name)}",
-        f"X-WR-CALNAME:{_text(name)}",
-        f"REFRESH-INTERVAL;VALUE=DURATION:{_REFRESH}",
-        f"X-PUBLISHED-TTL:{_REFRESH}",
-        *_VTIMEZONE_LINES,
-    ]
+    if method not in METHODS:
+        raise ValueError(f"unknown iTIP method {method!r}")
+    organizer_line = _organizer(organizer) if organizer is not None else None
+    lines = ["BEGIN:VCALENDAR", f"PRODID:{PRODID}", "VERSION:2.0", "CALSCALE:GREGORIAN", f"METHOD:{method}"]
+    if name is not None:
+        lines += (
+            f"NAME:{_text(name)}",
+            f"X-WR-CALNAME:{_text(name)}",
+            f"REFRESH-INTERVAL;VALUE=DURATION:{_REFRESH}",
+            f"X-PUBLISHED-TTL:{_REFRESH}",
+        )
+    lines += _VTIMEZONE_LINES
     items: list[FeedEvent | FeedSeries] = [*events, *series]
     _check_unique_uids(items)
     for item in sorted(items, key=_sort_key):
         if isinstance(item, FeedSeries):
-            _series_vevent(lines, item)
+            _series_vevent(lines, item, organizer_line)
             _check_unique_uids(item.overrides)
             for override in sorted(item.overrides, key=_sort_key):
                 if override.uid != item.uid or override.recurrence_id is None:
                     raise ValueError(f"override of {item.uid} needs its UID and a recurrence_id")
-                _vevent(lines, override)
+                _vevent(lines, override, organizer=organizer_line)
         else:
-            _vevent(lines, item)
+            _vevent(lines, item, organizer=organizer_line)
     lines.append("END:VCALENDAR")
     return "".join(map(_fold, lines)).encode("utf-8")
 
@@ -129,6 +146,14 @@ def _text(value: str) -> str:
     """
     text = _CONTROL_CHARS.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
     return text.translate(_TEXT_ESCAPES)
+
+
+def _organizer(address: str) -> str:
+    """The ORGANIZER line of a mailed calendar. An address is not TEXT (no escaping applies),
+    so one that could end the content line or is no address at all is refused."""
+    if not address or "@" not in address or any(char.isspace() or char in ':;,<>"' for char in address):
+        raise ValueError(f"not an e-mail address for ORGANIZER: {address!r}")
+    return f"ORGANIZER:mailto:{address}"
 
 
 # TEXT may hold no control characters except HTAB; newlines are written as "\n".
@@ -182,8 +207,14 @@ _VTIMEZONE_LINES = tuple(_oslo_vtimezone().to_ical().decode("ascii").removesuffi
 _REFRESH = vDuration(REFRESH_INTERVAL).to_ical().decode("ascii")
 
 
-def _vevent(lines: list[str], item: FeedEvent | FeedSeries, recurrence: tuple[str, ...] = ()) -> None:
-    """Append a VEVENT: a single booking, an override, or (with ``recurrence``) a series master."""
+def _vevent(
+    lines: list[str],
+    item: FeedEvent | FeedSeries,
+    recurrence: tuple[str, ...] = (),
+    organizer: str | None = None,
+) -> None:
+    """Append a VEVENT: a single booking, an override, or (with ``recurrence``) a series master;
+    ``organizer`` is a whole ORGANIZER line (mailed calendars only)."""
     if item.end <= item.start:
         raise ValueError(f"{item.uid}: end must be after start")
     if item.status not in STATUSES:
@@ -198,6 +229,8 @@ def _vevent(lines: list[str], item: FeedEvent | FeedSeries, recurrence: tuple[st
         f"DTSTART;TZID={TZID}:{_local_text(item.start)}",
         f"DTEND;TZID={TZID}:{_local_text(item.end)}",
     )
+    if organizer is not None:
+        lines.append(organizer)
     if isinstance(item, FeedEvent) and item.recurrence_id is not None:
         lines.append(f"RECURRENCE-ID;TZID={TZID}:{_local_text(item.recurrence_id)}")
     lines += recurrence
@@ -209,12 +242,12 @@ def _vevent(lines: list[str], item: FeedEvent | FeedSeries, recurrence: tuple[st
     lines += (f"STATUS:{item.status}", "END:VEVENT")
 
 
-def _series_vevent(lines: list[str], series: FeedSeries) -> None:
+def _series_vevent(lines: list[str], series: FeedSeries, organizer: str | None = None) -> None:
     recurrence = [f"RRULE:{_rrule(series.rrule, _local(series.start)).to_ical().decode('ascii')}"]
     if series.exdates:
         exdates = sorted({_local(moment) for moment in series.exdates})
         recurrence.append(f"EXDATE;TZID={TZID}:" + ",".join(_wall_text(moment) for moment in exdates))
-    _vevent(lines, series, tuple(recurrence))
+    _vevent(lines, series, tuple(recurrence), organizer)
 
 
 def _rrule(rule: str, first_start: datetime) -> vRecur:

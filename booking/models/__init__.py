@@ -4,7 +4,6 @@ from booking.models.audit import AuditEntry
 from booking.models.booking import (
     Booking,
     IdempotencyKey,
-    Notification,
     Occupancy,
     PriceListVersion,
     Series,
@@ -13,6 +12,7 @@ from booking.models.booking import (
 from booking.models.building import Building, Closure
 from booking.models.feed import FeedMarker, FeedToken
 from booking.models.organization import Organization
+from booking.models.outbox import OutboxEvent, OutboxMessage
 from booking.models.room import Room, room_parts, room_units
 from booking.models.user import ApiToken, User, janitor_buildings, memberships
 
@@ -20,7 +20,8 @@ __all__ = [
     "AuditEntry",
     "Booking",
     "IdempotencyKey",
-    "Notification",
+    "OutboxEvent",
+    "OutboxMessage",
     "Occupancy",
     "PriceListVersion",
     "Series",

@@ -198,23 +198,6 @@ class IdempotencyKey(db.Model):
     __table_args__ = (UniqueConstraint("user_id", "key", name="uq_idempotency_keys_user_key"),)
 
 
-class Notification(db.Model):
-    """Outbox: messages to organisations (displaced by an override, approved, rejected).
-    Sending e-mail is a later job that reads unsent rows."""
-
-    __tablename__ = "notifications"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
-    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id", ondelete="SET NULL"))
-    kind: Mapped[str] = mapped_column(String(30))
-    message: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
 class PriceListVersion(db.Model):
     """A version of the price list (``pricing.PriceList`` as JSON); the one in force at a
     booking's start prices it."""

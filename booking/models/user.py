@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Integer, String, Table
+from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Integer, String, Table, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from booking.extensions import db
@@ -15,6 +15,8 @@ memberships = Table(
     db.metadata,
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("organization_id", Integer, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True),
+    # The member's choice: booking mails about this organisation (SPEC §12), on by default.
+    Column("booking_mail", Boolean, nullable=False, default=True, server_default=true()),
 )
 
 janitor_buildings = Table(
@@ -22,6 +24,8 @@ janitor_buildings = Table(
     db.metadata,
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("building_id", Integer, ForeignKey("buildings.id", ondelete="CASCADE"), primary_key=True),
+    # The janitor's choice: tomorrow's day sheet by mail each morning (SPEC §12), off by default.
+    Column("morning_sheet", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 
@@ -34,6 +38,9 @@ class User(db.Model):
     role: Mapped[str] = mapped_column(String(10))
     password_hash: Mapped[str | None] = mapped_column(String(256))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    language: Mapped[str] = mapped_column(String(2), default="nb", server_default="nb")  # of mails
+    # Set when the user followed the link mailed to the address (or an admin created the user).
+    email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     organizations: Mapped[list["Organization"]] = relationship(  # noqa: F821
@@ -46,6 +53,7 @@ class User(db.Model):
     __table_args__ = (
         CheckConstraint("role IN ('admin', 'janitor', 'member')", name="role_known"),
         CheckConstraint("email = lower(email)", name="email_lowercase"),
+        CheckConstraint("language IN ('nb', 'en')", name="language_known"),
     )
 
 

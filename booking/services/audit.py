@@ -38,7 +38,9 @@ from booking.services.access import Actor, require_admin
 
 REDACTED = "[redacted]"
 SECRET_FIELDS = frozenset({"password_hash", "token_hash", "nonce"})
-NOT_AUDITED = frozenset({"audit_log", "occupancies", "feed_markers", "idempotency_keys", "notifications"})
+NOT_AUDITED = frozenset(
+    {"audit_log", "occupancies", "feed_markers", "idempotency_keys", "outbox_events", "outbox_messages"}
+)
 
 
 @dataclass(frozen=True)

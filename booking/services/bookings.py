@@ -55,7 +55,6 @@ from booking.extensions import UNIT_LOCKS, db, lock_units
 from booking.models import (
     Booking,
     Building,
-    Notification,
     Occupancy,
     Organization,
     Room,
@@ -72,6 +71,7 @@ from booking.services.access import (
     require_organization,
     require_user,
 )
+from booking.services.notifications import booking_event
 from booking.services.pricing import combined_quote, price_lists, quote_occurrences
 from pricing import OSLO, CancellationFee, Quote, QuoteLine
 from pricing.cancellation import booking_cancellation_fee, move_fee, owed_moves, with_moves
@@ -516,17 +516,14 @@ def commit_plan(actor: Actor, plan: Plan) -> Booking | Series:
     overruled = _overruled(plan.room, plan.occurrences, plan.pending) if confirmed else []
     locked = _lock_rows({b.id for b in plan.displaced} | set(overruled))
     requests = [b for b in locked if b.id in overruled]
+    displaced: list[Booking] = []
     for victim in plan.displaced:
         if victim.status is Status.CONFIRMED:  # still in the way, read under its lock
             reason = f"Displaced by an administrator's booking: {request.title}"
             _move_to(victim, Action.DISPLACE, reason, stamp)
             victim.cancellation_fee = CancellationFee((), 0, "admin").to_dict()
-            _notify(
-                victim,
-                "displaced",
-                f"Your booking '{victim.title}' was cancelled by the municipality "
-                "to make room for another booking. No fee is charged.",
-            )
+            displaced.append(victim)
+    booking_event("booking_cancelled", displaced, by="municipality", reason="override", fee_ore=0)
     db.session.flush()  # the displaced bookings' units are free before the new ones take them
     series = None
     if plan.rrule:
@@ -576,6 +573,7 @@ def commit_plan(actor: Actor, plan: Plan) -> Booking | Series:
     ]
     db.session.add_all(bookings)
     db.session.flush()  # the database derives and checks the occupancy
+    booking_event("booking_confirmed" if confirmed else "request_received", bookings)
     if requests:
         _reject_overruled(requests, bookings)
     return series if series else bookings[0]
@@ -611,10 +609,10 @@ def _reject_overruled(requests: list[Booking], winners: list[Booking]) -> None:
         else f"The time was given to other bookings (#{winners[0].id} and more)."
     )
     stamp = utcnow()
-    for loser in requests:
-        if loser.status is Status.PENDING:
-            _move_to(loser, Action.REJECT, reason, stamp)
-            _notify(loser, "rejected", f"Your request '{loser.title}' was not approved: {reason}")
+    losers = [loser for loser in requests if loser.status is Status.PENDING]
+    for loser in losers:
+        _move_to(loser, Action.REJECT, reason, stamp)
+    booking_event("booking_rejected", losers, reason="overruled")
 
 
 # --- transitions ---------------------------------------------------------------------------
@@ -630,7 +628,7 @@ def _lock_rows(ids) -> list[Booking]:
         .where(Booking.id.in_(ids))
         .order_by(Booking.id)
         # FOR NO KEY UPDATE: keys never change, and rows that refer to the booking (occupancy,
-        # notifications) can still be inserted by others while it is held.
+        # outbox events) can still be inserted by others while it is held.
         .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     )
@@ -683,14 +681,6 @@ def _move_to(booking: Booking, action: Action, reason: str, stamp: datetime) -> 
     booking.touch()
 
 
-def _notify(booking: Booking, kind: str, message: str) -> None:
-    db.session.add(
-        Notification(
-            organization_id=booking.organization_id, booking_id=booking.id, kind=kind, message=message
-        )
-    )
-
-
 def approve_booking(actor: Actor, booking_id: int, if_match: str | None = None) -> Booking:
     """Confirm a pending request and reject every request competing with it."""
     require_admin(actor)
@@ -704,7 +694,7 @@ def approve_booking(actor: Actor, booking_id: int, if_match: str | None = None) 
     overruled = _overruled(room, [(booking.start, booking.end)], pending, exclude=booking.id)
     requests = _lock_rows(overruled)
     _move_to(booking, Action.APPROVE, "", utcnow())
-    _notify(booking, "approved", f"Your request '{booking.title}' is approved.")
+    booking_event("booking_approved", [booking])
     db.session.flush()
     if requests:
         _reject_overruled(requests, [booking])
@@ -716,7 +706,7 @@ def reject_booking(actor: Actor, booking_id: int, reason: str, if_match: str | N
     require_admin(actor)
     booking = _locked(actor, booking_id, if_match)
     _move_to(booking, Action.REJECT, reason or "Rejected", utcnow())
-    _notify(booking, "rejected", f"Your request '{booking.title}' was not approved: {booking.status_reason}")
+    booking_event("booking_rejected", [booking], reason=reason)
     db.session.flush()
     return booking
 
@@ -750,12 +740,18 @@ def cancel_booking(
     if not dry_run:
         _move_to(booking, Action.CANCEL, reason or _cancel_reason(actor), now)
         booking.cancellation_fee = fee.to_dict()
+        _cancelled_event([booking], actor, reason, fee.total_ore)
         db.session.flush()
     return booking, fee
 
 
 def _cancel_reason(actor: Actor) -> str:
     return "Cancelled by the municipality" if actor.is_admin else "Cancelled"
+
+
+def _cancelled_event(bookings: list[Booking], actor: Actor, reason: str, fee_ore: int) -> None:
+    by = "municipality" if actor.is_admin else "organization"
+    booking_event("booking_cancelled", bookings, by=by, reason=reason, fee_ore=fee_ore)
 
 
 def cancel_series(
@@ -775,6 +771,7 @@ def cancel_series(
         db.session.execute(select(Series.id).where(Series.id == series_id).with_for_update())
         _lock_rows([b.id for b in series.occurrences])
     total = 0
+    cancelled = []
     for booking in series.occurrences:
         if booking.status not in OPEN_STATUSES or booking.start <= now:
             continue
@@ -785,9 +782,12 @@ def cancel_series(
         if not dry_run:
             _move_to(booking, Action.CANCEL, reason or "Series cancelled", now)
             booking.cancellation_fee = fee.to_dict()
+            cancelled.append(booking)
     if not dry_run:
         series.sequence += 1
         series.updated_at = now
+        if cancelled:
+            _cancelled_event(cancelled, actor, reason, total)
     db.session.flush()
     return series, total
 
@@ -822,6 +822,7 @@ def displace_for_closures(
         )
     ).scalars()
     reason = "The building is closed on this date."
+    displaced, declined = [], []
     for booking in _lock_rows(candidates):
         days = local_dates(booking.start, booking.end)
         if booking.status not in OPEN_STATUSES or not any(a <= d <= b for d in days for a, b in closures):
@@ -829,14 +830,12 @@ def displace_for_closures(
         if booking.status is Status.CONFIRMED:
             _move_to(booking, Action.DISPLACE, reason, now)
             booking.cancellation_fee = CancellationFee((), 0, "admin").to_dict()
-            _notify(
-                booking,
-                "displaced",
-                f"Your booking '{booking.title}' was cancelled: {reason} No fee is charged.",
-            )
+            displaced.append(booking)
         else:
             _move_to(booking, Action.REJECT, reason, now)
-            _notify(booking, "rejected", f"Your request '{booking.title}' was not approved: {reason}")
+            declined.append(booking)
+    booking_event("booking_cancelled", displaced, by="municipality", reason="closure", fee_ore=0)
+    booking_event("booking_rejected", declined, reason="closure")
     db.session.flush()
 
 
@@ -945,6 +944,9 @@ def update_booking(
         booking.quote = _repriced(booking, actor, room, start, end, own_supervisor, now, moved).to_dict()
     for key, value in edits.items():
         setattr(booking, key, value)
+    if moved:
+        previous = {"start": booking.start, "end": booking.end, "room_id": booking.room_id}
+        booking_event("booking_changed", [booking], previous=previous)
     booking.room_id, booking.start, booking.end = room.id, start, end
     booking.occupied_until = occupied_until(end, room.buffer_minutes)
     booking.touch()

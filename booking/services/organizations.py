@@ -12,6 +12,7 @@ from booking.extensions import db
 from booking.models import Booking, Organization, User
 from booking.models.types import utcnow
 from booking.services.access import Actor, can_act_for_organization, require_admin, require_role, require_user
+from booking.services.notifications import emit
 from booking.services.pricing import price_lists, quote_occurrences
 from booking.services.users import add_user
 from pricing import PriceList, Quote
@@ -56,11 +57,12 @@ def _propose(organization: Organization) -> str:
     )
 
 
-def register_organization(actor: Actor, data: dict) -> Organization:
+def register_organization(actor: Actor, data: dict, language: str = "nb") -> Organization:
     """Self-registration: anyone may register; the category is proposed from the facts and the
     organisation stays unverified (priced ``full``) until an admin verifies it. A logged-in
     member becomes a member of it; an anonymous registrant who gives a password gets a member
-    account for the contact e-mail."""
+    account for the contact e-mail, unconfirmed, with mails in ``language`` and a mail with the
+    link that confirms the address (SPEC §13)."""
     if not is_valid_org_number(data["org_number"]):
         raise InvalidInput({"org_number": ["Not a valid Norwegian organisation number (9 digits, mod-11)."]})
     if db.session.execute(
@@ -76,15 +78,18 @@ def register_organization(actor: Actor, data: dict) -> Organization:
     if actor.role == "member":
         db.session.get(User, actor.user_id).organizations.append(organization)
     elif not actor.is_authenticated and data.get("password"):
-        add_user(
+        user = add_user(
             {
                 "email": organization.email,
                 "name": organization.contact_name,
                 "role": "member",
                 "password": data["password"],
                 "organization_ids": [organization.id],
-            }
+                "language": language,
+            },
+            email_confirmed=False,
         )
+        emit("email_confirmation", user_id=user.id)
     db.session.flush()
     return organization
 
@@ -100,6 +105,7 @@ def update_organization(actor: Actor, organization_id: int, data: dict) -> Organ
     change."""
     require_admin(actor)
     organization = _lock_organization(organization_id)
+    was_verified = organization.verified
     for key in (*EDITABLE, "price_category", "verified"):
         if key in data:
             setattr(organization, key, data[key])
@@ -111,6 +117,8 @@ def update_organization(actor: Actor, organization_id: int, data: dict) -> Organ
             organization.id, Booking.status == Status.PENDING, _priced_otherwise(category)
         )
         _requote(pending, category)
+    if organization.verified and not was_verified:
+        emit("organization_verified", organization_id=organization.id, category=organization.price_category)
     db.session.flush()
     return organization
 

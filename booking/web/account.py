@@ -1,17 +1,25 @@
-"""Logging in and out, and an association registering itself."""
+"""Logging in and out, an association registering itself, confirming the e-mail address and
+choosing a new password with a mailed link."""
 
 from __future__ import annotations
 
-from flask import redirect, request
+import re
+
+from flask import redirect, request, url_for
 from flask_babel import gettext as _
 
 from booking.domain.errors import InvalidInput, NotAuthenticated, StateConflict
 from booking.extensions import db
+from booking.services import accounts
 from booking.services.auth import authenticate_password
 from booking.services.organizations import register_organization
 from booking.web.common import actor, category_name, notify, render, see_other
 from booking.web.forms import FACTS, Form, org_number_problem, registration_form
+from booking.web.i18n import language
 from booking.web.security import log_in, log_out, safe_next
+
+# Pages reached by a mailed link hold its token in their address: kept out of caches.
+PRIVATE = {"Cache-Control": "no-store"}
 
 
 def _home_for(role: str) -> str:
@@ -56,7 +64,7 @@ def register_submit():
     if data is None:
         return render("register.html", 422, form=form, facts=FACTS, needs_password=needs_password)
     try:
-        organization = register_organization(who, data)
+        organization = register_organization(who, data, language=language())
     except InvalidInput as error:
         if "org_number" in error.errors:
             form.error("org_number", org_number_problem(data["org_number"]) or error.errors["org_number"][0])
@@ -89,3 +97,103 @@ def register_submit():
         )
     )
     return see_other("web.my_page")
+
+
+# --- e-mail address confirmation ---------------------------------------------------------------
+
+
+def _invalid_link_message(error: accounts.InvalidLink) -> str:
+    if error.expired:
+        return _("The link has expired.")
+    return _("The link is not valid, or it has been used already.")
+
+
+def confirm_email_page(token: str):
+    """A button, not the confirmation: mail scanners open links, and a GET changes nothing."""
+    try:
+        user = accounts.user_for_link(token, accounts.CONFIRM)
+    except accounts.InvalidLink as error:
+        page, status = render("confirm_email.html", 400, problem=_invalid_link_message(error), token=token)
+        return page, status, PRIVATE
+    page, status = render("confirm_email.html", user=user, problem=None, token=token)
+    return page, status, PRIVATE
+
+
+def confirm_email_submit(token: str):
+    try:
+        user = accounts.confirm_email(token)
+    except accounts.InvalidLink as error:
+        page, status = render("confirm_email.html", 400, problem=_invalid_link_message(error), token=token)
+        return page, status, PRIVATE
+    notify(_("Thank you: the e-mail address %(email)s is confirmed.", email=user.email))
+    if actor().user_id == user.id:
+        return redirect(_home_for(user.role), 303)
+    return redirect(url_for("web.login", email=user.email), 303)
+
+
+# --- password reset ------------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def password_reset_page():
+    form = Form(request.args)
+    form.raw("email")
+    return render("password_reset.html", form=form, sent=False)
+
+
+def password_reset_submit():
+    """The same answer whether or not there is an account with the address."""
+    form = Form(request.form)
+    email = form.text("email", required=True, max_length=254).lower()
+    if email and not _EMAIL.fullmatch(email):
+        form.error("email", _("Please enter a valid e-mail address."))
+    if not form.ok:
+        return render("password_reset.html", 422, form=form, sent=False)
+    accounts.request_password_reset(email)
+    return render("password_reset.html", form=form, sent=True)
+
+
+def _new_password(form: Form) -> str | None:
+    password = form.source.get("password", "")
+    password = password if isinstance(password, str) else ""
+    if len(password) < accounts.MIN_PASSWORD_LENGTH:
+        form.error("password", _("Please choose a password of at least 10 characters."))
+    elif len(password) > accounts.MAX_PASSWORD_LENGTH:
+        form.error("password", _("At most %(n)s characters.", n=accounts.MAX_PASSWORD_LENGTH))
+    elif password != form.source.get("password_again", ""):
+        form.error("password_again", _("The two passwords differ."))
+    return password if form.ok else None
+
+
+def _choose_page(token: str, status: int = 200, **context):
+    context.setdefault("form", Form({}))
+    context.setdefault("problem", None)
+    page, status = render("password_reset_choose.html", status, token=token, **context)
+    return page, status, PRIVATE
+
+
+def password_reset_token_page(token: str):
+    try:
+        user = accounts.user_for_link(token, accounts.RESET)
+    except accounts.InvalidLink as error:
+        return _choose_page(token, 400, problem=_invalid_link_message(error))
+    return _choose_page(token, user=user)
+
+
+def password_reset_token_submit(token: str):
+    form = Form(request.form)
+    password = _new_password(form)
+    if password is None:
+        try:
+            user = accounts.user_for_link(token, accounts.RESET)
+        except accounts.InvalidLink as error:
+            return _choose_page(token, 400, problem=_invalid_link_message(error))
+        return _choose_page(token, 422, form=form, user=user)
+    try:
+        user = accounts.reset_password(token, password)
+    except accounts.InvalidLink as error:
+        return _choose_page(token, 400, problem=_invalid_link_message(error))
+    log_in(user.id)
+    notify(_("Your new password is saved, and you are logged in."))
+    return redirect(_home_for(user.role), 303)

@@ -27,8 +27,17 @@ URLS = [
         my.rotate_feed_submit,
         ["POST"],
     ),
+    ("/my/organizations/<int:organization_id>/mail", "booking_mail_submit", my.booking_mail_submit, ["POST"]),
+    ("/my/language", "mail_language_submit", my.mail_language_submit, ["POST"]),
+    ("/my/confirm-email", "resend_confirmation_submit", my.resend_confirmation_submit, ["POST"]),
     ("/janitor", "janitor_index", janitor.janitor_index, ["GET"]),
     ("/janitor/<int:building_id>", "janitor_day", janitor.janitor_day, ["GET"]),
+    (
+        "/janitor/<int:building_id>/morning-sheet",
+        "morning_sheet_submit",
+        janitor.morning_sheet_submit,
+        ["POST"],
+    ),
     ("/admin", "admin_page", admin.admin_page, ["GET"]),
     ("/admin/bookings/<int:booking_id>/approve", "approve_submit", admin.approve_submit, ["POST"]),
     ("/admin/bookings/<int:booking_id>/reject", "reject_submit", admin.reject_submit, ["POST"]),
@@ -40,6 +49,17 @@ URLS = [
     ("/logout", "logout_submit", account.logout_submit, ["POST"]),
     ("/register", "register_page", account.register_page, ["GET"]),
     ("/register", "register_submit", account.register_submit, ["POST"]),
+    ("/confirm-email/<token>", "confirm_email_page", account.confirm_email_page, ["GET"]),
+    ("/confirm-email/<token>", "confirm_email_submit", account.confirm_email_submit, ["POST"]),
+    ("/password-reset", "password_reset_page", account.password_reset_page, ["GET"]),
+    ("/password-reset", "password_reset_submit", account.password_reset_submit, ["POST"]),
+    ("/password-reset/<token>", "password_reset_token_page", account.password_reset_token_page, ["GET"]),
+    (
+        "/password-reset/<token>",
+        "password_reset_token_submit",
+        account.password_reset_token_submit,
+        ["POST"],
+    ),
 ]
 
 for path, endpoint, view, methods in URLS:

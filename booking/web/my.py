@@ -1,5 +1,6 @@
 """``/my``: a member's organisations, their upcoming bookings and series, cancelling with the fee
-shown first, and each organisation's private calendar feed."""
+shown first, each organisation's private calendar feed, and the member's choices about e-mail
+(booking mails per organisation, the language of mails, a new confirmation link)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ from flask import redirect, request, url_for
 from flask_babel import gettext as _
 
 from booking.domain.errors import DomainError, NotAuthenticated, NotFound, PermissionDenied
-from booking.models import Booking, Organization, Series
+from booking.extensions import db
+from booking.models import Booking, Organization, Series, User
 from booking.models.types import utcnow
-from booking.services import bookings, browse
+from booking.services import accounts, bookings, browse
 from booking.web import feeds
 from booking.web.common import CANCELLATION_RULES, notify, render, require_login, see_other
-from booking.web.i18n import money
+from booking.web.forms import Form
+from booking.web.i18n import LANGUAGES, money
+from booking.web.security import safe_next
 from pricing.weekly import OSLO
 
 
@@ -31,6 +35,7 @@ class OrganizationBookings:
     series: list[SeriesGroup] = field(default_factory=list)
     singles: list[Booking] = field(default_factory=list)
     feed: feeds.FeedLinks | None = None
+    booking_mail: bool = True
 
 
 def _group(organizations: list[Organization], upcoming: list[Booking]) -> list[OrganizationBookings]:
@@ -59,9 +64,16 @@ def my_page():
     now = utcnow()
     organizations = browse.organizations_of(who)
     groups = _group(organizations, browse.upcoming_bookings(who, now))
+    mail = {choice.id: choice.booking_mail for choice in accounts.organization_mail(who.user_id)}
     for group in groups:
         group.feed = feeds.links_for(who, group.organization)
-    return render("my.html", groups=groups, decided=browse.recent_decisions(who, now))
+        group.booking_mail = mail.get(group.organization.id, True)
+    return render(
+        "my.html",
+        groups=groups,
+        decided=browse.recent_decisions(who, now),
+        user=db.session.get(User, who.user_id),
+    )
 
 
 def cancel_booking_page(booking_id: int):
@@ -140,3 +152,36 @@ def rotate_feed_submit(organization_id: int):
         return see_other("web.my_page")
     notify(_("New calendar link made. The old link no longer works: update it in your calendar app."))
     return redirect(url_for("web.my_page") + f"#feed-{organization_id}", 303)
+
+
+def booking_mail_submit(organization_id: int):
+    """The member's choice of booking mails about one organisation (an unticked box is off)."""
+    who = require_login()
+    on = Form(request.form).boolean("booking_mail")
+    choice = accounts.set_booking_mail(who, organization_id, on)
+    if on:
+        notify(_("You will get e-mails about the bookings of %(name)s.", name=choice.name))
+    else:
+        notify(_("You will no longer get e-mails about the bookings of %(name)s.", name=choice.name))
+    return redirect(url_for("web.my_page") + f"#mail-{organization_id}", 303)
+
+
+def mail_language_submit():
+    """The language of the user's e-mails (members on ``/my``, janitors on their day sheet)."""
+    who = require_login()
+    chosen = request.form.get("language", "")
+    accounts.set_language(who, chosen)
+    notify(_("Language of your e-mails: %(language)s.", language=LANGUAGES[chosen]))
+    return redirect(safe_next(request.form.get("next"), url_for("web.my_page")), 303)
+
+
+def resend_confirmation_submit():
+    """A new link to confirm the address (the first one is valid 48 hours)."""
+    who = require_login()
+    user = db.session.get(User, who.user_id)
+    if user.email_confirmed_at is not None:
+        notify(_("Your e-mail address is confirmed already."))
+    else:
+        accounts.request_email_confirmation(user)
+        notify(_("We have sent a new link to %(email)s. It is valid for 48 hours.", email=user.email))
+    return see_other("web.my_page")

@@ -54,6 +54,7 @@ class World:
     janitor_feed_token: str
     start: datetime
     n: int
+    failed_message_id: int
 
     def values(self, endpoint: str) -> dict:
         booking_id = (
@@ -67,7 +68,12 @@ class World:
             "booking_id": booking_id,
             "organization_id": self.organization.id,
             "series_id": self.series.id,
-            "token": self.janitor_feed_token if "janitor" in endpoint else self.org_feed_token,
+            "message_id": self.failed_message_id,
+            "token": _link(self, ACCOUNT_LINKS[endpoint])
+            if endpoint in ACCOUNT_LINKS
+            else self.janitor_feed_token
+            if "janitor" in endpoint
+            else self.org_feed_token,
             "filename": "does-not-exist.css",
         }
 
@@ -76,6 +82,7 @@ def build_world(make) -> World:
     """Two buildings, rooms, two organisations, a user of every role, a confirmed booking, a
     pending request, a weekly series and feed tokens, written in one transaction."""
     from booking.extensions import db
+    from booking.models import OutboxEvent, OutboxMessage
     from booking.services.auth import issue_token
     from booking.services.buildings import create_building
     from booking.services.organizations import register_organization, update_organization
@@ -169,6 +176,15 @@ def build_world(make) -> World:
     secret = current_app.config["SECRET_KEY"]
     org_token = feed_service.rotate_organization_token(ADMIN, organization.id, secret)
     janitor_token = feed_service.rotate_janitor_token(actor_for(users["janitor_own"].user), secret)
+    failed = OutboxMessage(  # a mail the server refused, for the outbox routes
+        event=OutboxEvent(kind="organization_verified", params={"organization_id": organization.id}),
+        recipient=f"refused{n}@example.test",
+        message_id=f"<matrix.{n}@example.test>",
+        state="failed",
+        attempts=1,
+        last_error="550 No such mailbox",
+    )
+    db.session.add(failed)
     db.session.commit()
     return World(
         building,
@@ -185,7 +201,25 @@ def build_world(make) -> World:
         janitor_token,
         start,
         n,
+        failed.id,
     )
+
+
+# Pages reached by a link mailed to the user (SPEC §12): a capability URL, like a feed's.
+ACCOUNT_LINKS = {
+    "web.confirm_email_page": "confirm",
+    "web.confirm_email_submit": "confirm",
+    "web.password_reset_token_page": "reset",
+    "web.password_reset_token_submit": "reset",
+}
+
+
+def _link(w: World, purpose: str) -> str:
+    """A current mailed-link token of the organisation's member."""
+    from booking.models.types import utcnow
+    from booking.services.accounts import link_token
+
+    return link_token(w.users["member_own"].user, purpose, utcnow())
 
 
 # --- requests --------------------------------------------------------------------------------
@@ -261,6 +295,20 @@ def body_for(endpoint: str, w: World):
             "password_again": "a long enough password",
         },
         "web.verify_submit": {"price_category": "reduced"},
+        "accounts.request_password_reset": {"email": "login@example.test"},
+        "accounts.reset_password": {"token": _link(w, "reset"), "password": "a long enough password"},
+        "accounts.confirm_email": {"token": _link(w, "confirm")},
+        "users.update_me": {"language": "en"},
+        "users.update_my_organization": {"booking_mail": False},
+        "users.update_my_building": {"morning_sheet": True},
+        "web.password_reset_submit": {"email": "login@example.test"},
+        "web.password_reset_token_submit": {
+            "password": "a long enough password",
+            "password_again": "a long enough password",
+        },
+        "web.booking_mail_submit": {"booking_mail": "on"},
+        "web.mail_language_submit": {"language": "en"},
+        "web.morning_sheet_submit": {"morning_sheet": "on"},
     }.get(endpoint, {})
 
 
@@ -345,8 +393,17 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/tokens"): everyone(201),
     ("POST", "/api/v1/organizations"): everyone(201),  # self-registration
     ("GET", "/healthz"): everyone(200),
+    # API: anyone, the answer does not tell whether the address has an account (SPEC §13)
+    ("POST", "/api/v1/password-reset"): everyone(202),
+    # API: whoever holds a mailed link's token
+    ("POST", "/api/v1/password-reset/confirm"): everyone(204),
+    ("POST", "/api/v1/email-confirmation"): everyone(204),
     # API: logged in
     ("GET", "/api/v1/me"): row(401, 200, 200, 200, 200, 200),
+    ("PATCH", "/api/v1/me"): row(401, 200, 200, 200, 200, 200),
+    # mail choices: one's own organisations (members) and buildings (janitors) only
+    ("PATCH", "/api/v1/me/organizations/<int:organization_id>"): row(401, 200, 403, 403, 403, 403),
+    ("PATCH", "/api/v1/me/buildings/<int:building_id>"): row(401, 403, 403, 200, 403, 403),
     # API: admin
     ("POST", "/api/v1/buildings"): admin_only(201),
     ("PATCH", "/api/v1/buildings/<int:building_id>"): admin_only(200),
@@ -359,6 +416,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/v1/invoices"): admin_only(200),
     ("GET", "/api/v1/conflicts"): admin_only(200),
     ("GET", "/api/v1/audit-log"): admin_only(200),
+    ("GET", "/api/v1/outbox"): admin_only(200),
+    ("POST", "/api/v1/outbox/<int:message_id>/retry"): admin_only(200),
     ("POST", "/api/v1/bookings/<int:booking_id>/approve"): admin_only(200),
     ("POST", "/api/v1/bookings/<int:booking_id>/reject"): admin_only(200),
     # API: the organisation's members and admins
@@ -402,6 +461,16 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/my/series/<int:series_id>/cancel"): row(303, 200, 403, 403, 403, 200),
     ("POST", "/my/series/<int:series_id>/cancel"): row(303, 303, 403, 403, 403, 303),
     ("POST", "/my/organizations/<int:organization_id>/feed-token"): row(303, 303, 403, 403, 403, 303),
+    ("POST", "/my/organizations/<int:organization_id>/mail"): row(303, 303, 403, 403, 403, 403),
+    ("POST", "/my/language"): row(303, 303, 303, 303, 303, 303),
+    ("POST", "/my/confirm-email"): row(303, 303, 303, 303, 303, 303),
+    ("GET", "/confirm-email/<token>"): everyone(200),
+    ("POST", "/confirm-email/<token>"): everyone(303),
+    ("GET", "/password-reset"): everyone(200),
+    ("POST", "/password-reset"): everyone(200),
+    ("GET", "/password-reset/<token>"): everyone(200),
+    ("POST", "/password-reset/<token>"): everyone(303),
+    ("POST", "/janitor/<int:building_id>/morning-sheet"): row(303, 403, 403, 303, 403, 403),
     ("GET", "/janitor"): row(303, 200, 200, 303, 303, 200),  # members: an empty list; one building: its day
     ("GET", "/janitor/<int:building_id>"): row(303, 403, 403, 200, 403, 200),
     ("GET", "/admin"): page_admin_only(200),

@@ -7,9 +7,15 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from booking.extensions import db
-from booking.models import Booking, Notification
+from booking.models import Booking, OutboxEvent
 from pricing.weekly import OSLO
 from tests.integration.test_api_foundation import assert_problem
+
+
+def outbox_events() -> list[tuple[str, dict]]:
+    """The events written into the outbox so far, oldest first."""
+    rows = db.session.execute(db.select(OutboxEvent).order_by(OutboxEvent.id)).scalars()
+    return [(event.kind, event.params) for event in rows]
 
 
 def local(days: int, hhmm: str = "18:00") -> str:
@@ -442,8 +448,8 @@ def test_competing_requests_and_approval(client, make, world):
     # a new request may not overlap the confirmed booking
     assert_problem(book(client, full_member, hall, full_org, local(9, "20:00"), local(9, "23:00")), 409)
     assert_problem(client.post(f"/api/v1/bookings/{late['id']}/approve", headers=admin.headers), 409)
-    kinds = {(n.organization_id, n.kind) for n in db.session.execute(db.select(Notification)).scalars()}
-    assert (full_org.id, "rejected") in kinds and (free_org.id, "approved") in kinds
+    told = {(kind, tuple(params.get("booking_ids", ()))) for kind, params in outbox_events()}
+    assert ("booking_rejected", (early["id"],)) in told and ("booking_approved", (late["id"],)) in told
 
 
 def test_a_confirmed_booking_rejects_the_pending_requests_it_overlaps_and_no_others(client, make, world):
@@ -468,10 +474,8 @@ def test_a_confirmed_booking_rejects_the_pending_requests_it_overlaps_and_no_oth
         assert status(loser)["status"] == "rejected"
         assert f"#{created['id']}" in status(loser)["status_reason"]
     assert status(before)["status"] == "pending"  # ends when the confirmed booking starts
-    rejected = db.session.execute(
-        db.select(Notification.booking_id).where(Notification.kind == "rejected")
-    ).scalars()
-    assert sorted(rejected) == sorted([on_a["id"], on_b["id"]])
+    rejected = [params["booking_ids"] for kind, params in outbox_events() if kind == "booking_rejected"]
+    assert sorted(rejected) == sorted([[on_a["id"]], [on_b["id"]]])  # one mail per request
 
 
 def test_reject_request(client, make, world):
@@ -510,10 +514,16 @@ def test_admin_override_displaces_at_no_fee_and_notifies(client, make, world):
     displaced = client.get(f"/api/v1/bookings/{victim['id']}", headers=member.headers).get_json()
     assert displaced["status"] == "cancelled" and "Valglokale" in displaced["status_reason"]
     assert displaced["cancellation_fee"]["total_ore"] == 0
-    notes = (
-        db.session.execute(db.select(Notification).where(Notification.kind == "displaced")).scalars().all()
-    )
-    assert [(n.organization_id, n.booking_id) for n in notes] == [(organization.id, victim["id"])]
+    cancelled = [params for kind, params in outbox_events() if kind == "booking_cancelled"]
+    assert cancelled == [
+        {
+            "booking_ids": [victim["id"]],
+            "series_id": None,
+            "by": "municipality",
+            "reason": "override",
+            "fee_ore": 0,
+        }
+    ]
 
 
 # --- edits, cancel, idempotency ------------------------------------------------------------------
@@ -721,8 +731,15 @@ def test_a_new_closure_displaces_the_bookings_on_its_dates_at_no_fee(client, mak
     assert read[on_day["id"]]["cancellation_fee"]["total_ore"] == 0
     assert read[request["id"]]["status"] == "rejected"
     assert read[other_day["id"]]["status"] == "confirmed"
-    kinds = {n.booking_id: n.kind for n in db.session.query(Notification)}
-    assert kinds[on_day["id"]] == "displaced" and kinds[request["id"]] == "rejected"
+    told = {
+        (kind, params["booking_ids"][0], params["reason"])
+        for kind, params in outbox_events()
+        if "reason" in params
+    }
+    assert {
+        ("booking_cancelled", on_day["id"], "closure"),
+        ("booking_rejected", request["id"], "closure"),
+    } <= told
     held = db.session.execute(
         db.text("SELECT count(*) FROM occupancies WHERE booking_id IN (:a, :b)"),
         {"a": on_day["id"], "b": request["id"]},

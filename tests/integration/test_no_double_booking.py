@@ -289,5 +289,5 @@ def test_random_operations_never_double_book(app_ctx, arena, operations):
     finally:
         db.session.rollback()
         db.session.execute(Booking.__table__.delete())  # its occupancy goes with it
-        db.session.execute(text("DELETE FROM notifications"))
+        db.session.execute(text("DELETE FROM outbox_events"))
         db.session.commit()

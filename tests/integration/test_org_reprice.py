@@ -407,10 +407,10 @@ def test_a_reprice_waits_for_a_cancel_and_leaves_the_cancelled_booking_alone(app
 
 
 def test_a_verification_racing_an_approval_of_its_request_waits_and_counts_it(app, client, make):
-    """The approval (a transaction holding the request and writing a notification to the
-    organisation, which reads the organisation's key) and the verification (holding the
-    organisation, then wanting the request) must not deadlock: the verification waits, finds
-    the request confirmed at full price, leaves its snapshot and counts it as re-priceable."""
+    """The approval (a transaction holding the request and writing its outbox event) and the
+    verification (holding the organisation, then wanting the request) must not deadlock: the
+    verification waits, finds the request confirmed at full price, leaves its snapshot and
+    counts it as re-priceable."""
     day = plain_weekday(today() + timedelta(days=30))
     room = make.room(requires_approval=True)
     admin = make.admin()
@@ -422,8 +422,8 @@ def test_a_verification_racing_an_approval_of_its_request_waits_and_counts_it(ap
         request["id"],
         ["UPDATE bookings SET status = 'confirmed', sequence = sequence + 1 WHERE id = :id"],
         then=(
-            "INSERT INTO notifications (organization_id, booking_id, kind, message, created_at) "
-            f"VALUES ({newcomer.id}, :id, 'approved', 'Approved', CURRENT_TIMESTAMP)",
+            "INSERT INTO outbox_events (kind, params, created_at) "
+            "VALUES ('booking_approved', '{}', CURRENT_TIMESTAMP)",
         ),
         method="PATCH",
         path=f"/api/v1/organizations/{newcomer.id}",

@@ -101,7 +101,13 @@ def test_every_message_has_a_bokmal_translation_and_compiled_catalogues_are_curr
     from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 
     keywords = dict(DEFAULT_KEYWORDS, _l=None, lazy_gettext=None)
-    method_map = [("booking/web/**.py", "python"), ("booking/templates/web/**.html", "jinja2")]
+    method_map = [
+        ("booking/web/**.py", "python"),
+        ("booking/templates/web/**.html", "jinja2"),
+        ("booking/mail/**.py", "python"),
+        ("booking/templates/mail/**.html", "jinja2"),
+        ("booking/templates/mail/**.txt", "jinja2"),
+    ]
     used = {message[2] for message in extract_from_dir(root.parents[1], method_map, keywords=keywords)}
     nb = {m.id for m in load(root / "nb" / "LC_MESSAGES" / "messages.po") if m.id}
     assert used and not used - nb, f"run `make translations` and translate: {sorted(map(str, used - nb))}"

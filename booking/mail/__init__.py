@@ -1,0 +1,1 @@
+"""E-mail: rendering the outbox events and sending them (SPEC §12)."""

@@ -1,0 +1,213 @@
+"""What people are told (SPEC §12): events into the transactional outbox, and who receives them.
+
+A service that changes something calls one of the ``*_event`` helpers below in the same unit of
+work: an ``OutboxEvent`` row with the kind, the ids and the few parameters the mail needs that
+the database will not keep (a rejection's reason is kept; a move's previous time is not).
+Nothing is rendered here; the worker renders each event per recipient when it sends it, so a
+change that rolls back leaves nothing to send.
+
+Kinds and parameters (ids are the rows' ids):
+
+=======================  ==========================================  =========================
+kind                     params                                      recipients
+=======================  ==========================================  =========================
+email_confirmation       user_id                                     the user
+password_reset           user_id                                     the user
+booking_confirmed        booking_ids (one, or a series' occurrences), the organisation's
+                         series_id (or null)                         contact and the booker
+request_received         booking_ids, series_id                      (booking mail on)
+booking_approved         booking_ids, series_id
+booking_rejected         booking_ids, series_id, reason
+booking_changed          booking_ids, series_id, previous
+                         {start, end, room_id}
+booking_cancelled        booking_ids, series_id, by
+                         (organization | municipality), reason,
+                         fee_ore
+organization_verified    organization_id, category                   the contact
+day_sheet                building_id, date                           the building's janitors
+                                                                     who opted in
+=======================  ==========================================  =========================
+
+Decisions: the booker is mailed only while a member of the organisation (an administrator
+booking on an organisation's behalf is not); a member who turned booking mail off for the
+organisation is not mailed, also when the organisation's contact address is theirs; the
+contact address gets the mail in the language of the user with that address, else bokmål.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from booking.domain.errors import NotFound, StateConflict
+from booking.extensions import db
+from booking.models import (
+    Booking,
+    Organization,
+    OutboxEvent,
+    OutboxMessage,
+    User,
+    janitor_buildings,
+    memberships,
+)
+from booking.models.types import utcnow
+from booking.services.access import Actor, require_admin
+
+KINDS = (
+    "email_confirmation",
+    "password_reset",
+    "booking_confirmed",
+    "request_received",
+    "booking_approved",
+    "booking_rejected",
+    "booking_changed",
+    "booking_cancelled",
+    "organization_verified",
+    "day_sheet",
+)
+BOOKING_KINDS = frozenset(KINDS[2:8])
+
+
+def emit(kind: str, **params) -> OutboxEvent:
+    """Write an event into the outbox in the current transaction (not flushed here)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    event = OutboxEvent(kind=kind, params=_jsonable(params))
+    db.session.add(event)
+    return event
+
+
+def booking_event(kind: str, bookings: Iterable[Booking], **params) -> list[OutboxEvent]:
+    """One event per organisation and series (or single booking) among ``bookings``: a closure
+    that displaces eight occurrences of a weekly series sends one mail about the eight."""
+    groups: dict[tuple[int, int | None], list[int]] = {}
+    for booking in bookings:
+        key = (booking.organization_id, booking.series_id or -booking.id)
+        groups.setdefault(key, []).append(booking.id)
+    return [
+        emit(kind, booking_ids=sorted(ids), series_id=series if series > 0 else None, **params)
+        for (_, series), ids in sorted(groups.items())
+    ]
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+# --- recipients (the worker expands each event once) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    address: str
+    name: str
+    language: str
+    user_id: int | None
+
+
+def recipients(event: OutboxEvent) -> list[Recipient]:
+    """Who gets ``event``, each address once, in the order contact, booker (SPEC §12)."""
+    params = event.params
+    if event.kind in ("email_confirmation", "password_reset"):
+        user = db.session.get(User, params["user_id"])
+        return [_user_recipient(user)] if user is not None and user.active else []
+    if event.kind == "organization_verified":
+        organization = db.session.get(Organization, params["organization_id"])
+        return _unique([_contact(organization)]) if organization is not None else []
+    if event.kind == "day_sheet":
+        janitors = db.session.execute(
+            select(User)
+            .join(janitor_buildings, janitor_buildings.c.user_id == User.id)
+            .where(
+                janitor_buildings.c.building_id == params["building_id"],
+                janitor_buildings.c.morning_sheet.is_(True),
+                User.active.is_(True),
+            )
+            .order_by(User.id)
+        ).scalars()
+        return _unique([_user_recipient(user) for user in janitors])
+    return _booking_recipients(params["booking_ids"])
+
+
+def _booking_recipients(booking_ids: list[int]) -> list[Recipient]:
+    """The organisation's contact and the booker, less members who turned booking mail off for
+    the organisation; nobody outside it."""
+    booking = db.session.get(Booking, booking_ids[0])
+    if booking is None:
+        return []
+    organization = db.session.get(Organization, booking.organization_id)
+    members = {
+        user.id: (user, booking_mail)
+        for user, booking_mail in db.session.execute(
+            select(User, memberships.c.booking_mail)
+            .join(memberships, memberships.c.user_id == User.id)
+            .where(memberships.c.organization_id == organization.id, User.active.is_(True))
+        )
+    }
+    silenced = {user.email for user, booking_mail in members.values() if not booking_mail}
+    wanted = [_contact(organization)]
+    if booking.booked_by_id in members:
+        wanted.append(_user_recipient(members[booking.booked_by_id][0]))
+    return [r for r in _unique(wanted) if r.address not in silenced]
+
+
+def _contact(organization: Organization) -> Recipient | None:
+    """The organisation's contact address, in the language of the user with that address."""
+    address = (organization.email or "").strip().lower()
+    if not address:
+        return None
+    user = db.session.execute(select(User).where(User.email == address)).scalar_one_or_none()
+    language = user.language if user is not None else "nb"
+    return Recipient(address, organization.contact_name, language, user.id if user is not None else None)
+
+
+def _user_recipient(user: User) -> Recipient:
+    return Recipient(user.email, user.name, user.language, user.id)
+
+
+def _unique(candidates: Iterable[Recipient | None]) -> list[Recipient]:
+    seen, result = set(), []
+    for recipient in candidates:
+        if recipient is not None and recipient.address not in seen:
+            seen.add(recipient.address)
+            result.append(recipient)
+    return result
+
+
+# --- the outbox for admins ----------------------------------------------------------------------
+
+
+def outbox_messages(actor: Actor, state: str):
+    """Messages in ``state``, newest first (admin)."""
+    require_admin(actor)
+    return (
+        select(OutboxMessage)
+        .where(OutboxMessage.state == state)
+        .options(joinedload(OutboxMessage.event))
+        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+    )
+
+
+def retry_message(actor: Actor, message_id: int) -> OutboxMessage:
+    """Send a failed or waiting message again at the next pass, with the same Message-ID."""
+    require_admin(actor)
+    message = db.session.execute(
+        select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update()
+    ).scalar_one_or_none()
+    if message is None:
+        raise NotFound(f"There is no message {message_id}.")
+    if message.state == "sent":
+        raise StateConflict("The message was sent already.")
+    message.state, message.next_attempt_at, message.attempts = "pending", utcnow(), 0
+    db.session.flush()
+    return message
