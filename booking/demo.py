@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from booking.extensions import db
-from booking.models import Building
+from booking.models import Building, janitor_buildings
 from booking.services.access import Actor
 from booking.services.buildings import create_building
 from booking.services.organizations import register_organization, update_organization
@@ -142,6 +142,11 @@ ORGANIZATIONS = [
     ("Sandvika Sjakklubb", "930000000", dict(voluntary=True, local=True), False),  # unverified
 ]
 
+# The consultancy's contact address is its member's, who reads mail in English: the demo's mails
+# (instance/mail/*.eml) come in both languages.
+CONTACT_EMAILS = {"Nordisk Konsulentforum AS": "konsulent@demo.test"}
+ENGLISH = {"konsulent@demo.test"}
+
 USERS = [
     ("admin@demo.test", "Demo Admin", "admin", [], []),
     ("vaktmester@demo.test", "Demo Vaktmester", "janitor", [], ["Bekkestua kulturhus", "Hauger skole"]),
@@ -176,7 +181,7 @@ def load_demo() -> bool:
                 name=name,
                 org_number=number,
                 contact_name=f"Kontakt {name}",
-                email=f"post@{number}.demo.test",
+                email=CONTACT_EMAILS.get(name, f"post@{number}.demo.test"),
                 phone="+47 400 00 000",
             ),
         )
@@ -184,7 +189,7 @@ def load_demo() -> bool:
             update_organization(ADMIN, org.id, {"verified": True})
         organizations[name] = org
     for email, name, role, orgs, blds in USERS:
-        add_user(
+        user = add_user(
             {
                 "email": email,
                 "name": name,
@@ -192,8 +197,12 @@ def load_demo() -> bool:
                 "password": DEMO_PASSWORD,
                 "organization_ids": [organizations[o].id for o in orgs],
                 "building_ids": [buildings[b].id for b in blds],
+                "language": "en" if email in ENGLISH else "nb",
             }
         )
+        if role == "janitor":  # the morning mail with tomorrow's day sheet, to see one
+            mine = janitor_buildings.c.user_id == user.id
+            db.session.execute(update(janitor_buildings).where(mine).values(morning_sheet=True))
     db.session.flush()
     _season_of_rehearsals(buildings, organizations)
     return True
