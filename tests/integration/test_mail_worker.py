@@ -4,12 +4,13 @@ marking, two workers at once, and changes that fail leaving nothing to send."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
 
 import pytest
@@ -23,8 +24,14 @@ from booking.mail.worker import Worker, schedule_day_sheets
 from booking.models import OutboxEvent, OutboxMessage, User, janitor_buildings, memberships
 from booking.models.types import utcnow
 from pricing import OSLO
+from tests.integration import test_feeds, test_races
 from tests.integration.lifecycle_helpers import call, plain_weekday_between, race
-from tests.integration.test_races import ROOT, servers  # noqa: F401 - a fixture
+from tests.integration.test_feeds import org_feed_path
+from tests.integration.test_races import ROOT
+
+# Fixtures shared with other modules: two gunicorn servers on the test database; Node with ical.js.
+servers = test_races.servers
+ical_js = test_feeds.ical_js
 
 TODAY = datetime.now(OSLO).date()
 FAR = plain_weekday_between(TODAY + timedelta(days=20), TODAY + timedelta(days=40))
@@ -340,7 +347,7 @@ def test_two_workers_at_once_never_send_a_message_twice(app_ctx, database_url, s
 
 
 @pytest.mark.slow
-def test_racing_clients_leave_one_event_per_change_that_happened(servers, make):  # noqa: F811
+def test_racing_clients_leave_one_event_per_change_that_happened(servers, make):
     """Through two servers: ten creates of one slot give one booking and one confirmation
     event; approvals and cancellations of one request racing each other leave exactly the
     events of the answers that succeeded."""
@@ -391,3 +398,91 @@ def test_racing_clients_leave_one_event_per_change_that_happened(servers, make):
     db.session.commit()
     kinds = sorted(db.session.execute(select(OutboxEvent.kind)).scalars())
     assert kinds == succeeded and 1 <= len(kinds) <= 2
+
+
+# --- calendar attachments: the feed's UID and SEQUENCE, read by icalendar and ical.js ------------
+
+
+def _attachment(received) -> bytes:
+    (part,) = [p for p in received.email.iter_attachments() if p.get_content_type() == "text/calendar"]
+    return part.get_payload(decode=True)
+
+
+def _identities_by_icalendar(data: bytes) -> tuple[str, list[tuple]]:
+    calendar = Calendar.from_ical(data)
+    return str(calendar["METHOD"]), sorted(
+        (
+            str(e["UID"]),
+            e.decoded("RECURRENCE-ID").astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            if "RECURRENCE-ID" in e
+            else None,
+            int(e["SEQUENCE"]),
+            str(e["STATUS"]),
+        )
+        for e in calendar.walk("VEVENT")
+    )
+
+
+def _identities_by_ical_js(data: bytes, ical_js, tmp_path) -> tuple[str, list[tuple]]:
+    path = tmp_path / "attachment.ics"
+    path.write_bytes(data)
+    result = subprocess.run(
+        ["node", "components.mjs", str(path)], cwd=ical_js, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    parsed = json.loads(result.stdout)
+    return parsed["method"], sorted(
+        (e["uid"], e["recurrenceId"], e["sequence"], e["status"]) for e in parsed["events"]
+    )
+
+
+def test_calendar_attachments_carry_the_feeds_uid_and_sequence_in_both_parsers(
+    worker,
+    sink,
+    client,
+    club,
+    ical_js,
+    tmp_path,
+):
+    room, organization, booker, *_ = club
+    feed = org_feed_path(client, booker, organization)
+
+    def mails_so_far() -> list:
+        drain(worker)
+        return [r for r in sink.received if r.recipients == (booker.user.email,)]
+
+    def feed_identities() -> list[tuple]:
+        return _identities_by_icalendar(client.get(feed).data)[1]
+
+    def check(received, method: str, expected: list[tuple]) -> None:
+        data = _attachment(received)
+        assert _identities_by_icalendar(data) == (method, expected)
+        assert _identities_by_ical_js(data, ical_js, tmp_path) == (method, expected)
+
+    created = book(client, booker, room, organization).get_json()
+    (confirmed,) = mails_so_far()
+    check(confirmed, "PUBLISH", feed_identities())
+    etag = client.get(f"/api/v1/bookings/{created['id']}", headers=booker.headers).headers["ETag"]
+    moved = client.patch(
+        f"/api/v1/bookings/{created['id']}",
+        json={"start": at("17:00"), "end": at("19:00")},
+        headers=dict(booker.headers, **{"If-Match": etag}),
+    )
+    assert moved.status_code == 200, moved.get_json()
+    changed = mails_so_far()[-1]
+    check(changed, "PUBLISH", feed_identities())
+    assert feed_identities()[0][2] == 1  # SEQUENCE raised by the move
+    assert client.post(f"/api/v1/bookings/{created['id']}/cancel", headers=booker.headers).status_code == 200
+    cancelled = mails_so_far()[-1]
+    check(cancelled, "CANCEL", [(f"booking-{created['id']}@booking.invalid", None, 2, "CANCELLED")])
+
+    # a weekly series, then one of its dates cancelled: the series' UID with RECURRENCE-ID
+    series = book(
+        client, booker, room, organization, "10:00", "11:00", recurrence={"rrule": "FREQ=WEEKLY;COUNT=3"}
+    ).get_json()
+    check(mails_so_far()[-1], "PUBLISH", [i for i in feed_identities() if i[0].startswith("series-")])
+    second = series["occurrences"][1]
+    assert client.post(f"/api/v1/bookings/{second['id']}/cancel", headers=booker.headers).status_code == 200
+    (master,) = [i for i in feed_identities() if i[0].startswith("series-")]
+    recurrence_id = datetime.fromisoformat(second["start"]).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    check(mails_so_far()[-1], "CANCEL", [(master[0], recurrence_id, master[2], "CANCELLED")])
