@@ -12,6 +12,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from bench.common import free_port
 
@@ -33,8 +34,13 @@ class Received:
 
 
 class SmtpSink:
-    def __init__(self, port: int | None = None) -> None:
+    """``tls_context``: offer STARTTLS and require it; ``credentials`` (user, password): require
+    AUTH (only over TLS) with them."""
+
+    def __init__(self, port: int | None = None, tls_context=None, credentials: tuple[str, str] | None = None):
         self.port = port or free_port()
+        self.tls_context = tls_context
+        self.credentials = credentials
         self.received: list[Received] = []
         self.refuse: set[str] = set()  # answered 550
         self.defer: set[str] = set()  # answered 450
@@ -47,7 +53,14 @@ class SmtpSink:
         return f"smtp://127.0.0.1:{self.port}?timeout=5"
 
     def start(self) -> SmtpSink:
-        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, ready_timeout=10)
+        options = {}
+        if self.tls_context is not None:
+            options.update(tls_context=self.tls_context, require_starttls=True)
+        if self.credentials is not None:
+            options.update(authenticator=self._authenticate, auth_require_tls=True, auth_required=True)
+        self._controller = Controller(
+            _Handler(self), hostname="127.0.0.1", port=self.port, ready_timeout=10, **options
+        )
         self._controller.start()
         return self
 
@@ -78,6 +91,10 @@ class SmtpSink:
                     return list(self.received)
             time.sleep(0.05)
         raise TimeoutError(f"{len(self.received)} of {count} messages arrived")
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        given = (auth_data.login.decode(), auth_data.password.decode())
+        return AuthResult(success=given == self.credentials, handled=False)  # a 535 when wrong
 
     def _accept(self, received: Received) -> None:
         with self._lock:

@@ -4,9 +4,14 @@
 (STARTTLS, then AUTH), ``smtps://user:password@host:465`` (TLS from the start). A ``timeout``
 query parameter (seconds, default 20) bounds every network step.
 
+A ``cafile`` parameter names the CA certificates to trust instead of the system's (a private
+mail relay with its own CA).
+
 A failure is *permanent* when the server refused the message or recipient with a 5xx reply (the
 message will not go however often it is tried) and *transient* otherwise (connection refused,
-timeouts, 4xx replies): the worker retries those with backoff."""
+timeouts, TLS and login failures, 4xx replies): the worker retries those with backoff. A login
+refused or TLS that cannot be set up is the operator's to mend, not the message's fault, so
+it counts as the server being unreachable: every message waits."""
 
 from __future__ import annotations
 
@@ -42,6 +47,7 @@ class SmtpSettings:
     username: str | None
     password: str | None
     timeout: float
+    cafile: str | None = None
 
 
 def parse_mail_url(url: str) -> SmtpSettings:
@@ -50,6 +56,10 @@ def parse_mail_url(url: str) -> SmtpSettings:
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise ValueError("BOOKING_MAIL_URL must look like smtp://user:password@host:587?starttls=1")
     query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password else None
+    if not (username or "").isascii() or not (password or "").isascii():
+        raise ValueError("BOOKING_MAIL_URL: SMTP logins here take ASCII user names and passwords only")
     implicit_tls = parts.scheme == "smtps"
     starttls = query.get("starttls", "0").lower() in ("1", "true", "yes", "on")
     default_port = 465 if implicit_tls else 587 if starttls else 25
@@ -58,9 +68,10 @@ def parse_mail_url(url: str) -> SmtpSettings:
         port=parts.port or default_port,
         implicit_tls=implicit_tls,
         starttls=starttls and not implicit_tls,
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
+        username=username,
+        password=password,
         timeout=float(query.get("timeout", "20")),
+        cafile=query.get("cafile") or None,
     )
 
 
@@ -74,6 +85,11 @@ class SmtpTransport:
     def send(self, email: EmailMessage) -> None:
         try:
             self._connection().send_message(email)
+        except (smtplib.SMTPAuthenticationError, smtplib.SMTPNotSupportedError) as error:
+            self.close()
+            raise DeliveryError(
+                f"{type(error).__name__}: {error}", permanent=False, unreachable=True
+            ) from error
         except smtplib.SMTPRecipientsRefused as error:
             self.close()
             codes = [code for code, _ in error.recipients.values()]
@@ -101,13 +117,18 @@ class SmtpTransport:
             self.close()
         s = self.settings
         if s.implicit_tls:
-            smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=ssl.create_default_context())
+            context = ssl.create_default_context(cafile=s.cafile)
+            smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=context)
         else:
             smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+        try:
             if s.starttls:
-                smtp.starttls(context=ssl.create_default_context())
-        if s.username:
-            smtp.login(s.username, s.password or "")
+                smtp.starttls(context=ssl.create_default_context(cafile=s.cafile))
+            if s.username:
+                smtp.login(s.username, s.password or "")
+        except BaseException:
+            smtp.close()
+            raise
         self._smtp = smtp
         return smtp
 

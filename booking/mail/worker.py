@@ -167,6 +167,10 @@ class Worker:
             log.warning("mail %s to %s not sent: %s", email["Message-ID"], email["To"], error.detail)
             self._fail(id_, error.detail, permanent=error.permanent)
             return not error.unreachable
+        except Exception as error:  # a defect or a surprise of the mail library: the mail waits
+            log.exception("sending message %s failed", id_)
+            self._fail(id_, f"sending failed: {type(error).__name__}: {error}", permanent=False)
+            return False
         self._settle(id_, state="sent", sent_at=utcnow(), attempts=OutboxMessage.attempts + 1, last_error="")
         return True
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
+from pathlib import Path
 
 import pytest
 from icalendar import Calendar
@@ -486,3 +488,44 @@ def test_calendar_attachments_carry_the_feeds_uid_and_sequence_in_both_parsers(
     (master,) = [i for i in feed_identities() if i[0].startswith("series-")]
     recurrence_id = datetime.fromisoformat(second["start"]).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     check(mails_so_far()[-1], "CANCEL", [(master[0], recurrence_id, master[2], "CANCELLED")])
+
+
+# --- STARTTLS and AUTH ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def certificate(tmp_path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (openssl), as a private mail relay might use."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"]
+        + ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    return key, cert
+
+
+def test_mail_goes_over_starttls_with_a_login_and_waits_while_the_login_is_refused(
+    app_ctx, client, club, certificate, monkeypatch
+):
+    key, cert = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    room, organization, booker, *_ = club
+    assert book(client, booker, room, organization).status_code == 201
+    monkeypatch.setitem(app_ctx.config, "BOOKING_MAIL_RETRY_SECONDS", 0.01)
+    with SmtpSink(tls_context=context, credentials=("mailer", "s3cret:/@%")) as sink:
+        base = f"smtp://mailer:{{}}@127.0.0.1:{sink.port}?starttls=1&cafile={cert}&timeout=5"
+        wrong = Worker(app_ctx, transport=SmtpTransport(parse_mail_url(base.format("wrong"))))
+        drain(wrong, passes=1)
+        assert sink.received == []
+        assert [(m.state, m.attempts) for m in messages()] == [("pending", 1), ("pending", 0)]  # they wait
+        assert "Authentication" in messages()[0].last_error
+        time.sleep(0.05)
+        right = Worker(app_ctx, transport=SmtpTransport(parse_mail_url(base.format("s3cret%3A%2F%40%25"))))
+        drain(right)
+        right.transport.close()
+    assert len(sink.received) == 2 and [m.state for m in messages()] == ["sent", "sent"]
+    with pytest.raises(ValueError, match="ASCII"):
+        parse_mail_url("smtp://mailer:s%C3%A6cret@127.0.0.1:587?starttls=1")
