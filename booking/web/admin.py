@@ -1,5 +1,6 @@
-"""``/admin``: requests to approve, competing requests with the suggested winner, and new
-organisations to verify with their proposed price category."""
+"""``/admin``: requests to approve, competing requests with the suggested winner, new
+organisations to verify with their proposed price category, and mail that could not be
+delivered."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from flask_babel import ngettext
 from booking.domain.errors import BookingConflict, DomainError, NotAuthenticated, PermissionDenied
 from booking.extensions import db
 from booking.models.types import utcnow
-from booking.services import bookings, browse, organizations
+from booking.services import bookings, browse, notifications, organizations
 from booking.services.access import require_admin
 from booking.services.availability import competing_requests
 from booking.web.common import notify, render, require_login, see_other
@@ -27,6 +28,9 @@ def admin_page():
     pending = [b for b in browse.pending_requests(who, utcnow()) if b.id not in in_groups]
     rooms = browse.rooms_by_id(b.room_id for group in groups for b in group["requests"])
     unverified = list(db.session.execute(organizations.list_organizations(who, verified=False)).scalars())
+    failed_mail = list(
+        db.session.execute(notifications.outbox_messages(who, "failed").limit(FAILED_MAIL_SHOWN)).scalars()
+    )
     return render(
         "admin.html",
         groups=groups,
@@ -34,7 +38,23 @@ def admin_page():
         rooms=rooms,
         unverified=unverified,
         categories=CATEGORIES,
+        failed_mail=failed_mail,
     )
+
+
+FAILED_MAIL_SHOWN = 20  # the newest; all of them: GET /api/v1/outbox?state=failed
+
+
+def retry_mail_submit(message_id: int):
+    """Send an undeliverable mail again (after the address was mended)."""
+    who = require_login()
+    require_admin(who)
+    try:
+        message = notifications.retry_message(who, message_id)
+    except DomainError as error:
+        return _fail(error, _("Could not send mail #%(id)s again", id=message_id))
+    notify(_("The mail to %(address)s will be sent again.", address=message.recipient))
+    return see_other("web.admin_page")
 
 
 def _fail(error: DomainError, what: str):

@@ -44,6 +44,7 @@ URLS = [
     ("/admin/organizations/<int:organization_id>/verify", "verify_submit", admin.verify_submit, ["POST"]),
     ("/admin/organizations/<int:organization_id>/reprice", "reprice_page", admin.reprice_page, ["GET"]),
     ("/admin/organizations/<int:organization_id>/reprice", "reprice_submit", admin.reprice_submit, ["POST"]),
+    ("/admin/outbox/<int:message_id>/retry", "retry_mail_submit", admin.retry_mail_submit, ["POST"]),
     ("/login", "login", account.login_page, ["GET"]),
     ("/login", "login_submit", account.login_submit, ["POST"]),
     ("/logout", "logout_submit", account.logout_submit, ["POST"]),

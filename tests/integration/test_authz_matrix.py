@@ -479,6 +479,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/admin/organizations/<int:organization_id>/verify"): page_admin_only(303),
     ("GET", "/admin/organizations/<int:organization_id>/reprice"): page_admin_only(200),
     ("POST", "/admin/organizations/<int:organization_id>/reprice"): page_admin_only(303),
+    ("POST", "/admin/outbox/<int:message_id>/retry"): page_admin_only(303),
 }
 
 SUCCESS = range(200, 400)

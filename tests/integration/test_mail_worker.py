@@ -27,6 +27,7 @@ from booking.models import OutboxEvent, OutboxMessage, User, janitor_buildings, 
 from booking.models.types import utcnow
 from pricing import OSLO
 from tests.integration import test_feeds, test_races
+from tests.integration import web_helpers as web
 from tests.integration.lifecycle_helpers import call, plain_weekday_between, race
 from tests.integration.test_feeds import org_feed_path
 from tests.integration.test_races import ROOT
@@ -529,3 +530,21 @@ def test_mail_goes_over_starttls_with_a_login_and_waits_while_the_login_is_refus
     assert len(sink.received) == 2 and [m.state for m in messages()] == ["sent", "sent"]
     with pytest.raises(ValueError, match="ASCII"):
         parse_mail_url("smtp://mailer:s%C3%A6cret@127.0.0.1:587?starttls=1")
+
+
+def test_the_admin_page_lists_undeliverable_mail_and_sends_it_again(worker, sink, client, club, make):
+    room, organization, booker, *_ = club
+    sink.refuse.add("styret@koret.test")
+    assert book(client, booker, room, organization).status_code == 201
+    drain(worker)
+    (failed,) = messages("failed")
+    admin = make.admin()
+    web.log_in(client, admin.user)
+    page = web.text(client.get("/admin?lang=en"))
+    assert "E-mail that could not be delivered" in page and "styret@koret.test" in page and "550" in page
+    assert "E-post som ikke kom fram" in web.text(client.get("/admin?lang=nb"))
+    sink.refuse.clear()
+    assert web.post(client, f"/admin/outbox/{failed.id}/retry").status_code == 303
+    drain(worker)
+    assert sink.to("styret@koret.test")[0].message_id == failed.message_id
+    assert "Every e-mail was delivered" in web.text(client.get("/admin?lang=en"))
