@@ -74,5 +74,7 @@ def paginate(query, pagination_parameters) -> list:
     """Run ``query`` for one page and tell flask-smorest the total (X-Pagination header)."""
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     pagination_parameters.item_count = total
+    if pagination_parameters.first_item >= total:
+        return []  # past the end (a page number too large for an SQL OFFSET included)
     page = query.limit(pagination_parameters.page_size).offset(pagination_parameters.first_item)
     return list(db.session.scalars(page))

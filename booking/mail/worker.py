@@ -17,6 +17,9 @@ it again with the same ``Message-ID``, so nothing is lost and a deduplicating se
 it once. Two live workers never hold the same message: the claim is atomic and the lease
 (``BOOKING_MAIL_LEASE_SECONDS``, default 120 s) outlasts the SMTP timeouts of a batch.
 
+A message whose recipient is no longer one by the time it is sent (left the organisation,
+turned the mail off, lost the building or the account) is ``withdrawn``, not sent.
+
 Failures: a 5xx refusal fails the message at once; anything else (server down, timeouts, 4xx)
 is retried after ``BOOKING_MAIL_RETRY_SECONDS`` x 2^(attempts-1), at most an hour apart, until
 ``BOOKING_MAIL_MAX_ATTEMPTS``; then the message is ``failed`` and listed for admins
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import secrets
 import time
 from datetime import datetime, timedelta
@@ -36,7 +40,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from flask import Flask, current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from booking.extensions import begin_write_transaction, db, end_unit_of_work
@@ -44,7 +48,7 @@ from booking.mail.content import Content, Gone, render_content
 from booking.mail.transport import DeliveryError, transport_for
 from booking.models import OutboxEvent, OutboxMessage, janitor_buildings
 from booking.models.types import utcnow
-from booking.services.notifications import recipients
+from booking.services.notifications import is_still_addressed, recipients
 from pricing.weekly import OSLO
 
 log = logging.getLogger("booking.mail")
@@ -79,8 +83,14 @@ class Worker:
         """Work until stopped; with ``once``, until nothing is left to do now."""
         try:
             while not should_stop():
-                with self.app.app_context():
-                    done = self.step()
+                try:
+                    with self.app.app_context():
+                        done = self.step()
+                except Exception:  # the database restarting, a lock timeout: the next pass tries again
+                    if once:
+                        raise
+                    log.exception("a pass of the mail worker failed; trying again")
+                    done = 0
                 if once and not done:
                     return
                 if not done:
@@ -126,14 +136,15 @@ class Worker:
             )
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(BATCH)
-            .with_for_update(skip_locked=True)
         )
+        if not _any(due):
+            return []
         begin_write_transaction()
         lease_until = now + timedelta(seconds=self.config["BOOKING_MAIL_LEASE_SECONDS"])
         ids = (
             db.session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id.in_(due.scalar_subquery()))
+                .where(OutboxMessage.id.in_(due.with_for_update(skip_locked=True).scalar_subquery()))
                 .values(lease_until=lease_until, lease_token=self.token)
                 .returning(OutboxMessage.id),
                 execution_options={"synchronize_session": False},
@@ -147,10 +158,14 @@ class Worker:
     def _deliver(self, id_: int) -> bool:
         """Render and send one claimed message; False when the server could not be reached."""
         message = db.session.get(OutboxMessage, id_)
+        if not is_still_addressed(message.event, message.recipient):
+            # Between the event and now the person left the organisation, turned the mail off,
+            # lost the building or the account: they are no longer told.
+            end_unit_of_work(succeeded=True)
+            self._settle(id_, state="withdrawn", last_error="no longer a recipient of this event")
+            return True
         try:
-            email = build_email(
-                message, render_content(message.event, message), self.config["BOOKING_MAIL_FROM"]
-            )
+            content = render_content(message.event, message)
         except Gone as error:
             end_unit_of_work(succeeded=False)
             self._fail(id_, f"nothing to send: {error}", permanent=True)
@@ -159,6 +174,12 @@ class Worker:
             log.exception("rendering message %s failed", id_)
             end_unit_of_work(succeeded=False)
             self._fail(id_, f"rendering failed: {type(error).__name__}: {error}", permanent=False)
+            return True
+        try:
+            email = build_email(message, content, self.config["BOOKING_MAIL_FROM"])
+        except Exception as error:  # e.g. an address the mail format cannot carry: trying again won't help
+            end_unit_of_work(succeeded=False)
+            self._fail(id_, f"cannot be written as a mail: {type(error).__name__}: {error}", permanent=True)
             return True
         end_unit_of_work(succeeded=True)  # end the read transaction before the network
         try:
@@ -213,18 +234,11 @@ def expand_events(now: datetime | None = None, limit: int = 100) -> int:
     """Turn new events into messages, one per recipient; returns how many events it expanded."""
     now = now or utcnow()
     sender = current_app.config["BOOKING_MAIL_FROM"]
+    new = select(OutboxEvent).where(OutboxEvent.expanded_at.is_(None)).order_by(OutboxEvent.id).limit(limit)
+    if not _any(new):
+        return 0
     begin_write_transaction()
-    events = (
-        db.session.execute(
-            select(OutboxEvent)
-            .where(OutboxEvent.expanded_at.is_(None))
-            .order_by(OutboxEvent.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        .scalars()
-        .all()
-    )
+    events = db.session.execute(new.with_for_update(skip_locked=True)).scalars().all()
     for event in events:
         for recipient in recipients(event):
             db.session.add(
@@ -242,6 +256,14 @@ def expand_events(now: datetime | None = None, limit: int = 100) -> int:
         event.expanded_at = now
     end_unit_of_work(succeeded=True)
     return len(events)
+
+
+def _any(query) -> bool:
+    """Whether ``query`` finds a row, read without taking a lock: an idle worker never takes
+    SQLite's write lock (nor row locks on PostgreSQL) just to find that there is nothing to do."""
+    found = db.session.execute(query.with_only_columns(literal(1)).limit(1)).first() is not None
+    end_unit_of_work(succeeded=True)
+    return found
 
 
 def schedule_day_sheets(day) -> None:
@@ -272,9 +294,9 @@ def build_email(message: OutboxMessage, content: Content, sender: str) -> EmailM
     """The MIME message: text and HTML alternatives, then the attachments. Its Date is the
     event's, so a message sent again is the same message."""
     email = EmailMessage()
-    email["Subject"] = content.subject
+    email["Subject"] = header_text(content.subject)
     email["From"] = sender
-    email["To"] = Address(display_name=message.name or "", addr_spec=message.recipient)
+    email["To"] = Address(display_name=header_text(message.name or ""), addr_spec=message.recipient)
     email["Date"] = format_datetime(message.event.created_at)
     email["Message-ID"] = message.message_id
     email["Auto-Submitted"] = "auto-generated"
@@ -290,4 +312,16 @@ def build_email(message: OutboxMessage, content: Content, sender: str) -> EmailM
             attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename, params=params
         )
     email["Content-Language"] = message.language  # last: making the parts moves Content-* headers
+    email.as_bytes()  # what cannot be written (a non-ASCII local part) fails here, not in a transport
     return email
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def header_text(value: str) -> str:
+    """Text people typed (a title, a name), safe in a header: one line without control
+    characters, and no ``=?`` that could start an encoded word. Python's email package before
+    3.11.10 decodes an encoded word's line break into the header it writes (CVE-2024-6923):
+    a title like ``=?utf-8?q?x=0D=0ABcc:_...?=`` would add headers or end them."""
+    return " ".join(_CONTROL.sub(" ", value).split()).replace("=?", "= ?")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from booking.extensions import db
 from booking.models.types import UTCDateTime, utcnow
 
-MESSAGE_STATES = ("pending", "sent", "failed")
+MESSAGE_STATES = ("pending", "sent", "failed", "withdrawn")
 
 
 class OutboxEvent(db.Model):
@@ -63,7 +63,7 @@ class OutboxMessage(db.Model):
 
     __table_args__ = (
         UniqueConstraint("event_id", "recipient", name="uq_outbox_messages_event_recipient"),
-        CheckConstraint("state IN ('pending', 'sent', 'failed')", name="state_known"),
+        CheckConstraint("state IN ('pending', 'sent', 'failed', 'withdrawn')", name="state_known"),
         CheckConstraint("language IN ('nb', 'en')", name="language_known"),
         Index("ix_outbox_messages_due", "state", "next_attempt_at"),
     )

@@ -12,7 +12,9 @@ class OutboxMessageSchema(Schema):
     recipient = fields.String(metadata={"description": "The e-mail address"})
     language = fields.String(metadata={"description": "nb or en"})
     message_id = fields.String(metadata={"description": "The Message-ID header, the same on every try"})
-    state = fields.String(metadata={"description": "pending, sent or failed"})
+    state = fields.String(
+        metadata={"description": "pending, sent, failed, or withdrawn (no longer a recipient when sent)"}
+    )
     attempts = fields.Integer(metadata={"description": "Tries that failed, or the one that succeeded"})
     last_error = fields.String(metadata={"description": "The mail server's answer to the last failed try"})
     next_attempt_at = LocalDateTime(metadata={"description": "When a pending message is tried next"})
@@ -24,5 +26,5 @@ class OutboxListArgs(Schema):
     state = fields.String(
         load_default="failed",
         validate=validate.OneOf(MESSAGE_STATES),
-        metadata={"description": "pending, sent or failed (the default)"},
+        metadata={"description": "pending, sent, failed (the default) or withdrawn"},
     )

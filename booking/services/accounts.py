@@ -37,7 +37,7 @@ from booking.models.types import utcnow
 from booking.models.user import janitor_buildings, memberships
 from booking.services.access import Actor, require_user
 from booking.services.auth import hash_password
-from booking.services.notifications import emit
+from booking.services.notifications import emit_at_most_every
 
 CONFIRM = "confirm"
 RESET = "reset"
@@ -48,6 +48,9 @@ MAX_PASSWORD_LENGTH = 1024
 # Clocks of app servers and the mail worker differ a little; a token from further ahead is forged
 # or broken.
 CLOCK_SKEW = timedelta(minutes=5)
+# At most one mail with a link per user and kind in this window of the clock, however many
+# clients ask (the rate limit is per client address).
+LINK_MAIL_INTERVAL = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,7 @@ def user_for_link(token: str, purpose: str, *, lock: bool = False) -> User:
 def request_email_confirmation(user: User) -> None:
     """Mail ``user`` a link to confirm the address (nothing when it is confirmed already)."""
     if user.email_confirmed_at is None:
-        emit("email_confirmation", user_id=user.id)
+        emit_at_most_every(LINK_MAIL_INTERVAL, "email_confirmation", f"user-{user.id}", user_id=user.id)
         db.session.flush()
 
 
@@ -160,7 +163,7 @@ def request_password_reset(email: str) -> None:
         select(User).where(User.email == address, User.active.is_(True))
     ).scalar_one_or_none()
     if user is not None:
-        emit("password_reset", user_id=user.id)
+        emit_at_most_every(LINK_MAIL_INTERVAL, "password_reset", f"user-{user.id}", user_id=user.id)
         db.session.flush()
 
 

@@ -38,9 +38,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 
 from booking.domain.errors import NotFound, StateConflict
@@ -79,6 +80,24 @@ def emit(kind: str, **params) -> OutboxEvent:
     event = OutboxEvent(kind=kind, params=_jsonable(params))
     db.session.add(event)
     return event
+
+
+def emit_at_most_every(interval: timedelta, kind: str, subject: str, **params) -> None:
+    """Like :func:`emit`, but at most one such event per ``subject`` and ``interval`` (a
+    window of the clock, by a unique key; a second request in the window writes nothing):
+    links asked for by mail cannot flood a mailbox, however many clients ask."""
+    window = int(utcnow().timestamp() // interval.total_seconds())
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    db.session.execute(
+        dialect.insert(OutboxEvent)
+        .values(
+            kind=kind,
+            params=_jsonable(params),
+            dedupe_key=f"{kind}:{subject}:{window}",
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    )
 
 
 def booking_event(kind: str, bookings: Iterable[Booking], **params) -> list[OutboxEvent]:
@@ -137,6 +156,12 @@ def recipients(event: OutboxEvent) -> list[Recipient]:
         ).scalars()
         return _unique([_user_recipient(user) for user in janitors])
     return _booking_recipients(params["booking_ids"])
+
+
+def is_still_addressed(event: OutboxEvent, address: str) -> bool:
+    """Whether ``address`` is still among the event's recipients (checked again when sending:
+    a message may wait for a retry while people leave, turn the mail off or lose access)."""
+    return any(recipient.address == address for recipient in recipients(event))
 
 
 def _booking_recipients(booking_ids: list[int]) -> list[Recipient]:

@@ -56,7 +56,7 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint("language IN ('nb', 'en')", name=op.f('ck_outbox_messages_language_known')),
-    sa.CheckConstraint("state IN ('pending', 'sent', 'failed')", name=op.f('ck_outbox_messages_state_known')),
+    sa.CheckConstraint("state IN ('pending', 'sent', 'failed', 'withdrawn')", name=op.f('ck_outbox_messages_state_known')),
     sa.ForeignKeyConstraint(['event_id'], ['outbox_events.id'], name=op.f('fk_outbox_messages_event_id_outbox_events'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_outbox_messages_user_id_users'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_messages')),
