@@ -70,8 +70,10 @@ class Gone(Exception):
     """The event's rows no longer exist (nothing sensible to send)."""
 
 
-def render_content(event: OutboxEvent, message: OutboxMessage) -> Content:
+def render_content(event: OutboxEvent, message: OutboxMessage, shared: dict | None = None) -> Content:
     """Render ``event`` for one recipient in ``message.language``, inside an app context.
+    ``shared`` keeps what the mail says in a language (all but the greeting) for the event's
+    other recipients.
 
     Raises :class:`Gone` when a row the event names no longer exists, ``ValueError`` for an
     unknown kind."""
@@ -79,8 +81,13 @@ def render_content(event: OutboxEvent, message: OutboxMessage) -> Content:
     if build is None:
         raise ValueError(f"no mail for events of kind {event.kind!r}")
     language = message.language if message.language in LANGUAGES else DEFAULT_LANGUAGE
+    key = ("content", event.id, language)
     with force_locale(language):
-        mail = build(event, message)
+        mail = shared.get(key) if shared is not None else None
+        if mail is None:
+            mail = build(event, message)
+            if shared is not None:
+                shared[key] = mail
         context = {
             **mail.context,
             "subject": mail.subject,

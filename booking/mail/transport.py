@@ -20,7 +20,6 @@ import os
 import smtplib
 import ssl
 from dataclasses import dataclass
-from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -36,6 +35,17 @@ class DeliveryError(Exception):
         self.detail = detail
         self.permanent = permanent
         self.unreachable = unreachable
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message ready for the wire: its envelope and its bytes (written once, CRLF line ends)."""
+
+    message_id: str
+    sender: str  # the envelope's MAIL FROM: a bare address
+    recipient: str  # the envelope's one RCPT TO
+    data: bytes
+    summary: str  # for the log: to whom, about what
 
 
 @dataclass(frozen=True)
@@ -82,9 +92,9 @@ class SmtpTransport:
         self.settings = settings
         self._smtp: smtplib.SMTP | None = None
 
-    def send(self, email: EmailMessage) -> None:
+    def send(self, outgoing: Outgoing) -> None:
         try:
-            self._connection().send_message(email)
+            self._connection().sendmail(outgoing.sender, [outgoing.recipient], outgoing.data)
         except (smtplib.SMTPAuthenticationError, smtplib.SMTPNotSupportedError) as error:
             self.close()
             raise DeliveryError(
@@ -148,14 +158,14 @@ class FileTransport:
     def __init__(self, folder: str | os.PathLike) -> None:
         self.folder = Path(folder)
 
-    def send(self, email: EmailMessage) -> None:
+    def send(self, outgoing: Outgoing) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        name = "".join(c if c.isalnum() or c in "-._" else "_" for c in email["Message-ID"].strip("<>"))
+        name = "".join(c if c.isalnum() or c in "-._" else "_" for c in outgoing.message_id.strip("<>"))
         path = self.folder / f"{name}.eml"
         temporary = self.folder / f".{name}.tmp"
-        temporary.write_bytes(email.as_bytes())
+        temporary.write_bytes(outgoing.data)
         os.replace(temporary, path)
-        log.info("mail to %s written to %s: %s", email["To"], path, email["Subject"])
+        log.info("mail %s written to %s", outgoing.summary, path)
 
     def close(self) -> None:
         pass

@@ -37,7 +37,8 @@ import time
 from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.policy import SMTP
+from email.utils import format_datetime, parseaddr
 
 from flask import Flask, current_app
 from sqlalchemy import literal, or_, select, update
@@ -45,7 +46,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from booking.extensions import begin_write_transaction, db, end_unit_of_work
 from booking.mail.content import Content, Gone, render_content
-from booking.mail.transport import DeliveryError, transport_for
+from booking.mail.transport import DeliveryError, Outgoing, transport_for
 from booking.models import OutboxEvent, OutboxMessage, janitor_buildings
 from booking.models.types import utcnow
 from booking.services.notifications import is_still_addressed, recipients
@@ -119,8 +120,11 @@ class Worker:
 
     def send_due(self) -> int:
         ids = self._claim()
+        # What all recipients of an event share (who they are, what the mail says in a language)
+        # is read once per pass: the messages of an event are claimed together.
+        shared: dict = {}
         for position, message_id_ in enumerate(ids):
-            if not self._deliver(message_id_):  # the server is unreachable: the rest wait too
+            if not self._deliver(message_id_, shared):  # the server is unreachable: the rest wait too
                 self._release(ids[position + 1 :])
                 break
         return len(ids)
@@ -155,17 +159,17 @@ class Worker:
         end_unit_of_work(succeeded=True)
         return sorted(ids)
 
-    def _deliver(self, id_: int) -> bool:
+    def _deliver(self, id_: int, shared: dict) -> bool:
         """Render and send one claimed message; False when the server could not be reached."""
         message = db.session.get(OutboxMessage, id_)
-        if not is_still_addressed(message.event, message.recipient):
+        if not is_still_addressed(message.event, message.recipient, shared):
             # Between the event and now the person left the organisation, turned the mail off,
             # lost the building or the account: they are no longer told.
             end_unit_of_work(succeeded=True)
             self._settle(id_, state="withdrawn", last_error="no longer a recipient of this event")
             return True
         try:
-            content = render_content(message.event, message)
+            content = render_content(message.event, message, shared)
         except Gone as error:
             end_unit_of_work(succeeded=False)
             self._fail(id_, f"nothing to send: {error}", permanent=True)
@@ -176,16 +180,16 @@ class Worker:
             self._fail(id_, f"rendering failed: {type(error).__name__}: {error}", permanent=False)
             return True
         try:
-            email = build_email(message, content, self.config["BOOKING_MAIL_FROM"])
+            outgoing = build_email(message, content, self.config["BOOKING_MAIL_FROM"])
         except Exception as error:  # e.g. an address the mail format cannot carry: trying again won't help
             end_unit_of_work(succeeded=False)
             self._fail(id_, f"cannot be written as a mail: {type(error).__name__}: {error}", permanent=True)
             return True
         end_unit_of_work(succeeded=True)  # end the read transaction before the network
         try:
-            self.transport.send(email)
+            self.transport.send(outgoing)
         except DeliveryError as error:
-            log.warning("mail %s to %s not sent: %s", email["Message-ID"], email["To"], error.detail)
+            log.warning("mail %s %s not sent: %s", outgoing.message_id, outgoing.summary, error.detail)
             self._fail(id_, error.detail, permanent=error.permanent)
             return not error.unreachable
         except Exception as error:  # a defect or a surprise of the mail library: the mail waits
@@ -290,9 +294,9 @@ def schedule_day_sheets(day) -> None:
     end_unit_of_work(succeeded=True)
 
 
-def build_email(message: OutboxMessage, content: Content, sender: str) -> EmailMessage:
-    """The MIME message: text and HTML alternatives, then the attachments. Its Date is the
-    event's, so a message sent again is the same message."""
+def build_email(message: OutboxMessage, content: Content, sender: str) -> Outgoing:
+    """The MIME message (text and HTML alternatives, then the attachments), written out once.
+    Its Date is the event's, so a message sent again is the same message."""
     email = EmailMessage()
     email["Subject"] = header_text(content.subject)
     email["From"] = sender
@@ -312,8 +316,13 @@ def build_email(message: OutboxMessage, content: Content, sender: str) -> EmailM
             attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename, params=params
         )
     email["Content-Language"] = message.language  # last: making the parts moves Content-* headers
-    email.as_bytes()  # what cannot be written (a non-ASCII local part) fails here, not in a transport
-    return email
+    return Outgoing(
+        message_id=message.message_id,
+        sender=parseaddr(sender)[1] or sender,
+        recipient=message.recipient,
+        data=email.as_bytes(policy=SMTP),  # what cannot be written (a non-ASCII local part) fails here
+        summary=f"to {message.recipient}: {email['Subject']}",
+    )
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")

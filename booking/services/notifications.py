@@ -158,10 +158,17 @@ def recipients(event: OutboxEvent) -> list[Recipient]:
     return _booking_recipients(params["booking_ids"])
 
 
-def is_still_addressed(event: OutboxEvent, address: str) -> bool:
+def is_still_addressed(event: OutboxEvent, address: str, shared: dict | None = None) -> bool:
     """Whether ``address`` is still among the event's recipients (checked again when sending:
-    a message may wait for a retry while people leave, turn the mail off or lose access)."""
-    return any(recipient.address == address for recipient in recipients(event))
+    a message may wait for a retry while people leave, turn the mail off or lose access).
+    ``shared`` keeps the answer for the event's other messages of the same pass."""
+    key = ("recipients", event.id)
+    addresses = shared.get(key) if shared is not None else None
+    if addresses is None:
+        addresses = {recipient.address for recipient in recipients(event)}
+        if shared is not None:
+            shared[key] = addresses
+    return address in addresses
 
 
 def _booking_recipients(booking_ids: list[int]) -> list[Recipient]:

@@ -814,10 +814,10 @@ def test_a_message_that_fails_to_render_does_not_hold_up_the_others(worker, sink
     assert book(client, booker, room, organization).status_code == 201
     real = worker_module.render_content
 
-    def broken_for_the_contact(event, message):
+    def broken_for_the_contact(event, message, shared=None):
         if message.recipient == CONTACT:
             raise RuntimeError("a template defect")
-        return real(event, message)
+        return real(event, message, shared)
 
     monkeypatch.setattr(worker_module, "render_content", broken_for_the_contact)
     drain(worker, passes=1)
