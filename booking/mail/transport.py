@@ -94,7 +94,7 @@ class SmtpTransport:
 
     def send(self, outgoing: Outgoing) -> None:
         try:
-            self._connection().sendmail(outgoing.sender, [outgoing.recipient], outgoing.data)
+            self._send(outgoing)
         except (smtplib.SMTPAuthenticationError, smtplib.SMTPNotSupportedError) as error:
             self.close()
             raise DeliveryError(
@@ -117,14 +117,18 @@ class SmtpTransport:
                 f"{type(error).__name__}: {error}", permanent=False, unreachable=True
             ) from error
 
-    def _connection(self) -> smtplib.SMTP:
+    def _send(self, outgoing: Outgoing) -> None:
+        """Over the open connection; if the server has closed it meanwhile (idle timeout), once
+        more over a new one. No NOOP first: that is a round trip per message."""
         if self._smtp is not None:
             try:
-                if self._smtp.noop()[0] == 250:
-                    return self._smtp
-            except (OSError, smtplib.SMTPException):
-                pass
-            self.close()
+                self._smtp.sendmail(outgoing.sender, [outgoing.recipient], outgoing.data)
+                return
+            except smtplib.SMTPServerDisconnected:
+                self.close()
+        self._connect().sendmail(outgoing.sender, [outgoing.recipient], outgoing.data)
+
+    def _connect(self) -> smtplib.SMTP:
         s = self.settings
         if s.implicit_tls:
             context = ssl.create_default_context(cafile=s.cafile)

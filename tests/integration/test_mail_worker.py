@@ -548,3 +548,15 @@ def test_the_admin_page_lists_undeliverable_mail_and_sends_it_again(worker, sink
     drain(worker)
     assert sink.to("styret@koret.test")[0].message_id == failed.message_id
     assert "Every e-mail was delivered" in web.text(client.get("/admin?lang=en"))
+
+
+def test_a_connection_the_server_closed_meanwhile_is_opened_again(worker, sink, client, club):
+    room, organization, booker, *_ = club
+    assert book(client, booker, room, organization).status_code == 201
+    drain(worker)
+    assert len(sink.received) == 2 and worker.transport._smtp is not None  # kept open for the next
+    sink.stop()  # the server restarts: the kept connection is dead
+    sink.start()
+    assert book(client, booker, room, organization, "10:00", "11:00").status_code == 201
+    drain(worker)
+    assert len(sink.received) == 4 and all(m.state == "sent" and m.attempts == 1 for m in messages())
