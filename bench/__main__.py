@@ -74,6 +74,21 @@ def main(argv: list[str] | None = None) -> None:
     history.add_argument("--force", action="store_true", help="allow a database whose name lacks 'bench'")
     history.add_argument("--no-save", action="store_true", help="print only; leave BENCHMARKS.md as it is")
 
+    mail = sub.add_parser(
+        "mail", help="mail worker (SPEC §12): throughput vs smtplib; delay under create load"
+    )
+    mail.add_argument("--url", default=SMALL_URL)
+    mail.add_argument("--events", type=int, default=200, help="outbox events for the throughput part")
+    mail.add_argument("--workers", type=int, default=4, help="gunicorn workers for the load part")
+    mail.add_argument("--clients", type=int, default=16)
+    mail.add_argument("--seconds", type=float, default=30)
+    mail.add_argument("--conflict-share", type=float, default=0.3)
+    mail.add_argument(
+        "--poll-seconds", type=float, default=None, help="the mail worker's poll interval under load"
+    )
+    mail.add_argument("--drain-seconds", type=float, default=120, help="how long to wait for the last mail")
+    mail.add_argument("--mail-workers", type=int, default=1, help="mail worker processes under load")
+
     sub.add_parser("all", help="conflict, availability, schedule, create and load with the defaults")
 
     args = parser.parse_args(argv)
@@ -139,6 +154,21 @@ def main(argv: list[str] | None = None) -> None:
         )
         if violations:
             sys.exit(1)
+    elif args.command == "mail":
+        from bench.bench_mail import run as run_mail
+
+        run_mail(
+            args.url,
+            events=args.events,
+            workers=args.workers,
+            clients=args.clients,
+            seconds=args.seconds,
+            conflict_share=args.conflict_share,
+            poll_seconds=args.poll_seconds,
+            drain_seconds=args.drain_seconds,
+            mail_workers_under_load=args.mail_workers,
+            command=command,
+        )
     elif args.command == "all":
         for sub_args in (["conflict"], ["availability"], ["schedule"], ["create-cost"], ["create"], ["load"]):
             main(sub_args)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from bench import bench_create, bench_queries, load
+from bench import bench_create, bench_mail, bench_queries, load
 from bench.seed import SIZES, seed
 
 pytestmark = pytest.mark.slow
@@ -88,6 +88,45 @@ def test_load_tool_replays_the_mix_without_server_errors(bench_url):
     assert 0 < figures["requests"] <= 80
     assert figures["errors"] == 0
     assert _bookings(bench_url) == before
+
+
+def _outbox_events(url: str) -> int:
+    from booking.models import OutboxEvent
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        count = conn.execute(select(func.count()).select_from(OutboxEvent)).scalar_one()
+    engine.dispose()
+    return count
+
+
+def test_mail_benchmark_sends_every_message_and_cleans_up(bench_url):
+    bookings, events = _bookings(bench_url), _outbox_events(bench_url)
+    figures = bench_mail.run(
+        bench_url,
+        events=10,
+        mail_processes=(1,),
+        workers=2,
+        clients=2,
+        seconds=1.5,
+        processes=1,
+        poll_seconds=0.2,
+        report=False,
+    )
+    cost = figures["cost"]
+    assert cost["events"] == 10 and cost["messages"] >= 10  # the contact, and the booker if a member
+    assert cost["send_statements"] > 0 and cost["send_cpu_ms"] > 0
+    (batch,) = figures["throughput"]["batches"]
+    baseline = figures["throughput"]["baseline"]
+    assert batch.messages == baseline.messages == cost["messages"]  # the same bytes, resent
+    assert batch.rate > 0 and baseline.rate > 0 and batch.bytes_median > 1000  # text, HTML and .ics
+    delay = figures["delay"]
+    assert 201 in delay["shared"].statuses() and 201 in delay["alone"].statuses()
+    assert set(delay["shared"].statuses()) <= {201, 409}
+    assert delay["messages"] >= delay["created"] > 0 and delay["missing"] == 0 and delay["drained"]
+    assert len(delay["delays"]) == delay["messages"]
+    assert all(0 < seconds < bench_mail.WITHIN for seconds in delay["delays"])
+    assert _bookings(bench_url) == bookings and _outbox_events(bench_url) == events
 
 
 def test_load_goes_to_loopback_only():
