@@ -263,9 +263,9 @@ def test_a_line_break_in_a_name_does_not_stop_the_mail(worker, sink, client):
 @pytest.mark.xfail(
     strict=True,
     raises=AssertionError,
-    reason="registration accepts addresses with non-ASCII characters (marshmallow Email) that the mailer "
-    "cannot send: build_email raises NonASCIILocalPartDefect, taken for a rendering defect and retried "
-    "until failed; the account is never confirmed",
+    reason="SPEC §13: registration accepts addresses with a non-ASCII local part (marshmallow Email) "
+    "that the mailer cannot write (NonASCIILocalPartDefect): the worker fails the message at once, "
+    "and the account is never confirmed",
 )
 @pytest.mark.parametrize("address", ["kåre@example.test", "ø@example.test"])
 def test_an_address_registration_accepts_is_one_the_mailer_can_send_to(worker, sink, client, address):
