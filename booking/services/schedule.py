@@ -28,7 +28,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager, selectinload
 
-from booking.domain.errors import NotFound
+from booking.domain.errors import InvalidInput, NotFound
 from booking.domain.holidays import is_public_holiday
 from booking.domain.timeslots import local_day_bounds, occupied_until
 from booking.extensions import db
@@ -160,6 +160,11 @@ def _rooms(entries: list[ScheduleEntry], day_start: datetime, day_end: datetime)
     return sorted(rooms, key=lambda r: (r.first_unlock, r.room_name, r.room_id))
 
 
+# The days a schedule can be made for: far wider than any booking, and clear of the calendar's
+# edges (year 1, 9999), where a day's bounds and the search around them do not exist.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+
+
 def day_schedule(actor: Actor, building_id: int, day: date) -> DaySchedule:
     """The day schedule of one building, for its janitors and admins (403 for anyone else,
     checked before the building is looked up so a janitor learns nothing of other buildings)."""
@@ -169,6 +174,8 @@ def day_schedule(actor: Actor, building_id: int, day: date) -> DaySchedule:
     ).scalar_one_or_none()
     if building is None:
         raise NotFound(f"There is no building {building_id}.")
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidInput({"date": [f"Choose a date from {FIRST_DAY} to {LAST_DAY}."]})
     day_start, day_end = local_day_bounds(day)
     bookings = (
         db.session.execute(

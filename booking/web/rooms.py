@@ -35,13 +35,23 @@ from booking.web.forms import KIND_NAMES, Form, booking_form, today
 from booking.web.i18n import day, span
 
 
+# The weeks a room page shows: far beyond any booking window, and clear of the calendar's edges
+# (year 1, 9999), where a week's bounds would not exist.
+SHOWN_YEARS = 10
+
+
 def _week_start(args) -> date:
+    """The week asked for (``week`` or the form's ``date``); this week when there is none, it
+    is not a date, or it is more than ``SHOWN_YEARS`` away."""
+    now = today()
     for key in ("week", "date"):
         try:
-            return date.fromisoformat(args.get(key, ""))
+            asked = date.fromisoformat(args.get(key, ""))
         except ValueError:
             continue
-    return today()
+        if abs(asked.year - now.year) <= SHOWN_YEARS:
+            return asked
+    return now
 
 
 def _conflict_outcome(conflict: BookingConflict) -> dict:

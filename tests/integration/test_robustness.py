@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from booking.errors import PROBLEM_JSON
 from booking.extensions import db
 from booking.models import AuditEntry, Booking, Building, Organization, Room, Series, User
+from tests.integration.web_helpers import log_in, post
 
 COUNTED = (Booking, Series, Organization, User, Room, Building, AuditEntry)
 
@@ -387,3 +388,22 @@ def test_bad_bearer_tokens_are_401(client, world):
         "Bearer \u00e6\u00f8\u00e5",
     ):
         assert_refused(client.get("/api/v1/me", headers={"Authorization": value}), 401)
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "9999-12-30", "0001-01-01", "0001-01-02"])
+def test_days_at_the_calendars_edges_in_query_strings_and_forms_are_4xx_or_ignored(client, world, make, day):
+    """SPEC §13: dates at the edges of the calendar in query strings and forms are never a 500.
+    The day sheet and the schedule refuse them (422); the room page shows this week instead."""
+    room, organization, member, _ = world
+    admin = make.admin()
+    schedule = client.get(f"/api/v1/buildings/{room.building_id}/schedule?date={day}", headers=admin.headers)
+    assert "date" in assert_refused(schedule, 422)["errors"]
+    log_in(client, admin.user)
+    assert client.get(f"/janitor/{room.building_id}?date={day}").status_code == 422
+    for path in (f"/rooms/{room.id}?week={day}", f"/rooms/{room.id}?date={day}"):
+        assert client.get(path).status_code == 200, path
+    log_in(client, member.user)
+    form = {"organization_id": organization.id, "title": "x", "date": day, "start": "10:00", "end": "11:00"}
+    for action in ("quote", "book"):
+        answer = post(client, f"/rooms/{room.id}", dict(form, action=action))
+        assert answer.status_code == 422, (action, answer.status_code)
