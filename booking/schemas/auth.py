@@ -1,7 +1,7 @@
 from marshmallow import Schema, fields, validate
 
 from booking.models.user import ROLES
-from booking.schemas.common import Id, Text
+from booking.schemas.common import Id, LocalDateTime, Text
 
 
 class TokenRequestSchema(Schema):
@@ -11,6 +11,13 @@ class TokenRequestSchema(Schema):
 
 class TokenSchema(Schema):
     token = fields.String(required=True, metadata={"description": "Send as 'Authorization: Bearer <token>'"})
+
+
+class TokenInfoSchema(Schema):
+    id = fields.Integer()
+    created_at = LocalDateTime()
+    expires_at = LocalDateTime(allow_none=True, metadata={"description": "Null: does not expire"})
+    current = fields.Boolean(metadata={"description": "The token this request came with"})
 
 
 class OrganizationRefSchema(Schema):

@@ -6,15 +6,15 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import bindparam, literal, select, union_all
+from sqlalchemy import bindparam, literal, select, union_all, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from booking.domain.errors import NotAuthenticated
+from booking.domain.errors import InvalidInput, NotAuthenticated, NotFound
 from booking.extensions import db
 from booking.models import ApiToken, User
 from booking.models.types import utcnow
 from booking.models.user import janitor_buildings, memberships
-from booking.services.access import ANONYMOUS, Actor
+from booking.services.access import ANONYMOUS, Actor, require_user
 
 # A real hash to compare against when the e-mail is unknown, so a login attempt takes as long
 # for an unknown user as for a wrong password (no user enumeration by timing).
@@ -109,4 +109,58 @@ def _actor(user_id: int, role: str, scopes: list[tuple[str, int]]) -> Actor:
         role=role,
         organization_ids=frozenset(ref for kind, ref in scopes if kind == "organization"),
         building_ids=frozenset(ref for kind, ref in scopes if kind == "building"),
+    )
+
+
+# --- revocation (SPEC §13) -------------------------------------------------------------------
+
+
+def list_tokens(actor: Actor, current_hash: str | None = None) -> list[dict]:
+    """The caller's tokens that still work, newest first; no secrets (``current`` marks the
+    one this request came with)."""
+    require_user(actor)
+    now = utcnow()
+    tokens = db.session.execute(
+        select(ApiToken)
+        .where(
+            ApiToken.user_id == actor.user_id,
+            ApiToken.revoked_at.is_(None),
+            (ApiToken.expires_at.is_(None)) | (ApiToken.expires_at > now),
+        )
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    ).scalars()
+    return [
+        {
+            "id": token.id,
+            "created_at": token.created_at,
+            "expires_at": token.expires_at,
+            "current": token.token_hash == current_hash,
+        }
+        for token in tokens
+    ]
+
+
+def revoke_token(actor: Actor, token_id: int) -> None:
+    """Revoke one of the caller's tokens (404 for another user's: it is not theirs to know of).
+    One conditional UPDATE, so two revocations at once both answer as if each did it."""
+    require_user(actor)
+    mine = (ApiToken.id == token_id) & (ApiToken.user_id == actor.user_id)
+    if db.session.execute(select(ApiToken.id).where(mine)).first() is None:
+        raise NotFound(f"You have no token {token_id}.")
+    db.session.execute(
+        update(ApiToken).where(mine, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow()),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def revoke_current_token(actor: Actor, current_hash: str | None) -> None:
+    """Revoke the token this request came with (logging out of an API client)."""
+    require_user(actor)
+    if current_hash is None:
+        raise InvalidInput({"Authorization": ["This request did not come with a bearer token."]})
+    db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.token_hash == current_hash, ApiToken.user_id == actor.user_id)
+        .values(revoked_at=utcnow()),
+        execution_options={"synchronize_session": False},
     )

@@ -34,7 +34,6 @@ from booking.web.common import (
 from booking.web.forms import KIND_NAMES, Form, booking_form, today
 from booking.web.i18n import day, span
 
-
 # The weeks a room page shows: far beyond any booking window, and clear of the calendar's edges
 # (year 1, 9999), where a week's bounds would not exist.
 SHOWN_YEARS = 10

@@ -55,6 +55,7 @@ class World:
     start: datetime
     n: int
     failed_message_id: int
+    admin_token_id: int
 
     def values(self, endpoint: str) -> dict:
         booking_id = (
@@ -69,6 +70,7 @@ class World:
             "organization_id": self.organization.id,
             "series_id": self.series.id,
             "message_id": self.failed_message_id,
+            "token_id": self.admin_token_id,
             "token": _link(self, ACCOUNT_LINKS[endpoint])
             if endpoint in ACCOUNT_LINKS
             else self.janitor_feed_token
@@ -81,9 +83,11 @@ class World:
 def build_world(make) -> World:
     """Two buildings, rooms, two organisations, a user of every role, a confirmed booking, a
     pending request, a weekly series and feed tokens, written in one transaction."""
+    from sqlalchemy import select
+
     from booking.extensions import db
-    from booking.models import OutboxEvent, OutboxMessage
-    from booking.services.auth import issue_token
+    from booking.models import ApiToken, OutboxEvent, OutboxMessage
+    from booking.services.auth import hash_token, issue_token
     from booking.services.buildings import create_building
     from booking.services.organizations import register_organization, update_organization
     from booking.services.rooms import create_room
@@ -186,6 +190,9 @@ def build_world(make) -> World:
     )
     db.session.add(failed)
     db.session.commit()
+    admin_token_id = db.session.scalar(
+        select(ApiToken.id).where(ApiToken.token_hash == hash_token(users["admin"].token))
+    )
     return World(
         building,
         other_building,
@@ -202,6 +209,7 @@ def build_world(make) -> World:
         start,
         n,
         failed.id,
+        admin_token_id,
     )
 
 
@@ -391,6 +399,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/v1/openapi.json"): everyone(200),
     ("GET", "/api/docs"): everyone(200),
     ("POST", "/api/v1/tokens"): everyone(201),
+    ("GET", "/api/v1/tokens"): row(401, 200, 200, 200, 200, 200),
+    ("DELETE", "/api/v1/tokens/current"): row(401, 204, 204, 204, 204, 204),
+    ("DELETE", "/api/v1/tokens/<int:token_id>"): row(401, 404, 404, 404, 404, 204),  # the admin's token
     ("POST", "/api/v1/organizations"): everyone(201),  # self-registration
     ("GET", "/healthz"): everyone(200),
     # API: anyone, the answer does not tell whether the address has an account (SPEC §13)
