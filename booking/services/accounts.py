@@ -291,10 +291,8 @@ def set_booking_mail(actor: Actor, organization_id: int, on: bool) -> Organizati
     organization = db.session.get(Organization, organization_id)
     if organization is None:
         raise NotFound(f"There is no organisation {organization_id}.")
-    mine = (memberships.c.user_id == actor.user_id) & (memberships.c.organization_id == organization_id)
-    if db.session.execute(select(memberships.c.user_id).where(mine)).first() is None:
-        raise PermissionDenied("You are not a member of this organisation.")
-    db.session.execute(update(memberships).where(mine).values(booking_mail=on))
+    mine = memberships.c.organization_id == organization_id
+    _set_own_choice(actor, memberships, mine, booking_mail=on)
     return OrganizationMail(organization.id, organization.name, on)
 
 
@@ -305,8 +303,20 @@ def set_morning_sheet(actor: Actor, building_id: int, on: bool) -> BuildingMail:
     building = db.session.get(Building, building_id)
     if building is None:
         raise NotFound(f"There is no building {building_id}.")
-    mine = (janitor_buildings.c.user_id == actor.user_id) & (janitor_buildings.c.building_id == building_id)
-    if db.session.execute(select(janitor_buildings.c.user_id).where(mine)).first() is None:
-        raise PermissionDenied("This building is not assigned to you.")
-    db.session.execute(update(janitor_buildings).where(mine).values(morning_sheet=on))
+    mine = janitor_buildings.c.building_id == building_id
+    _set_own_choice(actor, janitor_buildings, mine, morning_sheet=on)
     return BuildingMail(building.id, building.name, on)
+
+
+_NOT_YOURS = {
+    "memberships": "You are not a member of this organisation.",
+    "janitor_buildings": "This building is not assigned to you.",
+}
+
+
+def _set_own_choice(actor: Actor, table, row, **choice) -> None:
+    """Set a choice on the caller's own membership or building in one statement; no such row
+    of theirs: 403."""
+    updated = db.session.execute(update(table).where(table.c.user_id == actor.user_id, row).values(**choice))
+    if updated.rowcount == 0:
+        raise PermissionDenied(_NOT_YOURS[table.name])
