@@ -64,4 +64,8 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "BOOKING_MAIL_LEASE_SECONDS": float(env.get("BOOKING_MAIL_LEASE_SECONDS", "120")),
         "BOOKING_MAIL_POLL_SECONDS": float(env.get("BOOKING_MAIL_POLL_SECONDS", "1")),
         "BOOKING_MORNING_SHEET_HOUR": int(env.get("BOOKING_MORNING_SHEET_HOUR", "6")),
+        # The municipality's number in Enhetsregisteret's addresses (SPEC §13): an organisation
+        # whose business address is in it is ``local``. Bærum's since 2024 (3024 in Viken, 0219
+        # before 2020).
+        "BOOKING_MUNICIPALITY_NUMBER": env.get("BOOKING_MUNICIPALITY_NUMBER", "3201"),
     }

@@ -13,8 +13,9 @@ from booking.models.building import Building, Closure
 from booking.models.feed import FeedMarker, FeedToken
 from booking.models.organization import Organization
 from booking.models.outbox import OutboxEvent, OutboxMessage
+from booking.models.registry import RegistryUnit
 from booking.models.room import Room, room_parts, room_units
-from booking.models.user import ApiToken, User, janitor_buildings, memberships
+from booking.models.user import ApiToken, User, WebSession, janitor_buildings, memberships
 
 __all__ = [
     "AuditEntry",
@@ -32,8 +33,10 @@ __all__ = [
     "FeedMarker",
     "FeedToken",
     "Organization",
+    "RegistryUnit",
     "Room",
     "User",
+    "WebSession",
     "janitor_buildings",
     "memberships",
     "room_parts",

@@ -29,6 +29,12 @@ class Organization(db.Model):
     proposed_category: Mapped[str] = mapped_column(String(10))
     price_category: Mapped[str] = mapped_column(String(10))
     verified: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    # Set when an admin rejected the organisation (SPEC §13): it can book nothing; verifying it
+    # later clears it.
+    rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The name the registrant typed, kept when ``name`` is the register's (SPEC §13: the public
+    # name is the registered one; a mismatch is shown to the admin). None when created by an admin.
+    stated_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
