@@ -2,7 +2,7 @@
 
 Databases default to ``BENCH_DATABASE_URL`` (large, about 1,000,000 occurrences) and
 ``BENCH_SMALL_DATABASE_URL`` (about 10,000), both PostgreSQL on 127.0.0.1; ``history`` resets
-``BENCH_HISTORY_DATABASE_URL``.
+``BENCH_HISTORY_DATABASE_URL``, ``registry`` resets ``BENCH_REGISTRY_DATABASE_URL``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ SMALL_URL = os.environ.get(
 # The history benchmark resets its database: one of its own.
 HISTORY_URL = os.environ.get(
     "BENCH_HISTORY_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/booking_bench_history"
+)
+# The register import benchmark resets its database too.
+REGISTRY_URL = os.environ.get(
+    "BENCH_REGISTRY_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/booking_bench_registry"
 )
 
 
@@ -88,6 +92,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     mail.add_argument("--drain-seconds", type=float, default=120, help="how long to wait for the last mail")
     mail.add_argument("--mail-workers", type=int, default=1, help="mail worker processes under load")
+
+    registry = sub.add_parser(
+        "registry", help="import of a synthetic Enhetsregisteret bulk file (SPEC §13) vs parsing it"
+    )
+    registry.add_argument("--url", default=REGISTRY_URL, help="reset and migrated: its own database")
+    registry.add_argument("--units", type=int, default=1_000_000)
+    registry.add_argument("--file", default=None, help="keep the generated file here (reused if there)")
+    registry.add_argument("--force", action="store_true", help="allow a database whose name lacks 'bench'")
+    registry.add_argument("--no-save", action="store_true", help="print only; leave BENCHMARKS.md as it is")
 
     sub.add_parser("all", help="conflict, availability, schedule, create and load with the defaults")
 
@@ -168,6 +181,17 @@ def main(argv: list[str] | None = None) -> None:
             drain_seconds=args.drain_seconds,
             mail_workers_under_load=args.mail_workers,
             command=command,
+        )
+    elif args.command == "registry":
+        from bench.bench_registry import run as run_registry
+
+        run_registry(
+            args.url,
+            units=args.units,
+            file=args.file,
+            force=args.force,
+            command=command,
+            save=not args.no_save,
         )
     elif args.command == "all":
         for sub_args in (["conflict"], ["availability"], ["schedule"], ["create-cost"], ["create"], ["load"]):

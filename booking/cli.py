@@ -58,6 +58,30 @@ def create_user(email, name, role, organization_ids, building_ids, password) -> 
     click.echo(token)
 
 
+@main.group()
+def registry() -> None:
+    """The national register of organisations (Enhetsregisteret, SPEC §13)."""
+
+
+@registry.command("import", short_help="Load the register's bulk file of units (JSON, gzip allowed).")
+@click.argument("file", type=click.File("rb"))
+@with_appcontext
+def registry_import(file) -> None:
+    """Replace the local copy of the register with FILE: Enhetsregisteret's bulk download of all
+    units (JSON, gzip or not; '-' reads standard input). All or nothing: a file that is not the
+    register's changes nothing."""
+    from booking.services.registry_import import RegistryFileError, import_units
+
+    try:
+        with unit_of_work():
+            result = import_units(file)
+    except RegistryFileError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Imported {result.imported} units, skipped {result.skipped}, in {result.seconds:.1f} s.")
+    for example in result.examples:
+        click.echo(f"  skipped: {example}")
+
+
 @main.command()
 @click.option("--once", is_flag=True, help="Send what is due now, then exit (for cron or tests).")
 def worker(once: bool) -> None:

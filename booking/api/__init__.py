@@ -104,6 +104,7 @@ def init_api(app: Flask) -> None:
         organizations,
         outbox,
         pricing,
+        registry,
         rooms,
         schedule,
         tokens,
@@ -143,6 +144,7 @@ def init_api(app: Flask) -> None:
         pricing,
         feeds,
         outbox,
+        registry,
     ):
         api.register_blueprint(module.blp, url_prefix=API_PREFIX + module.PREFIX)
     api.register_blueprint(feed_routes.blp, url_prefix=feed_routes.PREFIX)

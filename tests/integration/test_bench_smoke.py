@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from bench import bench_create, bench_mail, bench_queries, load
+from bench import bench_create, bench_mail, bench_queries, bench_registry, load
 from bench.seed import SIZES, seed
 
 pytestmark = pytest.mark.slow
@@ -127,6 +127,23 @@ def test_mail_benchmark_sends_every_message_and_cleans_up(bench_url):
     assert len(delay["delays"]) == delay["messages"]
     assert all(0 < seconds < bench_mail.WITHIN for seconds in delay["delays"])
     assert _bookings(bench_url) == bookings and _outbox_events(bench_url) == events
+
+
+@pytest.fixture(scope="module")
+def registry_bench_url(database_url, tmp_path_factory):
+    """The register benchmark resets its database: one of its own, beside the seeded one."""
+    if database_url.startswith("sqlite"):
+        return "sqlite:///" + str(tmp_path_factory.mktemp("bench") / "bench_registry_smoke.sqlite")
+    parsed = make_url(database_url)
+    return parsed.set(database=f"{parsed.database}_bench_registry").render_as_string(hide_password=False)
+
+
+def test_registry_benchmark_imports_the_synthetic_file_streaming(registry_bench_url):
+    figures = bench_registry.run(registry_bench_url, units=3_000, malformed_every=1_000, report=False)
+    assert figures["units"] == 3_000 and figures["skipped"] == figures["expected_skipped"] == 3
+    assert figures["imported"] == 2_997 and figures["import_seconds"] > 0 and figures["parse_seconds"] > 0
+    # Each phase measured in a process of its own: the app's modules, not the file, fill it.
+    assert 30 < figures["import_rss_mb"] < figures["idle_rss_mb"] + 100
 
 
 def test_load_goes_to_loopback_only():
