@@ -10,11 +10,10 @@ from sqlalchemy import func, select
 
 from booking.domain.errors import NotAuthenticated, PermissionDenied
 from booking.extensions import db
-from booking.models import User
 from booking.services import audit
 from booking.services.access import ANONYMOUS, Actor, require_user
-from booking.services.auth import actor_for, actor_for_token
-from booking.web.security import CSRF_KEY
+from booking.services.auth import actor_for_session, actor_for_token
+from booking.web.security import CSRF_KEY, LOGIN_KEY, login_secret
 
 CSRF_HEADER = "X-CSRF-Token"
 _ACTOR_KEY = "booking.actor"  # cached per request (not on g, which may outlive a request)
@@ -23,8 +22,12 @@ SECURITY = [{"bearer": []}, {}]  # OpenAPI: bearer token, or anonymous where the
 
 
 def current_actor() -> Actor:
-    """The caller: from a Bearer token (API clients) or the session cookie (web pages).
-    A token that is sent but unknown, expired or revoked is a 401, not anonymous."""
+    """The caller: from a Bearer token (API clients) or the session cookie (web pages), each
+    checked with one statement per request. A token that is sent but unknown, expired or revoked
+    is a 401, not anonymous. A cookie whose server-side session has ended (logout, password
+    reset, deactivation) or expired makes the caller anonymous, and is cleared: the pages then
+    ask to log in and the API's routes for users answer 401, while public pages keep working for
+    a browser that still sends the old cookie."""
     cached = request.environ.get(_ACTOR_KEY)
     if cached is not None:
         return cached
@@ -34,9 +37,12 @@ def current_actor() -> Actor:
         actor = actor_for_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
         if actor is None:
             raise NotAuthenticated("The bearer token is invalid, expired or revoked.")
-    elif session.get("user_id"):
+    elif (secret := login_secret()) is not None:
         _require_csrf_header_for_api_writes()
-        actor = actor_for(db.session.get(User, session["user_id"]))
+        actor = actor_for_session(secret)
+        if actor is None:
+            session.pop(LOGIN_KEY, None)
+            actor = ANONYMOUS
     else:
         actor = ANONYMOUS
     request.environ[_ACTOR_KEY] = actor

@@ -78,3 +78,47 @@ def update_my_building(data, building_id):
 def create_user(data):
     """Create a user (admin)"""
     return users.create_user(current_actor(), data)
+
+
+@blp.route("/users/<int:user_id>/deactivate", methods=["POST"])
+@login_required
+@blp.response(200, UserSchema)
+@blp.alt_response(401, description="Not logged in")
+@blp.alt_response(403, description="Not an admin")
+@blp.alt_response(404, description="No such user")
+@blp.alt_response(409, description="An admin cannot deactivate their own account")
+@blp.doc(security=SECURITY[:1])
+def deactivate_user(user_id: int):
+    """Deactivate a user (admin).
+
+    The user can no longer log in, and every API token and page session of theirs stops working
+    at once. Deactivating a deactivated user answers the same."""
+    return users.deactivate_user(current_actor(), user_id)
+
+
+@blp.route("/users/<int:user_id>/organizations/<int:organization_id>", methods=["DELETE"])
+@login_required
+@blp.response(204)
+@blp.alt_response(401, description="Not logged in")
+@blp.alt_response(403, description="Not an admin")
+@blp.alt_response(404, description="No such user, or the user is not a member of the organisation")
+@blp.doc(security=SECURITY[:1])
+def remove_membership(user_id: int, organization_id: int):
+    """Remove a member from an organisation (admin).
+
+    The member loses access to the organisation's bookings at once."""
+    users.remove_membership(current_actor(), user_id, organization_id)
+
+
+@blp.route("/users/<int:user_id>/buildings/<int:building_id>", methods=["DELETE"])
+@login_required
+@blp.response(204)
+@blp.alt_response(401, description="Not logged in")
+@blp.alt_response(403, description="Not an admin")
+@blp.alt_response(404, description="No such user, or the building is not assigned to the user")
+@blp.doc(security=SECURITY[:1])
+def remove_building(user_id: int, building_id: int):
+    """Take a building from a janitor (admin).
+
+    The janitor loses the building's day schedule and contacts at once."""
+    users.remove_building(current_actor(), user_id, building_id)

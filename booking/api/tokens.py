@@ -13,8 +13,11 @@ blp = Blueprint("tokens", __name__, description="API tokens")
 @blp.arguments(TokenRequestSchema())
 @blp.response(201, TokenSchema)
 @blp.alt_response(401, description="Wrong e-mail or password")
+@blp.alt_response(403, description="The e-mail address is not confirmed yet: follow the link in the mail")
 def create_token(data):
-    """Log in: exchange e-mail and password for a bearer token"""
+    """Log in: exchange e-mail and password for a bearer token.
+
+    A self-registered user gets one only after following the link mailed to the address."""
     token = auth.login(data["email"], data["password"], current_app.config["BOOKING_TOKEN_TTL_DAYS"])
     return {"token": token}
 

@@ -35,6 +35,9 @@ class UserSchema(Schema):
     email = fields.Email()
     name = fields.String()
     role = fields.String()
+    active = fields.Boolean(
+        dump_only=True, metadata={"description": "False once an admin has deactivated the user"}
+    )
     organizations = fields.List(fields.Nested(OrganizationRefSchema))
     buildings = fields.List(fields.Nested(BuildingRefSchema))
 

@@ -268,6 +268,18 @@ def init_audit(app) -> None:
     app.teardown_request(lambda error: clear_acting())
 
 
+def record(action: str, table: str, entity_id: str, before: dict | None, after: dict | None) -> None:
+    """Log a change the hook cannot see, in its format: a statement on a table without a mapped
+    class (removing a membership or a janitor's building is a DELETE on ``memberships`` or
+    ``janitor_buildings``, whose row count decides the answer)."""
+
+    def shown(values: dict | None) -> dict | None:
+        return None if values is None else {key: _shown(key, value) for key, value in values.items()}
+
+    entry = _entry(_current_acting(), utcnow(), action, table, entity_id, shown(before), shown(after))
+    db.session.connection().execute(_INSERT_ENTRIES, [entry])
+
+
 # --- reading ---------------------------------------------------------------------------------
 
 

@@ -1,13 +1,25 @@
+"""User accounts for admins: creating users, deactivating them, and removing a membership or a
+janitor's building (SPEC §2, §13).
+
+Deactivating a user ends everything the user could act with, in the one transaction: the flag,
+every API token and every page session; since each request reads the actor afresh, the
+user's next request is refused. Removing a membership or a building is one conditional DELETE
+whose row count decides the answer (two removals at once: one 204, one 404); the member or
+janitor loses the access with their next request. Both changes are in the audit log.
+"""
+
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
-from booking.domain.errors import InvalidInput, StateConflict
+from booking.domain.errors import InvalidInput, NotAuthenticated, NotFound, StateConflict
 from booking.extensions import db
 from booking.models import Building, Organization, User
 from booking.models.types import utcnow
+from booking.models.user import janitor_buildings, memberships
+from booking.services import audit
 from booking.services.access import Actor, require_admin
-from booking.services.auth import hash_password
+from booking.services.auth import end_all_credentials, hash_password
 
 
 def _load_all(model, ids: list[int], field: str) -> list:
@@ -52,3 +64,64 @@ def add_user(data: dict, *, email_confirmed: bool = True) -> User:
     db.session.add(user)
     db.session.flush()
     return user
+
+
+def deactivate_user(actor: Actor, user_id: int) -> User:
+    """Deactivate a user (admin): ``active`` turns false, every API token is revoked and every
+    page session ended, at once. Again is harmless and answers the same.
+
+    An admin cannot deactivate themselves (409), so someone is left to undo a mistake. The rows
+    of the caller and the user are locked in id order first: two admins deactivating each other
+    at once take turns, and the second finds itself deactivated (401) instead of leaving nobody
+    to administer the service. A login at the same moment either finishes first, and its new
+    token or session is ended here, or waits and is refused (``auth.authenticate_password``)."""
+    require_admin(actor)
+    if user_id == actor.user_id:
+        raise StateConflict("You cannot deactivate your own account; another admin can.")
+    locked = {
+        user.id: user
+        for user in db.session.execute(
+            select(User)
+            .where(User.id.in_([actor.user_id, user_id]))
+            .order_by(User.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalars()
+    }
+    if actor.user_id in locked and not locked[actor.user_id].active:
+        raise NotAuthenticated("Your account has been deactivated.")
+    user = locked.get(user_id)
+    if user is None:
+        raise NotFound(f"There is no user {user_id}.")
+    db.session.execute(update(User).where(User.id == user_id, User.active.is_(True)).values(active=False))
+    end_all_credentials(user_id)
+    return user
+
+
+def remove_membership(actor: Actor, user_id: int, organization_id: int) -> None:
+    """Remove a member from an organisation (admin); 404 when the user is not a member of it."""
+    require_admin(actor)
+    _remove(memberships, memberships.c.organization_id, user_id, organization_id, "a member of organisation")
+
+
+def remove_building(actor: Actor, user_id: int, building_id: int) -> None:
+    """Take a building from a janitor (admin); 404 when it is not assigned to the user."""
+    require_admin(actor)
+    _remove(
+        janitor_buildings, janitor_buildings.c.building_id, user_id, building_id, "the janitor of building"
+    )
+
+
+def _remove(table, column, user_id: int, ref: int, what: str) -> None:
+    """One conditional DELETE of the row (user, ref); its rows say whether there was one. Logged
+    here, as the audit hook only sees mapped classes."""
+    removed = (
+        db.session.execute(delete(table).where(table.c.user_id == user_id, column == ref).returning(*table.c))
+        .mappings()
+        .all()
+    )
+    if not removed:
+        if db.session.get(User, user_id) is None:
+            raise NotFound(f"There is no user {user_id}.")
+        raise NotFound(f"User {user_id} is not {what} {ref}.")
+    audit.record("delete", table.name, f"{user_id}/{ref}", dict(removed[0]), None)

@@ -27,7 +27,9 @@ from booking.feeds import service as feed_service
 from booking.services.access import Actor
 from booking.services.auth import actor_for
 from booking.services.bookings import BookingRequest, create_booking
+from booking.web.security import LOGIN_KEY
 from pricing import DEFAULT_PRICE_LIST
+from tests.integration.web_helpers import session_secret
 
 ROLES = ("anonymous", "member_own", "member_other", "janitor_own", "janitor_other", "admin")
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
@@ -71,6 +73,7 @@ class World:
             "series_id": self.series.id,
             "message_id": self.failed_message_id,
             "token_id": self.admin_token_id,
+            "user_id": self.users["janitor_own" if endpoint == "users.remove_building" else "member_own"].user.id,
             "token": _link(self, ACCOUNT_LINKS[endpoint])
             if endpoint in ACCOUNT_LINKS
             else self.janitor_feed_token
@@ -343,7 +346,7 @@ def call(client, rule, method: str, role: str, w: World, make):
         session.clear()
         session["csrf_token"] = "matrix-csrf"
         if role != "anonymous" and is_page:
-            session["user_id"] = w.users[role].user.id
+            session[LOGIN_KEY] = session_secret(client.application, w.users[role].user)
     if is_page and method == "POST":
         return client.open(path, method=method, data={**body, "csrf_token": "matrix-csrf"}, headers=headers)
     if method in ("POST", "PATCH", "PUT"):
@@ -423,6 +426,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("PATCH", "/api/v1/organizations/<int:organization_id>"): admin_only(200),
     ("POST", "/api/v1/organizations/<int:organization_id>/reprice"): admin_only(200),
     ("POST", "/api/v1/users"): admin_only(201),
+    ("POST", "/api/v1/users/<int:user_id>/deactivate"): admin_only(200),
+    ("DELETE", "/api/v1/users/<int:user_id>/organizations/<int:organization_id>"): admin_only(204),
+    ("DELETE", "/api/v1/users/<int:user_id>/buildings/<int:building_id>"): admin_only(204),
     ("POST", "/api/v1/price-lists"): admin_only(201),
     ("GET", "/api/v1/invoices"): admin_only(200),
     ("GET", "/api/v1/conflicts"): admin_only(200),

@@ -6,6 +6,9 @@ import re
 from datetime import date, datetime, timedelta
 
 from booking.domain.holidays import holiday_dates
+from booking.extensions import db
+from booking.services.auth import start_session
+from booking.web.security import LOGIN_KEY
 from pricing.weekly import OSLO
 
 TOKEN = "test-csrf-token"
@@ -28,10 +31,18 @@ def clear_weekday(weekday: int, weeks: int = 1, from_days: int = 21) -> date:
 
 
 def log_in(client, user) -> None:
-    """Log ``user`` in as the login form does (session cookie) and set a known CSRF token."""
+    """Log ``user`` in as the login form does (a server-side session whose secret the cookie
+    holds) and set a known CSRF token."""
     with client.session_transaction() as session:
-        session["user_id"] = user.id
+        session[LOGIN_KEY] = session_secret(client.application, user)
         session["csrf_token"] = TOKEN
+
+
+def session_secret(app, user) -> str:
+    """The secret of a new server-side page session of ``user`` (committed)."""
+    secret = start_session(user.id, app.permanent_session_lifetime)
+    db.session.commit()
+    return secret
 
 
 def with_csrf(client) -> None:
