@@ -71,7 +71,10 @@ def problem(status: int, title: str, detail: str, slug: str | None = None, heade
     }
     body.update({k: v for k, v in extra.items() if v is not None})
     payload = stdlib_json.dumps(body, default=_json_default, ensure_ascii=False)
-    return Response(payload, status=status, mimetype=PROBLEM_JSON, headers=headers)
+    # An answer that quotes the client (a field name, a value) may hold what UTF-8 cannot (an
+    # unpaired surrogate from a JSON escape): written back as the same escape, still valid JSON.
+    data = payload.encode("utf-8", "backslashreplace")
+    return Response(data, status=status, mimetype=PROBLEM_JSON, headers=headers)
 
 
 def _json_default(value):

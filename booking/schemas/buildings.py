@@ -1,11 +1,11 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from booking.schemas.common import PartialMixin, Text, Windows
+from booking.schemas.common import LocalDate, PartialMixin, Text, Windows
 
 
 class ClosureSchema(Schema):
-    start_date = fields.Date(required=True)
-    end_date = fields.Date(required=True)
+    start_date = LocalDate(required=True)
+    end_date = LocalDate(required=True)
     reason = Text(500, load_default="")
 
     @validates_schema

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -24,6 +24,26 @@ def Text(maximum: int, minimum: int = 0, **kwargs) -> fields.String:  # noqa: N8
     return fields.String(validate=validate.Length(min=minimum, max=maximum), **kwargs)
 
 
+# The years a date or an instant sent by a client may lie in: wider than any booking window, and
+# far from the calendar's edges (years 1 and 9999), where a day's bounds, a week around it or a
+# conversion to UTC would not exist (an OverflowError deep in a service, not a 422 at the edge).
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+def _check_year(value: date) -> None:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValidationError(f"Dates must be between the years {FIRST_YEAR} and {LAST_YEAR}.")
+
+
+class LocalDate(fields.Date):
+    """A local date, YYYY-MM-DD, in the years every instant of the service lies in."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> date:
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        _check_year(parsed)
+        return parsed
+
+
 class LocalDateTime(fields.DateTime):
     """ISO 8601 in and out. Input with an offset is taken as given; a naive value means
     Europe/Oslo local time. Output is Europe/Oslo local time with its offset."""
@@ -35,8 +55,7 @@ class LocalDateTime(fields.DateTime):
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
         except ValueError as error:
             raise ValidationError("Not a valid ISO 8601 date-time.") from error
-        if parsed.year < 2000 or parsed.year > 2100:
-            raise ValidationError("Dates must be between the years 2000 and 2100.")
+        _check_year(parsed)
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=OSLO)
         return parsed.astimezone(UTC)

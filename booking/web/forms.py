@@ -69,7 +69,9 @@ class Form:
         if not value.isascii() or not value.isdigit():
             self.error(name, _("Please enter a whole number."))
             return default
-        number = int(value)
+        # More digits than the maximum has is out of range: not converted (Python refuses to
+        # convert more than 4300 digits, and has no need to try).
+        number = int(value) if len(value.lstrip("0")) <= len(str(maximum)) else maximum + 1
         if not minimum <= number <= maximum:
             self.error(name, _("Please enter a number from %(min)s to %(max)s.", min=minimum, max=maximum))
             return default

@@ -126,7 +126,9 @@ def _initial_form(args) -> Form:
             begin = time.fromisoformat(form.values["start"])
         except ValueError:
             begin = time(18)
-        minutes = begin.hour * 60 + begin.minute + (int(length) if length.isdigit() else 120)
+        # Minutes as ASCII digits; four are plenty (the end is capped to the day below).
+        is_length = length.isascii() and length.isdigit() and len(length) <= 4
+        minutes = begin.hour * 60 + begin.minute + (int(length) if is_length else 120)
         minutes = min(minutes, 24 * 60 - 1)  # the form books within one day
         form.values["end"] = f"{minutes // 60:02d}:{minutes % 60:02d}"
     form.values["repeat"] = "weekly" if args.get("repeat") == "weekly" else "once"

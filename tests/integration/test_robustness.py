@@ -407,3 +407,82 @@ def test_days_at_the_calendars_edges_in_query_strings_and_forms_are_4xx_or_ignor
     for action in ("quote", "book"):
         answer = post(client, f"/rooms/{room.id}", dict(form, action=action))
         assert answer.status_code == 422, (action, answer.status_code)
+
+
+@pytest.mark.parametrize(
+    "method, path, field",
+    [
+        ("post", "/api/v1/bookings", "title"),
+        ("post", "/api/v1/organizations", "name"),
+        ("post", "/api/v1/rooms", "name"),
+        ("post", "/api/v1/users", "name"),
+        ("patch", "/api/v1/bookings/{booking}", "title"),
+        ("patch", "/api/v1/buildings/{building}", "name"),
+        ("post", "/api/v1/tokens", "password"),
+    ],
+)
+def test_the_lone_surrogates_of_the_issue_are_422_naming_the_field(client, world, make, method, path, field):
+    """The routes where ``{"title": "a\\ud800"}`` was a 500 (issue 13)."""
+    room, _, member, booking = world
+    admin = make.user("admin", password=None)
+    created = client.post("/api/v1/bookings", json=booking, headers=member.headers).get_json()
+    url = path.format(booking=created["id"], building=room.building_id)
+    raw = json.dumps({field: "TEXT", "email": "x@example.test"}).replace('"TEXT"', '"a\\ud800"')
+    answer = getattr(client, method)(url, data=raw, content_type="application/json", headers=admin.headers)
+    assert assert_refused(answer, 422)["errors"][field] == ["Unpaired surrogate characters are not allowed."]
+
+
+def test_a_surrogate_in_a_key_is_named_escaped_in_valid_utf8(client, world, unchanged):
+    """The field path names the key the client sent; the answer must still be UTF-8."""
+    _, _, member, _ = world
+    unchanged()
+    raw = '{"\\ud800": "x", "recurrence": {"\\udfff": 1}}'
+    answer = client.post(
+        "/api/v1/bookings", data=raw, content_type="application/json", headers=member.headers
+    )
+    body = assert_refused(answer, 422)
+    assert set(body["errors"]) == {"_body", "recurrence"}
+    answer.get_data().decode("utf-8")  # strict: no surrogate written out
+
+
+@pytest.mark.parametrize("span", [("2027-01-01", "9999-12-31"), ("0001-01-01", "2027-01-01")])
+def test_closures_at_the_calendars_edges_are_422(client, world, make, unchanged, span):
+    room, *_ = world
+    admin = make.user("admin", password=None)
+    unchanged()
+    closures = [{"start_date": span[0], "end_date": span[1]}]
+    for method, path, body in (
+        ("patch", f"/api/v1/buildings/{room.building_id}", {"closures": closures}),
+        ("post", "/api/v1/buildings", {"name": "Edge", "closures": closures}),
+    ):
+        answer = getattr(client, method)(path, json=body, headers=admin.headers)
+        errors = assert_refused(answer, 422)["errors"]
+        assert any(key.startswith("closures.0.") for key in errors), errors
+
+
+def test_nul_in_a_header_is_422_and_in_a_path_404(client, world, unchanged):
+    """An ``Idempotency-Key`` is stored: PostgreSQL refused its NUL with a 500."""
+    _, _, member, booking = world
+    unchanged()
+    answer = client.post(
+        "/api/v1/bookings", json=booking, headers={**member.headers, "Idempotency-Key": "a\x00b"}
+    )
+    assert assert_refused(answer, 422)["errors"] == {"Idempotency-Key": ["NUL characters are not allowed."]}
+    assert_refused(client.get("/api/v1/registry/97476%0067", headers=member.headers), 404)
+
+
+def test_integers_longer_than_python_converts(client, world):
+    """Python converts at most 4300 digits to an int: a longer number is bad input, not a 500."""
+    room, organization, member, booking = world
+    digits = "9" * 5000
+    raw = json.dumps({**booking, "attendees": 0}).replace('"attendees": 0', f'"attendees": {digits}')
+    answer = client.post(
+        "/api/v1/bookings", data=raw, content_type="application/json", headers=member.headers
+    )
+    assert "digits" in assert_refused(answer, 400)["detail"]
+    day = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
+    assert client.get(f"/?date={day}&capacity={digits}").status_code == 422
+    assert client.get(f"/rooms/{room.id}?length={digits}").status_code == 200
+    log_in(client, member.user)
+    form = {"organization_id": organization.id, "title": "x", "date": day, "start": "10:00", "end": "11:00"}
+    assert post(client, f"/rooms/{room.id}", dict(form, action="quote", attendees=digits)).status_code == 422
