@@ -39,7 +39,7 @@ def request_password_reset(data):
 def reset_password(data):
     """Choose a new password with the token of a reset link.
 
-    The link then stops working, and the user's API tokens are revoked."""
+    The link then stops working, and the user's API tokens and page sessions end."""
     accounts.reset_password(data["token"], data["password"])
 
 
