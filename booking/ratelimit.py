@@ -25,6 +25,11 @@ LIMITED_ENDPOINTS = {
     # Asking for a password reset link probes accounts as logging in does: the same budget.
     "accounts.request_password_reset": "BOOKING_RATELIMIT_LOGIN",
     "web.password_reset_submit": "BOOKING_RATELIMIT_LOGIN",
+    # Registering mails whatever address is typed in and probes what is registered as logging in
+    # probes accounts (SPEC §13): the same budget. A logged-in member registering another
+    # organisation spends it too.
+    "organizations.register_organization": "BOOKING_RATELIMIT_LOGIN",
+    "web.register_submit": "BOOKING_RATELIMIT_LOGIN",
 }
 LOGIN_SCOPE = "login"  # one shared budget for both login doors
 

@@ -1,9 +1,10 @@
-"""Quotes (anyone), price lists (read: anyone; add: admin) and monthly invoices (admin)."""
+"""Quotes (anyone for a category; members and admins for an organisation), price lists (read:
+anyone; add: admin) and monthly invoices (admin)."""
 
 from flask import Response, request
 from flask_smorest import Blueprint
 
-from booking.api.context import PAGINATION, current_actor, login_required, paginate
+from booking.api.context import PAGINATION, SECURITY, current_actor, login_required, paginate
 from booking.models.types import utcnow
 from booking.schemas.pricing import (
     InvoiceArgs,
@@ -25,16 +26,24 @@ CSV = "text/csv"
 @blp.arguments(QuoteRequestSchema())
 @blp.response(200, PriceQuoteSchema)
 @blp.alt_response(
-    422, description="Invalid input: unknown room or organisation, bad times or rule, no price list in force"
+    401, description="`organization_id` without logging in (or a bearer token that is not valid)"
 )
+@blp.alt_response(403, description="`organization_id` of an organisation the caller is not a member of")
+@blp.alt_response(
+    422,
+    description="Invalid input: neither or both of `category` and `organization_id`, unknown room or "
+    "organisation, bad times or rule, no price list in force",
+)
+@blp.doc(security=SECURITY)
 def create_quote(data):
-    """Price a slot or a series before booking (anyone, no login needed).
+    """Price a slot or a series before booking.
 
-    With `organization_id` the organisation's category is used (`full` until it is verified);
-    otherwise `category`, default `full`. Each occurrence is priced by the price list version in
+    Give exactly one of `category` (free, reduced or full: anyone, no login needed) and
+    `organization_id` (the organisation's category, `full` until it is verified: its members and
+    admins only, logged in; SPEC §13). Each occurrence is priced by the price list version in
     force on its local start date; a booking made with the same input keeps this quote as its
     snapshot. A quote does not check opening hours or conflicts: use `dry_run` on POST /bookings."""
-    return pricing.quote_request(data)
+    return pricing.quote_request(current_actor(), data)
 
 
 def _price_list_view(price_list: PriceList, in_force: str | None) -> dict:

@@ -31,6 +31,7 @@ import hashlib
 import hmac
 import secrets
 from collections import Counter, defaultdict, namedtuple
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -388,16 +389,23 @@ def feed_components(feed: Feed) -> tuple[list[FeedEvent], list[FeedSeries]]:
         )
 
     # Series with a visible occurrence in the window are loaded whole (every status, all dates):
-    # EXDATEs, SEQUENCE and LAST-MODIFIED depend on all their occurrences.
+    # EXDATEs, SEQUENCE and LAST-MODIFIED depend on all their occurrences. An occurrence moved to
+    # a room outside the feed (another building) is loaded but not shown: a janitor's feed tells
+    # only the assigned buildings' bookings and contacts, a room's only that room's.
     other = aliased(Booking)
     shown_series = select(other.series_id).where(*visible_in_window(other), other.series_id.is_not(None))
-    query = select(*_COLUMNS).where(
+    query = select(*_COLUMNS, _in_feed(feed, Booking).label("in_feed")).where(
         or_(
             Booking.series_id.in_(shown_series),
             and_(Booking.series_id.is_(None), *visible_in_window(Booking)),
         )
     )
-    rows = [_BookingRow._make(row) for row in db.session.execute(query)]  # plain tuples: fast fields
+    rows, elsewhere = [], set()
+    for *columns, in_feed in db.session.execute(query):
+        row = _BookingRow._make(columns)  # plain tuples: fast fields
+        rows.append(row)
+        if not in_feed:
+            elsewhere.add(row.id)
     looks = _Looks(feed, rows)
     singles: list[FeedEvent] = []
     by_series: dict[int, list] = defaultdict(list)
@@ -415,7 +423,7 @@ def feed_components(feed: Feed) -> tuple[list[FeedEvent], list[FeedSeries]]:
     ).all()
     series = []
     for series_row in series_rows:
-        item, strays = _series(series_row, by_series[series_row.id], statuses, looks)
+        item, strays = _series(series_row, by_series[series_row.id], statuses, looks, elsewhere)
         singles.extend(strays)
         if item is not None:
             series.append(item)
@@ -557,12 +565,13 @@ def _instances(series_row, occurrences) -> dict[datetime, datetime]:
 
 
 def _series(
-    series_row, occurrences: list, statuses, looks: _Looks
+    series_row, occurrences: list, statuses, looks: _Looks, elsewhere: Collection[int] = ()
 ) -> tuple[FeedSeries | None, list[FeedEvent]]:
     """One series as a master with EXDATEs and overrides; occurrences that stand for no instance
-    of the rule (which the service never makes) are returned as single events."""
+    of the rule (which the service never makes) are returned as single events. Occurrences in
+    ``elsewhere`` (by id: outside the feed's rooms) are not shown: their dates are EXDATEs."""
     instances = _instances(series_row, occurrences)
-    visible = [o for o in occurrences if o.status in statuses]
+    visible = [o for o in occurrences if o.status in statuses and o.id not in elsewhere]
     strays = [_event(o, booking_uid(o.id), looks(o)) for o in visible if o.original_start not in instances]
     members = sorted(
         (o for o in visible if o.original_start in instances), key=lambda o: (o.original_start, o.id)

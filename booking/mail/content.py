@@ -411,6 +411,77 @@ def _organization_verified(event: OutboxEvent, message: OutboxMessage) -> _Mail:
     return _Mail(subject, context)
 
 
+@dataclass(frozen=True)
+class RejectedRequest:
+    """One request a rejection of its organisation rejected: a single booking, or a series told
+    by its first date and its number of dates."""
+
+    title: str
+    when: str
+    dates: int
+
+
+def _organization_rejected(event: OutboxEvent, message: OutboxMessage) -> _Mail:
+    params = event.params or {}
+    organization_id = params.get("organization_id")
+    organization = db.session.get(Organization, organization_id) if organization_id is not None else None
+    if organization is None:
+        raise Gone(f"{event.kind} {event.id}: the organisation is gone")
+    booking_ids = [int(i) for i in params.get("booking_ids") or ()]
+    rows = (
+        db.session.execute(
+            select(Booking.id, Booking.series_id, Booking.title, Booking.start, Booking.end)
+            .where(Booking.id.in_(booking_ids))
+            .order_by(Booking.start, Booking.id)
+        ).all()
+        if booking_ids
+        else []
+    )
+    requests: dict[int, list] = {}  # one per single booking or series, by its first date
+    for row in rows:
+        requests.setdefault(row.series_id or -row.id, []).append(row)
+    context = {
+        "organization": organization.name,
+        "requests": [
+            RejectedRequest(group[0].title, when(group[0].start, group[0].end), len(group))
+            for group in requests.values()
+        ],
+        "my_url": public_url("web.my_page"),
+    }
+    subject = _("The registration of %(name)s is rejected", name=_one_line(organization.name))
+    return _Mail(subject, context)
+
+
+def _registration_attempt(event: OutboxEvent, message: OutboxMessage) -> _Mail:
+    """A registration that registered nothing (SPEC §13): the address typed in is told why,
+    as the answer to the registrant does not say. Only our own words, the number and the
+    registered organisation's public name: the rest of what was typed is anyone's."""
+    params = event.params or {}
+    reasons = [reason for reason in params.get("reasons") or () if reason in _ATTEMPT_REASONS]
+    if not reasons:
+        raise Gone(f"{event.kind} {event.id}: no reason")
+    org_number = str(params.get("org_number") or "")
+    registered = (
+        db.session.scalar(select(Organization.name).where(Organization.org_number == org_number))
+        if "org_number_taken" in reasons
+        else None
+    )
+    address = params.get("email") or message.recipient
+    context = {
+        "reasons": reasons,
+        "email": address,
+        "org_number": org_number,
+        "registered_name": registered or "",
+        # the pages fill the address in
+        "login_url": public_url("web.login", email=address),
+        "reset_url": public_url("web.password_reset_page", email=address),
+    }
+    return _Mail(_("Your registration was not completed"), context)
+
+
+_ATTEMPT_REASONS = ("email_taken", "org_number_taken")
+
+
 # --- the janitors' day sheet -------------------------------------------------------------------
 
 
@@ -461,5 +532,7 @@ _KINDS: dict[str, Callable[[OutboxEvent, OutboxMessage], _Mail]] = {
     ),
     **dict.fromkeys(_SUBJECTS, _booking_mail),
     "organization_verified": _organization_verified,
+    "organization_rejected": _organization_rejected,
     "day_sheet": _day_sheet,
+    "registration_attempt": _registration_attempt,
 }

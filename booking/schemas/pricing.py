@@ -16,13 +16,16 @@ class QuoteRequestSchema(Schema):
     room_id = Id(required=True)
     organization_id = Id(
         allow_none=True,
-        metadata={"description": "Price with this organisation's category (`full` until it is verified)"},
+        metadata={
+            "description": "Price with this organisation's category (`full` until it is verified): "
+            "logged-in members of it and admins only; not together with category"
+        },
     )
     category = fields.String(
         validate=validate.OneOf(CATEGORIES),
         metadata={
-            "description": "Without organization_id: the category to price (default `full`); "
-            "not together with organization_id"
+            "description": "The category to price (anyone); required unless organization_id is given, "
+            "not together with it"
         },
     )
     start = LocalDateTime(required=True)

@@ -14,9 +14,9 @@ Links in mails carry signed tokens that are not stored. A token is an itsdangero
   it stops working if the address changes (confirming twice is harmless and answers the same).
 
 Decisions: following a reset link proves the address too, so a reset confirms an unconfirmed
-address. A reset revokes the user's API tokens (the pages' sessions are signed cookies that the
-server cannot end; see the README). Asking for a reset answers the same whether or not the
-address has an account, and writes the outbox event only when it has.
+address. A reset revokes the user's API tokens and ends every page session started before it
+(someone who learnt the old password is logged out everywhere). Asking for a reset answers the
+same whether or not the address has an account, and writes the outbox event only when it has.
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ from sqlalchemy import select, update
 
 from booking.domain.errors import InvalidInput, InvalidLink, NotFound, PermissionDenied
 from booking.extensions import db
-from booking.models import ApiToken, Building, Organization, User
+from booking.models import Building, Organization, User
 from booking.models.types import utcnow
 from booking.models.user import janitor_buildings, memberships
 from booking.services.access import Actor, require_user
-from booking.services.auth import hash_password
+from booking.services.auth import end_all_credentials, hash_password
 from booking.services.notifications import emit_at_most_every
 
 CONFIRM = "confirm"
@@ -175,18 +175,14 @@ def check_password(password: str, field: str = "password") -> None:
 
 def reset_password(token: str, password: str) -> User:
     """Set a new password with a reset link; the link (and any other reset link sent before)
-    stops working, the user's API tokens are revoked, and the address counts as confirmed."""
+    stops working, the user's API tokens are revoked and page sessions ended, and the address
+    counts as confirmed."""
     check_password(password)
     user = user_for_link(token, RESET, lock=True)
-    now = utcnow()
     user.password_hash = hash_password(password)
     if user.email_confirmed_at is None:
-        user.email_confirmed_at = now
-    db.session.execute(
-        update(ApiToken)
-        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+        user.email_confirmed_at = utcnow()
+    end_all_credentials(user.id)
     db.session.flush()
     return user
 

@@ -17,7 +17,9 @@ whole life of a booking:
   ``booking.domain.lifecycle`` whether the action still applies (409). Two requests on one
   booking therefore take effect one after the other, each against the state the other left.
 - Locks are always taken in one order (units ascending, then booking rows ascending), so two
-  transitions never deadlock.
+  transitions never deadlock. A create also holds its organisation's row (FOR SHARE) from the
+  statement that takes the units' locks, and, for an organisation not verified yet, the
+  organisation's request lock (``ORGANIZATION_REQUEST_LOCKS``) after that, before any booking row.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, literal_column, select, true
+from sqlalchemy import bindparam, case, distinct, func, literal_column, select, text, true
 from sqlalchemy.orm import joinedload
 
 from booking.domain import recurrence
@@ -399,9 +401,10 @@ def _targets_statement(for_writing: bool, postgresql: bool):
     )
     if not for_writing:
         return query
-    # A verification of the organisation (which re-quotes its pending requests) waits for this
-    # create, or this create waits for it and prices at the verified category.
-    query = query.with_for_update(read=True, of=Organization)
+    # A verification or rejection of the organisation (which re-quotes or rejects its pending
+    # requests) waits for this create, or this create waits for it and sees what it decided: the
+    # row is read afresh, also over an organisation loaded earlier in the request (a page's).
+    query = query.with_for_update(read=True, of=Organization).execution_options(populate_existing=True)
     if postgresql:
         # The units' locks (``lock_units``) taken by this same statement: one round trip less per
         # create (PostgreSQL, create-cost: 7 -> 6 statements for a refused create, as before the
@@ -447,6 +450,70 @@ def _initial_status(actor: Actor, room: Room, organization: Organization) -> Sta
     return Status.PENDING
 
 
+# --- trust (SPEC §3, §11, §13) ----------------------------------------------------------------
+
+# An organisation not verified yet may have at most this many open requests at a time. A request
+# is what one create made: a single booking, or a series however many occurrences it has; it is
+# open while one of its bookings is pending and has not ended (a request whose time has passed
+# can no longer be withdrawn by the member, so it must not hold a place forever). Admins' bookings
+# are confirmed, so they never count and are never limited.
+MAX_OPEN_REQUESTS = 10
+
+# Transaction-level advisory locks on PostgreSQL, one key per organisation, in this namespace
+# (next to ``UNIT_LOCKS``): the creates of an unverified organisation count its open requests
+# one after the other, so two members asking for the 10th and the 11th at once through two app
+# servers cannot both pass. Not the organisation's row: every create holds that FOR SHARE from
+# its first statement (``_targets_statement``), and two creates both raising their share lock to
+# FOR NO KEY UPDATE would deadlock; nor FOR NO KEY UPDATE from the start, which would serialize
+# the creates of verified organisations too. Order: units, organisation row, this lock, booking
+# rows (a create of an unverified organisation locks none: its bookings are pending and overrule
+# nothing). SQLite needs none: its write transactions are serialized already (BEGIN IMMEDIATE).
+ORGANIZATION_REQUEST_LOCKS = 0x0B00D
+_LOCK_REQUESTS = text("SELECT pg_advisory_xact_lock(CAST(:space AS integer), CAST(:organization AS integer))")
+
+# One per request: a single booking by its id (negative, so it never equals a series id).
+_REQUEST_KEY = case((Booking.series_id.is_(None), -Booking.id), else_=Booking.series_id)
+_OPEN_REQUESTS = select(func.count(distinct(_REQUEST_KEY))).where(
+    Booking.organization_id == bindparam("organization_id"),
+    Booking.status == Status.PENDING,
+    Booking.end > bindparam("now"),
+)
+
+
+def count_open_requests(organization_id: int, now: datetime | None = None) -> int:
+    """How many open requests the organisation has (see ``MAX_OPEN_REQUESTS``)."""
+    now = now or utcnow()
+    return db.session.scalar(_OPEN_REQUESTS, {"organization_id": organization_id, "now": now}) or 0
+
+
+def _check_trust(actor: Actor, organization: Organization, now: datetime, *, for_writing: bool) -> None:
+    """A rejected organisation books nothing, also through an admin (verifying it lifts that);
+    an unverified one only requests, at most ``MAX_OPEN_REQUESTS`` open at a time. A dry run
+    answers the same, without the lock."""
+    if organization.rejected_at is not None:
+        raise RuleViolation(
+            "organization_rejected",
+            f"The municipality has rejected {organization.name}; it cannot book rooms. "
+            "Contact the municipality if you think this is wrong.",
+        )
+    if actor.is_admin or organization.verified:
+        return
+    if for_writing and db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(
+            _LOCK_REQUESTS, {"space": ORGANIZATION_REQUEST_LOCKS, "organization": organization.id}
+        )
+    open_requests = count_open_requests(organization.id, now)
+    if open_requests >= MAX_OPEN_REQUESTS:
+        raise RuleViolation(
+            "open_request_limit",
+            f"{organization.name} is not verified yet and has {open_requests} open requests, the most "
+            f"an unverified organisation may have at a time ({MAX_OPEN_REQUESTS}). Wait until the "
+            "municipality has answered one, or withdraw one, then ask again.",
+            limit=MAX_OPEN_REQUESTS,
+            open_requests=open_requests,
+        )
+
+
 def plan_booking(
     actor: Actor, request: BookingRequest, now: datetime | None = None, *, for_writing: bool = False
 ) -> Plan:
@@ -462,6 +529,7 @@ def plan_booking(
         raise PermissionDenied("Only admins can override existing bookings (force).")
     if request.end <= request.start:
         raise InvalidInput({"end": ["The end must be after the start."]})
+    _check_trust(actor, organization, now, for_writing=for_writing)
     rrule = None
     if request.rrule:
         occurrences = recurrence.expand(request.rrule, request.start, request.end)
@@ -709,6 +777,17 @@ def reject_booking(actor: Actor, booking_id: int, reason: str, if_match: str | N
     booking_event("booking_rejected", [booking], reason=reason)
     db.session.flush()
     return booking
+
+
+def reject_requests(requests: list[Booking], reason: str, stamp: datetime) -> list[Booking]:
+    """Reject the still-pending ones of ``requests`` (locked and read afresh by the caller) with
+    ``reason``; returns them. Writes no notification: the caller tells the organisation once
+    (a rejected organisation gets one mail, not one per request)."""
+    rejected = [booking for booking in requests if booking.status is Status.PENDING]
+    for booking in rejected:
+        _move_to(booking, Action.REJECT, reason, stamp)
+    db.session.flush()
+    return rejected
 
 
 def cancellation_for(booking: Booking, actor: Actor, now: datetime) -> CancellationFee:

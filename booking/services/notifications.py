@@ -24,8 +24,12 @@ booking_cancelled        booking_ids, series_id, by
                          (organization | municipality), reason,
                          fee_ore
 organization_verified    organization_id, category                   the contact
+organization_rejected    organization_id, booking_ids (the open      the contact and every
+                         requests it rejected)                       active member
 day_sheet                building_id, date                           the building's janitors
                                                                      who opted in
+registration_attempt     email, reasons (email_taken,                the address (may be
+                         org_number_taken), org_number, language     nobody's account)
 =======================  ==========================================  =========================
 
 Decisions: the booker is mailed only while a member of the organisation (an administrator
@@ -68,7 +72,9 @@ KINDS = (
     "booking_changed",
     "booking_cancelled",
     "organization_verified",
+    "organization_rejected",
     "day_sheet",
+    "registration_attempt",
 )
 BOOKING_KINDS = frozenset(KINDS[2:8])
 
@@ -143,6 +149,10 @@ def recipients(event: OutboxEvent) -> list[Recipient]:
     if event.kind == "organization_verified":
         organization = db.session.get(Organization, params["organization_id"])
         return _unique([_contact(organization)]) if organization is not None else []
+    if event.kind == "organization_rejected":
+        return _organization_recipients(params["organization_id"])
+    if event.kind == "registration_attempt":
+        return [_address_recipient(params["email"], params.get("language"))]
     if event.kind == "day_sheet":
         janitors = db.session.execute(
             select(User)
@@ -193,6 +203,21 @@ def _booking_recipients(booking_ids: list[int]) -> list[Recipient]:
     return [r for r in _unique(wanted) if r.address not in silenced]
 
 
+def _organization_recipients(organization_id: int) -> list[Recipient]:
+    """The contact and every active member, each once: news about the organisation itself (not
+    a booking mail, so the members' booking-mail choice does not silence it)."""
+    organization = db.session.get(Organization, organization_id)
+    if organization is None:
+        return []
+    members = db.session.execute(
+        select(User)
+        .join(memberships, memberships.c.user_id == User.id)
+        .where(memberships.c.organization_id == organization.id, User.active.is_(True))
+        .order_by(User.id)
+    ).scalars()
+    return _unique([_contact(organization), *(_user_recipient(user) for user in members)])
+
+
 def _contact(organization: Organization) -> Recipient | None:
     """The organisation's contact address, in the language of the user with that address."""
     address = (organization.email or "").strip().lower()
@@ -201,6 +226,19 @@ def _contact(organization: Organization) -> Recipient | None:
     user = db.session.execute(select(User).where(User.email == address)).scalar_one_or_none()
     language = user.language if user is not None else "nb"
     return Recipient(address, organization.contact_name, language, user.id if user is not None else None)
+
+
+def _address_recipient(address: str, language: str | None) -> Recipient:
+    """An address typed into a registration: the user's name and language when it is a user's
+    (an active one), else no name (the name typed with it is anyone's words) and the language
+    of the registration."""
+    address = address.strip().lower()
+    user = db.session.execute(
+        select(User).where(User.email == address, User.active.is_(True))
+    ).scalar_one_or_none()
+    if user is not None:
+        return _user_recipient(user)
+    return Recipient(address, "", language if language in ("nb", "en") else "nb", None)
 
 
 def _user_recipient(user: User) -> Recipient:

@@ -7,11 +7,11 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 
 from booking.domain import recurrence
-from booking.domain.errors import InvalidInput, StateConflict
+from booking.domain.errors import InvalidInput, NotAuthenticated, PermissionDenied, StateConflict
 from booking.domain.holidays import holiday_dates
 from booking.extensions import db
 from booking.models import Organization, PriceListVersion, Room
-from booking.services.access import Actor, require_admin
+from booking.services.access import Actor, can_act_for_organization, require_admin
 from pricing import OSLO, PriceList, Quote, QuoteRequest, price_list_in_force, quote
 from pricing.quotes import merge_lines
 
@@ -138,25 +138,49 @@ def version_in_force(on: date) -> str | None:
         return None
 
 
-def quote_request(data: dict) -> dict:
-    """The itemized quote for ``POST /quotes``, open to anyone.
+def _quoted_category(actor: Actor, data: dict) -> str:
+    """The category a quote prices. ``category`` (free, reduced or full) is open to anyone: the
+    price lists are public, so it tells nothing about anybody. ``organization_id`` prices the
+    organisation's effective category (``full`` until it is verified), which tells whether it is
+    verified and how it is categorised: only its members and admins may ask (SPEC §13), the
+    others learn nothing, not even whether it exists (401 anonymous, 403 logged in). Neither
+    given: 422 here; both: 422 from the schema."""
+    organization_id = data.get("organization_id")
+    if organization_id is None:
+        category = data.get("category")
+        if category is None:
+            raise InvalidInput(
+                {"category": ["Give a category (free, reduced or full), or log in and give organization_id."]}
+            )
+        return category
+    if not actor.is_authenticated:
+        raise NotAuthenticated(
+            "Log in to quote for an organisation; without logging in, quote a category "
+            "(free, reduced or full)."
+        )
+    if not can_act_for_organization(actor, organization_id):
+        raise PermissionDenied(
+            "You can quote for the organisations you are a member of; or quote a category."
+        )
+    organization = db.session.get(Organization, organization_id)
+    if organization is None:
+        raise InvalidInput({"organization_id": [f"There is no organisation {organization_id}."]})
+    return organization.effective_category
 
-    With ``organization_id`` the organisation's effective category is priced (``full`` until it
-    is verified); otherwise ``category``, default ``full``. A series (``recurrence.rrule``) is
-    expanded as a booking would be, and each occurrence is priced by the version in force on its
-    local start date, exactly as the booking's snapshot will be.
+
+def quote_request(actor: Actor, data: dict) -> dict:
+    """The itemized quote for ``POST /quotes``: for a ``category`` (anyone), or for an
+    organisation's category (its members and admins; see ``_quoted_category``).
+
+    A series (``recurrence.rrule``) is expanded as a booking would be, and each occurrence is
+    priced by the version in force on its local start date, exactly as the booking's snapshot
+    will be.
     """
+    category = _quoted_category(actor, data)
+    organization_id = data.get("organization_id")
     room = db.session.get(Room, data["room_id"])
     if room is None:
         raise InvalidInput({"room_id": [f"There is no room {data['room_id']}."]})
-    organization_id = data.get("organization_id")
-    if organization_id is not None:
-        organization = db.session.get(Organization, organization_id)
-        if organization is None:
-            raise InvalidInput({"organization_id": [f"There is no organisation {organization_id}."]})
-        category = organization.effective_category
-    else:
-        category = data.get("category") or "full"
     start, end = data["start"], data["end"]
     if end - start > MAX_QUOTE_DURATION:
         raise InvalidInput({"end": ["A quote covers at most 7 days per occurrence."]})

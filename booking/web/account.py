@@ -9,11 +9,10 @@ from flask import redirect, request, url_for
 from flask_babel import gettext as _
 
 from booking.domain.errors import InvalidInput, NotAuthenticated, StateConflict
-from booking.extensions import db
 from booking.services import accounts
-from booking.services.auth import authenticate_password
-from booking.services.organizations import register_organization
-from booking.web.common import actor, category_name, notify, render, see_other
+from booking.services.auth import AddressNotConfirmed, authenticate_password
+from booking.services.organizations import receive_registration
+from booking.web.common import actor, notify, render, see_other
 from booking.web.forms import FACTS, Form, org_number_problem, registration_form
 from booking.web.i18n import language
 from booking.web.security import log_in, log_out, safe_next
@@ -33,6 +32,11 @@ def login_page():
 
 
 def login_submit():
+    """Log in with e-mail and password. A user whose address is unconfirmed (and only with the
+    right password, so the answer tells nobody else anything) is not logged in: the page says
+    so and mails a new link at once (at most one per five minutes, ``accounts.LINK_MAIL_INTERVAL``;
+    the login form's rate limit applies as to every attempt). That answer is a 200: the request
+    did its work (the mail), and a page below 400 commits it."""
     form = Form(request.form)
     email = form.raw("email")
     next_path = safe_next(request.form.get("next"), "")
@@ -41,11 +45,15 @@ def login_submit():
     except NotAuthenticated:
         form.error("password", _("Wrong e-mail or password."))
         return render("login.html", 401, form=form, next=next_path)
+    except AddressNotConfirmed as refused:
+        accounts.request_email_confirmation(refused.user)
+        return render("login.html", form=form, next=next_path, unconfirmed=refused.user.email)
     log_in(user.id)
     return redirect(next_path or _home_for(user.role), 303)
 
 
 def logout_submit():
+    """End the session on the server too: a copy of the cookie is refused from now on."""
     log_out()
     notify(_("You are logged out."))
     return see_other("web.search_page")
@@ -58,45 +66,38 @@ def register_page():
 
 
 def register_submit():
+    """Register an organisation. Nobody is logged in by it: an anonymous registrant confirms the
+    address with the mailed link first (SPEC §13), and gets the same page whether or not the
+    number or the address is registered already (the address gets a mail that says so). The
+    page shows the registration as received next to what the register says about the number.
+    A logged-in member registering another organisation gets the same page with a link to it;
+    a taken number is told to them on the form (409), as the API does."""
     who = actor()
     needs_password = not who.is_authenticated
     form, data = registration_form(request.form, needs_password=needs_password)
     if data is None:
         return render("register.html", 422, form=form, facts=FACTS, needs_password=needs_password)
     try:
-        organization = register_organization(who, data, language=language())
+        registration = receive_registration(who, data, language=language())
     except InvalidInput as error:
         if "org_number" in error.errors:
             form.error("org_number", org_number_problem(data["org_number"]) or error.errors["org_number"][0])
         else:
             form.error("name", "; ".join(m for ms in error.errors.values() for m in ms))
         return render("register.html", 422, form=form, facts=FACTS, needs_password=needs_password)
-    except StateConflict as error:
-        field = "org_number" if "Organisation number" in error.detail else "email"
+    except StateConflict:
         form.error(
-            field,
-            _("The organisation number %(number)s is registered already.", number=data["org_number"])
-            if field == "org_number"
-            else _(
-                "There is an account for %(email)s already: log in and register the organisation from there.",
-                email=data["email"],
-            ),
+            "org_number",
+            _("The organisation number %(number)s is registered already.", number=data["org_number"]),
         )
         return render("register.html", 409, form=form, facts=FACTS, needs_password=needs_password)
-    if needs_password:
-        from booking.models import User
-
-        user = db.session.execute(db.select(User).where(User.email == data["email"])).scalar_one()
-        log_in(user.id)
-    notify(
-        _(
-            "%(name)s is registered. Proposed price category: %(category)s. Until the municipality has "
-            "verified the organisation, bookings are priced at full price.",
-            name=organization.name,
-            category=category_name(organization.proposed_category),
-        )
+    return render(
+        "registered.html",
+        receipt=registration.receipt,
+        organization=registration.organization,
+        facts=FACTS,
+        stated=data,
     )
-    return see_other("web.my_page")
 
 
 # --- e-mail address confirmation ---------------------------------------------------------------

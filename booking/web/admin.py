@@ -1,6 +1,6 @@
 """``/admin``: requests to approve, competing requests with the suggested winner, new
-organisations to verify with their proposed price category, and mail that could not be
-delivered."""
+organisations to verify (with their proposed price category and, next to what they said, what
+the national register says about them), and mail that could not be delivered."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from flask_babel import ngettext
 from booking.domain.errors import BookingConflict, DomainError, NotAuthenticated, PermissionDenied
 from booking.extensions import db
 from booking.models.types import utcnow
-from booking.services import bookings, browse, notifications, organizations
+from booking.services import bookings, browse, notifications, organizations, registry
 from booking.services.access import require_admin
 from booking.services.availability import competing_requests
 from booking.web.common import notify, render, require_login, see_other
@@ -27,7 +27,14 @@ def admin_page():
     in_groups = {b.id for group in groups for b in group["requests"]}
     pending = [b for b in browse.pending_requests(who, utcnow()) if b.id not in in_groups]
     rooms = browse.rooms_by_id(b.room_id for group in groups for b in group["requests"])
-    unverified = list(db.session.execute(organizations.list_organizations(who, verified=False)).scalars())
+    # Rejected organisations are not waiting for a decision (verifying one through the API lifts it).
+    unverified = [
+        o
+        for o in db.session.execute(organizations.list_organizations(who, verified=False)).scalars()
+        if o.rejected_at is None
+    ]
+    register = registry.facts_for_many(o.org_number for o in unverified)
+    comparisons = {o.id: registry.compare(o, register.get(o.org_number)) for o in unverified}
     failed_mail = list(
         db.session.execute(notifications.outbox_messages(who, "failed").limit(FAILED_MAIL_SHOWN)).scalars()
     )
@@ -37,6 +44,8 @@ def admin_page():
         pending=pending,
         rooms=rooms,
         unverified=unverified,
+        comparisons=comparisons,
+        register_loaded=bool(register) or (bool(unverified) and registry.is_loaded()),
         categories=CATEGORIES,
         failed_mail=failed_mail,
     )
@@ -119,6 +128,19 @@ def verify_submit(organization_id: int):
     if organizations.count_repriceable(organization):
         # Confirmed prices never change by themselves (SPEC §11): the admin decides, next page.
         return see_other("web.reprice_page", organization_id=organization.id)
+    return see_other("web.admin_page")
+
+
+def reject_organization_submit(organization_id: int):
+    """Reject an organisation (SPEC §13): it can book nothing and its open requests are
+    declined."""
+    who = require_login()
+    require_admin(who)
+    try:
+        organization = organizations.reject_organization(who, organization_id)
+    except DomainError as error:
+        return _fail(error, _("Could not reject organisation #%(id)s", id=organization_id))
+    notify(_("Rejected %(name)s. Its open requests were declined.", name=organization.name))
     return see_other("web.admin_page")
 
 

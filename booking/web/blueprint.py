@@ -42,6 +42,12 @@ URLS = [
     ("/admin/bookings/<int:booking_id>/approve", "approve_submit", admin.approve_submit, ["POST"]),
     ("/admin/bookings/<int:booking_id>/reject", "reject_submit", admin.reject_submit, ["POST"]),
     ("/admin/organizations/<int:organization_id>/verify", "verify_submit", admin.verify_submit, ["POST"]),
+    (
+        "/admin/organizations/<int:organization_id>/reject",
+        "reject_organization_submit",
+        admin.reject_organization_submit,
+        ["POST"],
+    ),
     ("/admin/organizations/<int:organization_id>/reprice", "reprice_page", admin.reprice_page, ["GET"]),
     ("/admin/organizations/<int:organization_id>/reprice", "reprice_submit", admin.reprice_submit, ["POST"]),
     ("/admin/outbox/<int:message_id>/retry", "retry_mail_submit", admin.retry_mail_submit, ["POST"]),

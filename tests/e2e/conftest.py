@@ -26,6 +26,7 @@ OUTPUT = ROOT / "test-output" / "e2e"
 CHROMIUM = os.environ.get("BOOKING_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PASSWORD = "demo-password"
+SECRET_KEY = "e2e-secret-key"
 
 
 def pytest_collection_modifyitems(items):
@@ -65,6 +66,7 @@ class Scenario:
     """Dates and ids the tests drive the pages with."""
 
     base_url: str
+    database_url: str = ""
     bekkestua_id: int = 0
     js_day: date | None = None  # a Wednesday: the JS flow books Øvingsrom 2 weekly from here
     nojs_day: date | None = None  # a Thursday: the no-JS flow books Verkstedet weekly from here
@@ -196,6 +198,30 @@ def _seed(database_url: str, scenario: Scenario) -> None:
         db.engine.dispose()
 
 
+def confirmation_link(scenario: Scenario, email: str) -> str:
+    """The link of the confirmation mail to ``email`` (SPEC §13), made as the mail worker makes
+    it, with the server's key (no worker runs in these tests)."""
+    from booking import create_app
+    from booking.extensions import db
+    from booking.models import User
+    from booking.models.types import utcnow
+    from booking.services import accounts
+
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": scenario.database_url,
+            "SECRET_KEY": SECRET_KEY,
+            "BOOKING_PUBLIC_URL": scenario.base_url,
+        }
+    )
+    with app.app_context():
+        user = db.session.execute(db.select(User).filter_by(email=email)).scalar_one()
+        link = accounts.mail_link(user, accounts.CONFIRM, utcnow())
+        db.session.remove()
+        db.engine.dispose()
+    return link
+
+
 def _wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 30) -> None:
     deadline = clock.monotonic() + timeout
     while clock.monotonic() < deadline:
@@ -215,12 +241,12 @@ def scenario(tmp_path_factory) -> Scenario:
     database = tmp_path_factory.mktemp("e2e") / "booking.sqlite"
     database_url = f"sqlite:///{database}"
     port = free_port()
-    scenario = Scenario(base_url=f"http://127.0.0.1:{port}")
+    scenario = Scenario(base_url=f"http://127.0.0.1:{port}", database_url=database_url)
     _seed(database_url, scenario)
     env = dict(
         os.environ,
         BOOKING_DATABASE_URL=database_url,
-        BOOKING_SECRET_KEY="e2e-secret-key",
+        BOOKING_SECRET_KEY=SECRET_KEY,
         BOOKING_PUBLIC_URL=scenario.base_url,
     )
     env.pop("BOOKING_TEST_DATABASE_URL", None)

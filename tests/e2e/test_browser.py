@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from babel.dates import format_date
 from pypdf import PdfReader
 
-from tests.e2e.conftest import OUTPUT, PASSWORD, shot
+from tests.e2e.conftest import OUTPUT, PASSWORD, confirmation_link, shot
 
 UNLABELLED_AND_SKIPPED_HEADINGS = """() => {
   const unlabelled = [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
@@ -44,8 +44,18 @@ def register(page, name: str, org_number: str, email: str) -> None:
     page.fill("#password_again", PASSWORD)
     check_accessible(page)
     page.get_by_role("button", name="Registrer", exact=True).click()
-    page.wait_for_url("**/my")
-    assert f"{name} er registrert. Foreslått priskategori: redusert pris." in page.inner_text(".flashes")
+    page.get_by_role("heading", name="Registreringen er mottatt").wait_for()
+    main = page.inner_text("main")
+    assert f"Sjekk e-posten din: vi har sendt en melding til {email}." in main
+    assert "Foreslått priskategori: redusert pris." in main and name in main
+    check_accessible(page)
+
+
+def confirm_address(page, scenario, email: str) -> None:
+    """Follow the link of the confirmation mail, as the registrant does before logging in."""
+    page.goto(confirmation_link(scenario, email))
+    page.get_by_role("button", name="Bekreft adressen").click()
+    page.wait_for_url("**/login?email=*")
 
 
 def log_in(page, email: str) -> None:
@@ -63,11 +73,11 @@ def log_out(page) -> None:
 def core_flow(
     page, scenario, *, name, org_number, email, day: date, room: str, kind: str, javascript: bool, tag: str
 ) -> None:
-    """Register, log in, find the room, see the quote, book weekly (the taken week skipped), see
-    the series under /my, cancel one date."""
+    """Register, confirm the address with the mailed link, log in, find the room, see the quote,
+    book weekly (the taken week skipped), see the series under /my, cancel one date, log out."""
     register(page, name, org_number, email)
     shot(page, f"{tag}-1-registered")
-    log_out(page)
+    confirm_address(page, scenario, email)
     log_in(page, email)
     page.wait_for_url("**/my")
 
@@ -122,6 +132,7 @@ def core_flow(
     assert "er avbestilt. Avbestillingsgebyr: kr\u00a00,00." in page.inner_text(".flashes")
     assert page.locator("article.series", has_text="Strykeøvelse").locator("li.booking-row").count() == 2
     shot(page, f"{tag}-6-cancelled")
+    log_out(page)
 
 
 def test_core_flow_with_javascript_and_the_janitor_sees_it(new_page, scenario):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from booking.extensions import db
+from tests.integration.registration_helpers import log_in_through_the_api
 
 PROBLEM = "application/problem+json"
 
@@ -401,12 +402,10 @@ def test_self_registration_proposes_a_category_and_stays_unverified(client, fact
 def test_registration_with_password_creates_a_member_login(client):
     response = client.post("/api/v1/organizations", json={**ORG, "password": "a long password"})
     assert response.status_code == 201
-    token = client.post(
-        "/api/v1/tokens", json={"email": ORG["email"], "password": "a long password"}
-    ).get_json()["token"]
-    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).get_json()
-    assert me["role"] == "member" and me["organizations"][0]["id"] == response.get_json()["id"]
-    assert "password" not in response.get_json()
+    assert "password" not in response.get_json() and "id" not in response.get_json()  # a receipt
+    headers = log_in_through_the_api(client, ORG["email"], "a long password")
+    me = client.get("/api/v1/me", headers=headers).get_json()
+    assert me["role"] == "member" and [o["name"] for o in me["organizations"]] == [ORG["name"]]
 
 
 @pytest.mark.parametrize(
@@ -417,9 +416,13 @@ def test_invalid_org_numbers_are_refused(client, number):
     assert "org_number" in body["errors"]
 
 
-def test_duplicate_org_number_is_409(client):
+def test_duplicate_org_number_is_409_for_a_member_and_not_told_to_anonymous_callers(client, make):
     assert client.post("/api/v1/organizations", json=ORG).status_code == 201
-    assert_problem(client.post("/api/v1/organizations", json={**ORG, "name": "Other"}), 409)
+    again = client.post("/api/v1/organizations", json={**ORG, "name": "Other"})
+    assert again.status_code == 201 and "id" not in again.get_json()  # the same receipt (SPEC §13)
+    member = make.member()
+    taken = client.post("/api/v1/organizations", json={**ORG, "name": "Other"}, headers=member.headers)
+    assert_problem(taken, 409)
 
 
 def test_admin_verifies_and_recategorises(client, make):

@@ -73,7 +73,10 @@ class World:
             "series_id": self.series.id,
             "message_id": self.failed_message_id,
             "token_id": self.admin_token_id,
-            "user_id": self.users["janitor_own" if endpoint == "users.remove_building" else "member_own"].user.id,
+            "org_number": self.organization.org_number,
+            "user_id": self.users[
+                "janitor_own" if endpoint == "users.remove_building" else "member_own"
+            ].user.id,
             "token": _link(self, ACCOUNT_LINKS[endpoint])
             if endpoint in ACCOUNT_LINKS
             else self.janitor_feed_token
@@ -89,7 +92,7 @@ def build_world(make) -> World:
     from sqlalchemy import select
 
     from booking.extensions import db
-    from booking.models import ApiToken, OutboxEvent, OutboxMessage
+    from booking.models import ApiToken, OutboxEvent, OutboxMessage, RegistryUnit
     from booking.services.auth import hash_token, issue_token
     from booking.services.buildings import create_building
     from booking.services.organizations import register_organization, update_organization
@@ -132,6 +135,8 @@ def build_world(make) -> World:
         update_organization(ADMIN, organization.id, {"verified": True})
         organizations.append(organization)
     organization, other_organization = organizations
+    # the register knows the organisation (GET /registry/{org_number})
+    db.session.add(RegistryUnit(org_number=organization.org_number, name=organization.name, form_code="FLI"))
 
     def user(role, organizations=(), buildings=()):
         k = next(_numbers)
@@ -272,6 +277,7 @@ def body_for(endpoint: str, w: World):
         },
         "pricing.create_quote": {
             "room_id": w.room.id,
+            "organization_id": w.organization.id,
             "start": _iso(later),
             "end": _iso(later + timedelta(hours=1)),
         },
@@ -398,7 +404,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/v1/rooms/<int:room_id>/availability"): everyone(200),
     ("GET", "/api/v1/rooms/<int:room_id>/feed"): everyone(200),
     ("GET", "/api/v1/price-lists"): everyone(200),
-    ("POST", "/api/v1/quotes"): everyone(200),
+    # for an organisation: its members and admins (anyone may quote by `category`)
+    ("POST", "/api/v1/quotes"): owner_or_admin(200),
+    ("GET", "/api/v1/registry/<org_number>"): owner_or_admin(200),
     ("GET", "/api/v1/openapi.json"): everyone(200),
     ("GET", "/api/docs"): everyone(200),
     ("POST", "/api/v1/tokens"): everyone(201),
@@ -425,6 +433,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("PATCH", "/api/v1/rooms/<int:room_id>"): admin_only(200),
     ("PATCH", "/api/v1/organizations/<int:organization_id>"): admin_only(200),
     ("POST", "/api/v1/organizations/<int:organization_id>/reprice"): admin_only(200),
+    ("POST", "/api/v1/organizations/<int:organization_id>/reject"): admin_only(200),
     ("POST", "/api/v1/users"): admin_only(201),
     ("POST", "/api/v1/users/<int:user_id>/deactivate"): admin_only(200),
     ("DELETE", "/api/v1/users/<int:user_id>/organizations/<int:organization_id>"): admin_only(204),
@@ -445,7 +454,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/bookings/<int:booking_id>/cancel"): owner_or_admin(200),
     ("GET", "/api/v1/series/<int:series_id>"): owner_or_admin(200),
     ("POST", "/api/v1/series/<int:series_id>/cancel"): owner_or_admin(200),
-    ("GET", "/api/v1/organizations/<int:organization_id>"): row(401, 200, 403, 200, 200, 200),
+    # janitors: organisations with a confirmed booking in their buildings
+    ("GET", "/api/v1/organizations/<int:organization_id>"): row(401, 200, 403, 200, 403, 200),
     ("GET", "/api/v1/organizations"): row(401, 403, 403, 200, 200, 200),
     ("POST", "/api/v1/organizations/<int:organization_id>/feed-token"): owner_or_admin(201),
     ("GET", "/api/v1/organizations/<int:organization_id>/feed-token"): owner_or_admin(200),
@@ -471,7 +481,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/login"): everyone(303),
     ("POST", "/logout"): everyone(303),
     ("GET", "/register"): everyone(200),
-    ("POST", "/register"): everyone(303),
+    ("POST", "/register"): everyone(200),
     ("GET", "/my"): row(303, 200, 200, 303, 303, 303),  # janitors and admins go to their own pages
     ("GET", "/my/bookings/<int:booking_id>/cancel"): row(303, 200, 403, 403, 403, 200),
     ("POST", "/my/bookings/<int:booking_id>/cancel"): row(303, 303, 403, 403, 403, 303),
@@ -494,6 +504,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/admin/bookings/<int:booking_id>/approve"): page_admin_only(303),
     ("POST", "/admin/bookings/<int:booking_id>/reject"): page_admin_only(303),
     ("POST", "/admin/organizations/<int:organization_id>/verify"): page_admin_only(303),
+    ("POST", "/admin/organizations/<int:organization_id>/reject"): page_admin_only(303),
     ("GET", "/admin/organizations/<int:organization_id>/reprice"): page_admin_only(200),
     ("POST", "/admin/organizations/<int:organization_id>/reprice"): page_admin_only(303),
     ("POST", "/admin/outbox/<int:message_id>/retry"): page_admin_only(303),

@@ -541,12 +541,6 @@ def test_asking_for_a_reset_on_the_page_does_not_tell_whether_there_is_an_accoun
     assert events == [("password_reset", {"user_id": member.user.id})]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="SPEC §13: answers never reveal whether an e-mail address or organisation number is "
-    "registered (the address gets a mail instead); registration answers 409 naming it",
-)
 @pytest.mark.parametrize("taken", ["email", "org_number"])
 def test_registration_does_not_reveal_what_is_registered_already(client, make, taken):
     member = make.member()
@@ -559,12 +553,6 @@ def test_registration_does_not_reveal_what_is_registered_already(client, make, t
     assert again.status_code == fresh.status_code, again.get_json()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="SPEC §13: a self-registered member must confirm the address before logging in; "
-    "nothing checks email_confirmed_at (API tokens are issued, the page logs the registrant in)",
-)
 def test_an_unconfirmed_registrant_cannot_log_in_until_the_link_is_followed(client):
     assert client.post("/api/v1/organizations", json=registration(12, password=PASSWORD)).status_code == 201
     login = client.post("/api/v1/tokens", json={"email": "kari12@example.test", "password": PASSWORD})
@@ -590,12 +578,6 @@ def limited(app_ctx, database_url):
         db.engine.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="SPEC §13: registration is rate-limited like login; POST /organizations (which now mails a "
-    "confirmation link to any address typed in) has no limit",
-)
 def test_registration_is_rate_limited_like_login(limited):
     client = limited.test_client()
     address = {"REMOTE_ADDR": "192.0.2.41"}
@@ -622,12 +604,6 @@ def test_one_mailbox_cannot_be_flooded_with_reset_mails(limited, app_ctx, make):
     assert outbox_rows()[0] <= 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a password reset revokes API tokens but not the pages' sessions (signed cookies): a "
-    "session an intruder holds survives the owner's reset (SPEC §13 wants sessions that can end)",
-)
 def test_a_password_reset_ends_the_sessions_started_before_it(app_ctx, make):
     member = make.member()
     intruder = app_ctx.test_client()

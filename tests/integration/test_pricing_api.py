@@ -130,8 +130,8 @@ def test_anonymous_quote_is_itemized(client, make):
     assert occurrence["start"] == datetime.fromisoformat(at(day, "15:00")).replace(tzinfo=OSLO).isoformat()
     assert occurrence["total_ore"] == 72_500 and occurrence["price_list_version"] == "2026-1"
 
-    # Without organisation or category: full. Rent 5 × (200 NOK / 2) = 500 NOK, + 600 NOK supervision.
-    del request["category"]
+    # Full: rent 5 × (200 NOK / 2) = 500 NOK, + 600 NOK supervision.
+    request["category"] = "full"
     body = client.post("/api/v1/quotes", json=request).get_json()
     assert body["category"] == "full" and body["total_ore"] == 50_000 + 60_000
 
@@ -144,6 +144,7 @@ def test_anonymous_quote_is_itemized(client, make):
 def test_quote_for_an_organisation_uses_its_effective_category(client, make):
     room = make.room(kind="rehearsal_room")
     organization = make.organization(verified=False)  # voluntary and local: proposed reduced
+    member = make.member(organization)
     day = plain_weekday(today() + timedelta(days=30))
     request = {
         "room_id": room.id,
@@ -152,19 +153,21 @@ def test_quote_for_an_organisation_uses_its_effective_category(client, make):
         "end": at(day, "11:00"),
     }
     # Unverified: full. 1 h in staffed time = 2 half hours × 125 NOK.
-    body = client.post("/api/v1/quotes", json=request).get_json()
+    body = client.post("/api/v1/quotes", json=request, headers=member.headers).get_json()
     assert (body["category"], body["total_ore"], body["organization_id"]) == ("full", 25_000, organization.id)
     update_organization(ADMIN, organization.id, {"verified": True})
     db.session.commit()
-    body = client.post("/api/v1/quotes", json=request).get_json()
+    body = client.post("/api/v1/quotes", json=request, headers=member.headers).get_json()
     assert (body["category"], body["total_ore"]) == ("reduced", 10_000)  # 2 × 50 NOK
 
-    errors = assert_problem(client.post("/api/v1/quotes", json=dict(request, category="free")), 422)["errors"]
+    errors = assert_problem(
+        client.post("/api/v1/quotes", json=dict(request, category="free"), headers=member.headers), 422
+    )["errors"]
     assert list(errors) == ["category"]
-    errors = assert_problem(client.post("/api/v1/quotes", json=dict(request, organization_id=9999)), 422)[
-        "errors"
-    ]
-    assert list(errors) == ["organization_id"]
+    unknown = client.post(
+        "/api/v1/quotes", json=dict(request, organization_id=9999), headers=make.admin().headers
+    )
+    assert list(assert_problem(unknown, 422)["errors"]) == ["organization_id"]
 
 
 @pytest.mark.parametrize("own_supervisor", [False, True])
@@ -180,7 +183,7 @@ def test_quote_and_the_booking_snapshot_agree(client, make, own_supervisor):
         "end": at(day, "18:45"),
         "own_supervisor": own_supervisor,
     }
-    quoted = client.post("/api/v1/quotes", json=request).get_json()
+    quoted = client.post("/api/v1/quotes", json=request, headers=member.headers).get_json()
     booking = book(
         client, member, room, organization, request["start"], request["end"], own_supervisor=own_supervisor
     )
@@ -202,7 +205,7 @@ def test_series_quote_has_a_total_and_every_occurrence(client, make):
         "end": at(day, "20:00"),
         "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=4"},
     }
-    quoted = client.post("/api/v1/quotes", json=request).get_json()
+    quoted = client.post("/api/v1/quotes", json=request, headers=member.headers).get_json()
     occurrences = quoted["occurrences"]
     assert [o["start"][:10] for o in occurrences] == [
         (day + timedelta(weeks=n)).isoformat() for n in range(4)
@@ -217,6 +220,7 @@ def test_series_quote_has_a_total_and_every_occurrence(client, make):
             "/api/v1/quotes",
             json={k: v for k, v in request.items() if k != "recurrence"}
             | {"start": occurrence["start"], "end": occurrence["end"]},
+            headers=member.headers,
         ).get_json()
         assert occurrence["total_ore"] == single["total_ore"] and occurrence["lines"] == single["lines"]
     # A plain Wednesday costs 4 × 25 NOK rent + 2 × 300 NOK supervision (18:00–20:00 is unstaffed).
@@ -246,7 +250,13 @@ def test_series_quote_has_a_total_and_every_occurrence(client, make):
 )
 def test_bad_quote_requests_are_422(client, make, change, field):
     room = make.room()
-    request = {"room_id": room.id, "start": "2026-12-01T18:00", "end": "2026-12-01T20:00", **change}
+    request = {
+        "room_id": room.id,
+        "category": "full",
+        "start": "2026-12-01T18:00",
+        "end": "2026-12-01T20:00",
+        **change,
+    }
     body = assert_problem(client.post("/api/v1/quotes", json=request), 422)
     assert field in body["errors"], body
 
@@ -361,7 +371,7 @@ def test_a_new_price_list_never_changes_a_booking_but_prices_new_ones(client, ma
         "start": at(later, "18:00"),
         "end": at(later, "20:00"),
     }
-    quoted = client.post("/api/v1/quotes", json=request).get_json()
+    quoted = client.post("/api/v1/quotes", json=request, headers=member.headers).get_json()
     # revised reduced rate 200 NOK/h: 4 half hours × 100 NOK + 600 NOK supervision.
     assert (quoted["price_list_version"], quoted["total_ore"]) == ("revised", 40_000 + 60_000)
     second = book(client, member, room, organization, request["start"], request["end"])
@@ -399,6 +409,7 @@ def test_the_version_in_force_at_the_start_applies(client, make):
             "end": at(change_day - timedelta(days=7), "19:00"),
             "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=2"},
         },
+        headers=member.headers,
     ).get_json()
     assert [o["price_list_version"] for o in series["occurrences"]] == [
         "2026-1",

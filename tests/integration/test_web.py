@@ -9,6 +9,7 @@ import pytest
 
 from booking.extensions import db
 from booking.models import Booking, Organization, Series, User
+from booking.web.security import LOGIN_KEY
 from tests.integration.factories import org_number
 from tests.integration.web_helpers import TOKEN, api_book, clear_weekday, log_in, post, text, with_csrf
 
@@ -362,7 +363,8 @@ def test_login_logout_and_session_cookie_flags(client, world):
     cookie = good.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     with client.session_transaction() as session:
-        assert session["user_id"] == member.user.id and session["csrf_token"] != TOKEN, "fresh session"
+        assert "user_id" not in session and session["csrf_token"] != TOKEN, "fresh session"
+        assert session[LOGIN_KEY] and member.user.email not in str(dict(session))
         token = session["csrf_token"]
     assert client.get("/my").status_code == 200
     out = client.post("/logout", data={"csrf_token": token})
@@ -649,18 +651,21 @@ def registration(**overrides):
     return data
 
 
-def test_registration_creates_the_organisation_and_logs_in(client, world):
+def test_registration_creates_the_organisation_and_asks_to_confirm_the_address(client, world):
     with_csrf(client)
     done = post(client, "/register", registration())
-    assert done.status_code == 303 and done.headers["Location"] == "/my"
+    assert done.status_code == 200
+    page = text(done)
+    assert "Sjekk e-posten din: vi har sendt en melding til ola@example.test." in page
+    assert "Foreslått priskategori: redusert pris." in page
     organization = db.session.execute(
         db.select(Organization).where(Organization.name == "Stabekk Sjakklubb")
     ).scalar_one()
     assert not organization.verified and organization.proposed_category == "reduced"
     user = db.session.execute(db.select(User).where(User.email == "ola@example.test")).scalar_one()
     assert [o.id for o in user.organizations] == [organization.id]
-    my = text(client.get("/my"))
-    assert "Stabekk Sjakklubb er registrert. Foreslått priskategori: redusert pris." in my
+    assert user.email_confirmed_at is None
+    assert client.get("/my").status_code == 303  # not logged in: the address is confirmed first
 
 
 @pytest.mark.parametrize(
@@ -684,12 +689,16 @@ def test_registration_explains_a_wrong_org_number(client, world, number, message
     )
 
 
-def test_registration_accepts_spaces_in_the_org_number_and_refuses_duplicates(client, world):
-    _, _, organization, _ = world
-    with_csrf(client)
+def test_registration_accepts_spaces_in_the_org_number_and_tells_a_member_of_duplicates(client, world):
+    _, _, organization, member = world
     spaced = (
         organization.org_number[:3] + " " + organization.org_number[3:6] + " " + organization.org_number[6:]
     )
+    with_csrf(client)  # anonymous: the same page as for a new number (SPEC §13)
+    page = post(client, "/register", registration(org_number=spaced))
+    assert page.status_code == 200 and "Sjekk e-posten din" in text(page)
+    assert organization.org_number in text(page)
+    log_in(client, member.user)  # a logged-in member is told on the form
     page = post(client, "/register", registration(org_number=spaced))
     assert page.status_code == 409 and "er allerede registrert" in text(page)
 
