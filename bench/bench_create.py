@@ -72,7 +72,10 @@ def plan_attempts(url: str, count: int, conflict_share: float, seed: int = 1) ->
                 "WHERE r.active GROUP BY r.id ORDER BY r.id"
             )
         ).all()
-        organizations = conn.execute(text("SELECT count(*) FROM organizations")).scalar_one()
+        # Verified organisations: an unverified one only requests, at most 10 open (SPEC §13).
+        organizations = (
+            conn.execute(text("SELECT id FROM organizations WHERE verified ORDER BY id")).scalars().all()
+        )
         building_of = dict(conn.execute(text("SELECT id, building_id FROM rooms")).all())
         closures = conn.execute(text("SELECT building_id, start_date, end_date FROM building_closures")).all()
         now = datetime.now(OSLO)
@@ -97,7 +100,7 @@ def plan_attempts(url: str, count: int, conflict_share: float, seed: int = 1) ->
     used: set[tuple[int, int]] = set()
     attempts = []
     for _ in range(count):
-        organization = rng.randint(1, organizations)
+        organization = rng.choice(organizations)
         member = 1 + buildings + organization
         if taken and rng.random() < conflict_share:
             room_id, start, end = rng.choice(taken)

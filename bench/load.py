@@ -44,7 +44,11 @@ def _facts(url: str) -> dict:
         facts = {
             "rooms": [r for (r,) in conn.execute(text("SELECT id FROM rooms WHERE active ORDER BY id"))],
             "buildings": conn.execute(text("SELECT count(*) FROM buildings")).scalar_one(),
-            "organizations": conn.execute(text("SELECT count(*) FROM organizations")).scalar_one(),
+            # members book for verified organisations: an unverified one only requests, at most
+            # 10 open (SPEC §13)
+            "organizations": conn.execute(text("SELECT id FROM organizations WHERE verified ORDER BY id"))
+            .scalars()
+            .all(),
         }
     engine.dispose()
     return facts
@@ -75,7 +79,7 @@ class Visitor:
         return start, start + timedelta(hours=hours)
 
     def _member(self) -> tuple[int, dict]:
-        organization = self.rng.randint(1, self.facts["organizations"])
+        organization = self.rng.choice(self.facts["organizations"])
         user = 1 + self.facts["buildings"] + organization
         return organization, {"Authorization": f"Bearer {token_for(user)}"}
 
@@ -100,16 +104,15 @@ class Visitor:
                 None,
                 {},
             )
-        if kind == "quote":
+        if kind == "quote":  # a visitor's public price check, by category (SPEC §13)
             start, end = self._slot()
-            organization, _ = self._member()
             return (
                 kind,
                 "POST",
                 "/api/v1/quotes",
                 {
                     "room_id": room,
-                    "organization_id": organization,
+                    "category": self.rng.choice(("free", "reduced", "full")),
                     "start": start.isoformat(),
                     "end": end.isoformat(),
                 },

@@ -25,6 +25,11 @@ RULE_MESSAGES = {
     "over_capacity": _l("Too many attendees: the room takes at most %(capacity)s."),
     "room_inactive": _l("The room cannot be booked at present."),
     "not_a_member": _l("You can only book for organisations you are a member of."),
+    "open_request_limit": _l(
+        "The organisation has as many open requests as it may have until the municipality has "
+        "verified it. Wait for an answer to one of them, or withdraw one."
+    ),
+    "organization_rejected": _l("The municipality has rejected the organisation: it cannot book rooms."),
 }
 FIELD_OF_RULE = {
     "over_capacity": "attendees",
