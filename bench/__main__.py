@@ -102,6 +102,16 @@ def main(argv: list[str] | None = None) -> None:
     registry.add_argument("--force", action="store_true", help="allow a database whose name lacks 'bench'")
     registry.add_argument("--no-save", action="store_true", help="print only; leave BENCHMARKS.md as it is")
 
+    allocation = sub.add_parser(
+        "allocation", help="seasonal allocation (SPEC §14) vs first come, first served; no database"
+    )
+    allocation.add_argument("--applications", type=int, default=2000)
+    allocation.add_argument("--rooms", type=int, default=500)
+    allocation.add_argument("--weeks", type=int, default=15, help="length of the season")
+    allocation.add_argument("--repeat", type=int, default=5, help="runs of each, the median reported")
+    allocation.add_argument("--seed", type=int, default=14, help="the synthetic round's random seed")
+    allocation.add_argument("--no-save", action="store_true", help="print only; leave BENCHMARKS.md as it is")
+
     sub.add_parser("all", help="conflict, availability, schedule, create and load with the defaults")
 
     args = parser.parse_args(argv)
@@ -190,6 +200,18 @@ def main(argv: list[str] | None = None) -> None:
             units=args.units,
             file=args.file,
             force=args.force,
+            command=command,
+            save=not args.no_save,
+        )
+    elif args.command == "allocation":
+        from bench.bench_allocation import run as run_allocation
+
+        run_allocation(
+            applications=args.applications,
+            rooms=args.rooms,
+            weeks=args.weeks,
+            repeat=args.repeat,
+            seed=args.seed,
             command=command,
             save=not args.no_save,
         )

@@ -154,3 +154,16 @@ def test_load_goes_to_loopback_only():
     for url in ("http://192.0.2.1:8000", "http://10.0.0.1", "http://[2001:db8::1]:80"):
         with pytest.raises(SystemExit):
             require_loopback(url)
+
+
+def test_allocation_benchmark_compares_the_rule_with_first_come_first_served():
+    from bench import bench_allocation
+
+    figures = bench_allocation.run(applications=150, rooms=40, weeks=3, repeat=1, report=False)
+    assert figures["applications"] == 150 and figures["rooms"] == 40 and figures["busy"] > 0
+    rule, fcfs = figures["rule"], figures["fcfs"]
+    assert sum(rule["per_class"].values()) == 150 and rule["per_class"] == fcfs["per_class"]
+    assert 0 < rule["given"] <= 150 and 0 < fcfs["given"] <= 150
+    # Class 1 goes first under the rule: on this round it gets its first wish more often.
+    assert rule["first_wish"][1] >= rule["first_wish"][3]
+    assert figures["rule_seconds"] > 0 and figures["fcfs_seconds"] > 0
