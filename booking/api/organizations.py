@@ -46,6 +46,7 @@ def list_organizations(pagination_parameters, verified=None):
     "and proposed, no `id`), the same whether or not the number or address is registered already",
     success=True,
 )
+@blp.alt_response(403, description="A member none of whose organisations is verified yet")
 @blp.alt_response(409, description="Organisation number registered already (logged-in callers only)")
 @blp.alt_response(429, description="Too many attempts from this address (shared with logging in)")
 @blp.doc(security=SECURITY)
@@ -61,7 +62,8 @@ def register_organization(data):
     registered already: nothing is created then, and the address gets a mail saying why. With
     `password`, the new account must confirm its address (a mailed link) before logging in.
     Logged-in members get the organisation (and become members of it); for them a taken
-    number is a 409. Rate-limited with logging in."""
+    number is a 409, and they register a further organisation only once one of theirs is
+    verified (403 before). Rate-limited with logging in."""
     registration = organizations.receive_registration(current_actor(), data)
     if registration.organization is not None:
         body = OrganizationSchema().dump(registration.organization)

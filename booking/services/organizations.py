@@ -200,6 +200,8 @@ def register_organization(actor: Actor, data: dict, language: str = "nb") -> Org
     (their bookings show their names publicly). Anonymous HTTP callers come through
     ``receive_registration``, which never tells."""
     proposal = propose_registration(data)
+    if actor.role == "member":
+        _require_a_verified_organization(actor)
     password_hash = None
     if not actor.is_authenticated and data.get("password"):
         password_hash = hash_password(data["password"])
@@ -213,6 +215,22 @@ def register_organization(actor: Actor, data: dict, language: str = "nb") -> Org
         raise StateConflict(
             f"Organisation number {proposal.org_number} or the address was registered meanwhile."
         ) from error
+
+
+def _require_a_verified_organization(actor: Actor) -> None:
+    """A member registers a further organisation only once one of theirs is verified: anyone can
+    become a member of an unverified organisation (register, confirm the address), and such a
+    member would otherwise learn from the 409 which numbers are registered and, after a
+    rejection, carry on under a new number with ten fresh open requests."""
+    verified = db.session.scalar(
+        select(Organization.id)
+        .where(Organization.id.in_(sorted(actor.organization_ids)), Organization.verified.is_(True))
+        .limit(1)
+    )
+    if verified is None:
+        raise PermissionDenied(
+            "You can register a further organisation once the municipality has verified one of yours."
+        )
 
 
 def receive_registration(actor: Actor, data: dict, language: str = "nb") -> Registration:

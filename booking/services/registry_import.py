@@ -48,6 +48,7 @@ from datetime import date
 from typing import BinaryIO
 
 import ijson
+from ijson.common import ObjectBuilder
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -57,6 +58,9 @@ from booking.models import RegistryUnit
 from booking.models.types import utcnow
 
 BATCH_SIZE = 5_000
+BOM = b"\xef\xbb\xbf"
+MAX_DEPTH = 32  # of arrays and objects, the top-level array included (as the API's bodies)
+MAX_TEXT = 100_000  # characters of one name or text; the register's are at most a few hundred
 GZIP_MAGIC = b"\x1f\x8b"
 READ_SIZE = 1 << 20
 EXAMPLES_KEPT = 5  # reasons for skipped units shown to the operator
@@ -253,7 +257,9 @@ def _json_stream(raw: BinaryIO) -> BinaryIO:
         start = _read_start(stream, 4096)
     except (OSError, EOFError, zlib.error) as error:
         raise RegistryFileError(f"The file is not a readable gzip file: {_first_line(error)}.") from error
-    text = start.lstrip(b"\xef\xbb\xbf \t\r\n")  # a byte order mark and whitespace may lead
+    if start.startswith(BOM):  # allowed before JSON text (RFC 8259), and the parser refuses it
+        start = start[len(BOM) :]
+    text = start.lstrip(b" \t\r\n")
     if not text:
         raise RegistryFileError("The file is empty: expected Enhetsregisteret's JSON array of units.")
     if not text.startswith(b"["):
@@ -267,11 +273,50 @@ def _json_stream(raw: BinaryIO) -> BinaryIO:
 def _units(stream: BinaryIO) -> Iterator[object]:
     """The array's items, one at a time; a file that stops being JSON is a RegistryFileError."""
     try:
-        yield from ijson.items(stream, "item", use_float=True)
+        yield from _items(ijson.basic_parse(stream, use_float=True))
     except (ijson.JSONError, UnicodeDecodeError) as error:
         raise RegistryFileError(f"The file is not valid JSON: {_first_line(error)}.") from error
     except (OSError, EOFError, zlib.error) as error:  # a gzip file cut short or corrupt
         raise RegistryFileError(f"The gzip file is damaged or incomplete: {_first_line(error)}.") from error
+
+
+def _items(events: Iterator[tuple[str, object]]) -> Iterator[object]:
+    """The top-level array's items built from the parser's events, refusing what no unit of the
+    register has and what would make a small hostile file cost a great deal: nesting deeper than
+    ``MAX_DEPTH`` (``ijson.items`` keeps a path per level, so memory grows with the square of the
+    depth: 40,000 levels in an 80 KB file took 4 GB) and texts longer than ``MAX_TEXT``."""
+    depth = 0  # how many arrays and objects are open after the event
+    builder = None  # the item being built
+    for event, value in events:
+        if event in ("start_map", "start_array"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise RegistryFileError(
+                    f"The file nests arrays or objects more than {MAX_DEPTH} levels deep; the "
+                    "register's units are a few levels deep. The register was left as it was."
+                )
+            if depth == 1:
+                continue  # the top-level array
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+            if depth == 0:
+                continue  # its end
+        elif event in ("map_key", "string") and len(value) > MAX_TEXT:
+            raise RegistryFileError(
+                f"The file holds a text of {len(value):,} characters; the register's are short "
+                f"(at most {MAX_TEXT:,} accepted). The register was left as it was."
+            )
+        if builder is None:
+            if event in ("start_map", "start_array"):
+                builder = ObjectBuilder()
+                builder.event(event, value)
+            else:
+                yield value  # a scalar item (skipped as malformed by the caller)
+            continue
+        builder.event(event, value)
+        if depth == 1:  # the item is complete
+            yield builder.value
+            builder = None
 
 
 def _first_line(error: Exception) -> str:

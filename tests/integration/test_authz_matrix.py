@@ -29,6 +29,7 @@ from booking.services.auth import actor_for
 from booking.services.bookings import BookingRequest, create_booking
 from booking.web.security import LOGIN_KEY
 from pricing import DEFAULT_PRICE_LIST
+from tests.integration.rounds_helpers import RoundWorld, build_rounds, round_bodies, round_values
 from tests.integration.web_helpers import session_secret
 
 ROLES = ("anonymous", "member_own", "member_other", "janitor_own", "janitor_other", "admin")
@@ -58,6 +59,21 @@ class World:
     n: int
     failed_message_id: int
     admin_token_id: int
+    rounds: RoundWorld | None = None  # built for the rounds' routes only (see round_world)
+
+    def round_world(self, endpoint: str) -> RoundWorld | None:
+        """The four rounds of ``rounds_helpers`` for a route of the rounds (costly: not for every
+        route of the table)."""
+        if not endpoint.startswith("rounds."):
+            return None
+        if self.rounds is None:
+            from booking.extensions import db
+
+            self.rounds = build_rounds(
+                self.building, self.organization, self.users["member_own"].user, self.n
+            )
+            db.session.commit()
+        return self.rounds
 
     def values(self, endpoint: str) -> dict:
         booking_id = (
@@ -66,6 +82,7 @@ class World:
             else self.booking.id
         )
         return {
+            **(round_values(endpoint, self.round_world(endpoint)) if endpoint.startswith("rounds.") else {}),
             "room_id": self.room.id,
             "building_id": self.building.id,
             "booking_id": booking_id,
@@ -326,6 +343,11 @@ def body_for(endpoint: str, w: World):
         "web.booking_mail_submit": {"booking_mail": "on"},
         "web.mail_language_submit": {"language": "en"},
         "web.morning_sheet_submit": {"morning_sheet": "on"},
+        **(
+            round_bodies(w.round_world(endpoint), w.organization.id, w.n)
+            if endpoint.startswith("rounds.")
+            else {}
+        ),
     }.get(endpoint, {})
 
 
@@ -420,6 +442,22 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # API: whoever holds a mailed link's token
     ("POST", "/api/v1/password-reset/confirm"): everyone(204),
     ("POST", "/api/v1/email-confirmation"): everyone(204),
+    # seasonal rounds (SPEC §14): public rounds and results; members apply and answer offers for
+    # their organisations; admins run the round
+    ("GET", "/api/v1/rounds"): everyone(200),
+    ("POST", "/api/v1/rounds"): admin_only(201),
+    ("GET", "/api/v1/rounds/<int:round_id>"): everyone(200),
+    ("PATCH", "/api/v1/rounds/<int:round_id>"): admin_only(200),
+    ("GET", "/api/v1/rounds/<int:round_id>/applications"): row(401, 200, 200, 403, 403, 200),
+    ("POST", "/api/v1/rounds/<int:round_id>/applications"): row(401, 201, 403, 403, 403, 201),
+    ("PATCH", "/api/v1/applications/<int:application_id>"): row(401, 200, 403, 403, 403, 200),
+    ("DELETE", "/api/v1/applications/<int:application_id>"): row(401, 200, 403, 403, 403, 200),
+    ("POST", "/api/v1/rounds/<int:round_id>/allocate"): admin_only(200),
+    ("PATCH", "/api/v1/allocations/<int:allocation_id>"): admin_only(200),
+    ("POST", "/api/v1/rounds/<int:round_id>/publish"): admin_only(200),
+    ("POST", "/api/v1/offers/<int:allocation_id>/accept"): row(401, 200, 403, 403, 403, 200),
+    ("POST", "/api/v1/offers/<int:allocation_id>/decline"): row(401, 200, 403, 403, 403, 200),
+    ("GET", "/api/v1/rounds/<int:round_id>/result"): everyone(200),
     # API: logged in
     ("GET", "/api/v1/me"): row(401, 200, 200, 200, 200, 200),
     ("PATCH", "/api/v1/me"): row(401, 200, 200, 200, 200, 200),

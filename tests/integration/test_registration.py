@@ -222,6 +222,22 @@ def test_a_logged_in_member_gets_the_organisation_and_a_taken_number_is_409(clie
     assert events("registration_attempt") == []
 
 
+def test_a_member_of_only_unverified_or_rejected_organisations_registers_no_further_one(client, make):
+    """Anyone can become such a member; the 409 would tell them which numbers are registered, and a
+    rejected organisation would carry on under a new number."""
+    unverified = make.member(make.organization(verified=False))
+    refused = client.post("/api/v1/organizations", json=registration(), headers=unverified.headers)
+    assert refused.status_code == 403 and refused.mimetype == "application/problem+json"
+    admin = make.admin()
+    verified_org = make.organization()
+    rejected = make.member(verified_org)
+    answer = client.post(f"/api/v1/organizations/{verified_org.id}/reject", headers=admin.headers)
+    assert answer.status_code == 200
+    again = client.post("/api/v1/organizations", json=registration(), headers=rejected.headers)
+    assert again.status_code == 403
+    assert counts()["organizations"] == 2 and events("registration_attempt") == []
+
+
 def test_both_answers_match_the_documented_201(client, make):
     spec = client.get("/api/v1/openapi.json").get_json()
     schema = _body_schema(spec, "/api/v1/organizations", "post", "201", "application/json")

@@ -204,6 +204,13 @@ BAD_FILES = {
     "gzip cut short": file_bytes(GOOD, compressed=True)[:-40],
     "gzip of something else": gzip.compress(b"<html>not the register</html>"),
     "gzip header only": b"\x1f\x8b",
+    # a small file that would cost gigabytes of memory to parse into paths (200,000 levels)
+    "nested deep": b'[{"organisasjonsnummer": "%s", "navn": "A", "x": ' % number(40).encode()
+    + b"[" * 200_000
+    + b"]" * 200_000
+    + b"}]",
+    "unclosed nesting": b"[" * 500_000,
+    "a huge name": file_bytes([enhet(number(41), "A" * 200_000)]),
 }
 
 
@@ -221,6 +228,13 @@ def test_a_file_that_is_not_the_register_changes_nothing(
     assert "Traceback" not in result.output
     db.session.rollback()
     assert {n: (u.name, u.imported_at) for n, u in units_in_table().items()} == before
+
+
+def test_a_byte_order_mark_may_lead(app_ctx, tmp_path):
+    marked = tmp_path / "marked.json"
+    marked.write_bytes(b"\xef\xbb\xbf" + file_bytes(GOOD))
+    result = run_import(app_ctx, marked)
+    assert result.exit_code == 0 and result.output.startswith(f"Imported {len(GOOD)} units"), result.output
 
 
 def test_the_command_reads_standard_input(app_ctx):
