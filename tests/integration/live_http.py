@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from bench.common import free_port
-from tests.integration.test_races import _wait_until_up
+from tests.integration.test_races import _wait_until_up, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,10 +46,7 @@ def running_servers(database_url: str, count: int = 2, workers: int = 2):
             _wait_until_up(url, process)
         yield urls
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=15)
+        stop(processes)
 
 
 @dataclass

@@ -24,6 +24,7 @@ from booking.extensions import db
 from booking.models import Booking, Occupancy, Series
 from tests.integration.test_no_double_booking import overlapping_active_pairs
 from tests.integration.test_races import ROOT, _wait_until_up, post_booking
+from tests.integration.test_races import stop as stop_servers
 
 pytestmark = pytest.mark.slow
 CLIENTS = 4
@@ -195,7 +196,4 @@ def test_kill_9_worker_then_master_loses_no_confirmed_booking(app_ctx, make, dat
         )
         assert status == 201, status
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.terminate()
-                process.wait(timeout=15)
+        stop_servers(processes)

@@ -26,7 +26,21 @@ CLIENTS = 20
 pytestmark = pytest.mark.slow
 
 
-def _wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+def stop(processes: list[subprocess.Popen], grace: float = 30) -> None:
+    """SIGTERM, then SIGKILL for a server that has not stopped within ``grace`` seconds (gunicorn
+    waits for its workers, which a loaded machine makes slow); always reaped."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -71,10 +85,7 @@ def servers(app_ctx, database_url):
             _wait_until_up(url, process)
         yield urls
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=15)
+        stop(processes)
 
 
 def post_booking(url: str, token: str, payload: dict, timeout: float = 60) -> tuple[int, dict | None]:
