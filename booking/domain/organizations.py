@@ -52,3 +52,11 @@ def propose_price_category(
 def effective_price_category(category: str, verified: bool) -> str:
     """Unverified organisations may request bookings but are priced ``full`` until verified."""
     return category if verified else "full"
+
+
+def is_mailable(address: str) -> bool:
+    """Whether the mail worker can write to ``address``: plain ASCII. A non-ASCII local part
+    needs SMTPUTF8, which neither Python's mail headers nor many municipal relays offer, so such
+    an account could never get its confirmation mail; an internationalised domain is written in
+    its ``xn--`` form."""
+    return address.isascii()

@@ -1,7 +1,7 @@
 from marshmallow import Schema, fields, validate
 
 from booking.models.user import ROLES
-from booking.schemas.common import Id, LocalDateTime, Text
+from booking.schemas.common import Id, LocalDateTime, MailAddress, Text
 
 
 class TokenRequestSchema(Schema):
@@ -43,7 +43,7 @@ class UserSchema(Schema):
 
 
 class UserCreateSchema(Schema):
-    email = fields.Email(required=True, validate=validate.Length(max=254))
+    email = MailAddress(required=True)
     name = Text(200, 1, required=True)
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     password = Text(1024, 10, metadata={"description": "At least 10 characters; omit for token-only users"})

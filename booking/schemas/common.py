@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from booking.domain.organizations import is_mailable
 from pricing.weekly import OSLO, WEEKDAYS, WeeklyWindow
 
 MAX_INT = 2**31 - 1
@@ -18,6 +19,19 @@ def Id(strict: bool = True, **kwargs) -> fields.Integer:  # noqa: N802 - reads l
 
 def Count(minimum: int = 0, maximum: int = MAX_INT, strict: bool = True, **kwargs) -> fields.Integer:  # noqa: N802
     return fields.Integer(strict=strict, validate=validate.Range(min=minimum, max=maximum), **kwargs)
+
+
+NOT_MAILABLE = "Only addresses in plain ASCII can be mailed (write an internationalised domain as xn--…)."
+
+
+def _mailable(address: str) -> None:
+    if not is_mailable(address):
+        raise ValidationError(NOT_MAILABLE)
+
+
+def MailAddress(**kwargs) -> fields.Email:  # noqa: N802 - reads like a field class
+    """An e-mail address the service will write to: valid, at most 254 characters, ASCII."""
+    return fields.Email(validate=[validate.Length(max=254), _mailable], **kwargs)
 
 
 def Text(maximum: int, minimum: int = 0, **kwargs) -> fields.String:  # noqa: N802

@@ -1,7 +1,7 @@
 from marshmallow import Schema, fields, validate
 
 from booking.domain.organizations import PRICE_CATEGORIES
-from booking.schemas.common import LocalDateTime, PartialMixin, Text
+from booking.schemas.common import LocalDateTime, MailAddress, PartialMixin, Text
 from booking.schemas.registry import RegistryFactsSchema
 
 
@@ -19,7 +19,7 @@ class OrganizationSchema(Schema):
     registered_in_frivillighetsregisteret = fields.Boolean(load_default=False)
     youth_activity = fields.Boolean(load_default=False, metadata={"description": ">= 90 % under 20"})
     contact_name = Text(200, 1, required=True)
-    email = fields.Email(required=True, validate=validate.Length(max=254))
+    email = MailAddress(required=True)
     phone = Text(40, load_default="")
     proposed_category = fields.String(dump_only=True)
     price_category = fields.String(dump_only=True)

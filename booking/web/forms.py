@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from booking.domain.organizations import is_valid_org_number
+from booking.domain.organizations import is_mailable, is_valid_org_number
 from booking.models.room import ROOM_KINDS
 from pricing.weekly import OSLO
 
@@ -234,6 +234,8 @@ def registration_form(source, *, needs_password: bool) -> tuple[Form, dict | Non
     email = form.text("email", required=True, max_length=254).lower()
     if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
         form.error("email", _("Please enter a valid e-mail address."))
+    elif email and not is_mailable(email):
+        form.error("email", _("Please write the address in plain letters a–z (a domain as xn--…)."))
     phone = form.text("phone", required=True, max_length=40)
     if phone and not re.fullmatch(r"\+?[0-9 ()-]{8,20}", phone):
         form.error("phone", _("Please enter a phone number, e.g. +47 400 00 000."))
