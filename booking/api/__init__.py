@@ -106,6 +106,7 @@ def init_api(app: Flask) -> None:
         pricing,
         registry,
         rooms,
+        rounds,
         schedule,
         tokens,
     )
@@ -145,6 +146,7 @@ def init_api(app: Flask) -> None:
         feeds,
         outbox,
         registry,
+        rounds,
     ):
         api.register_blueprint(module.blp, url_prefix=API_PREFIX + module.PREFIX)
     api.register_blueprint(feed_routes.blp, url_prefix=feed_routes.PREFIX)

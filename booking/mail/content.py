@@ -523,6 +523,60 @@ def _closure_text(schedule: DaySchedule) -> str:
     return _("Closed: %(reason)s", reason=schedule.closure_reason)
 
 
+@dataclass(frozen=True)
+class RoundResult:
+    """One application's result in an ``allocation_published`` mail: the time offered, or none."""
+
+    description: str
+    offered: str  # "Monday 18:00–20:00, Hall, Building" or "" when nothing was given
+    state: str  # the offer's state when the mail is rendered
+
+
+def _allocation_published(event: OutboxEvent, message: OutboxMessage) -> _Mail:
+    """SPEC §14: a round's results for one organisation, each offer to accept by the deadline."""
+    from booking.models import Allocation, Application, Round
+    from booking.services.rounds import minutes_text
+
+    params = event.params or {}
+    round_ = db.session.get(Round, params.get("round_id") or 0)
+    organization = db.session.get(Organization, params.get("organization_id") or 0)
+    if round_ is None or organization is None:
+        raise Gone(f"{event.kind} {event.id}: the round or the organisation is gone")
+    ids = [int(i) for i in params.get("allocation_ids") or ()]
+    rows = (
+        db.session.execute(
+            select(Allocation, Application.description)
+            .join(Application, Application.id == Allocation.application_id)
+            .where(Allocation.id.in_(ids))
+            .order_by(Application.rank, Allocation.id)
+        ).all()
+        if ids
+        else []
+    )
+    places = _places({a.room_id for a, _description in rows if a.room_id is not None})
+    weekdays = [format_date(date(2024, 1, 1 + d), "EEEE", locale=language()) for d in range(7)]
+    results = [
+        RoundResult(
+            description or round_.name,
+            ""
+            if a.room_id is None
+            else f"{weekdays[a.weekday]} {minutes_text(a.start_minute)}–{minutes_text(a.end_minute)}, "
+            f"{places[a.room_id]}",
+            a.offer_state or "",
+        )
+        for a, description in rows
+    ]
+    context = {
+        "organization": organization.name,
+        "round": round_.name,
+        "results": results,
+        "deadline": round_.offer_deadline.astimezone(OSLO).strftime("%Y-%m-%d %H:%M"),
+        "my_url": public_url("web.my_page"),
+    }
+    subject = _("Results of %(round)s", round=_one_line(round_.name))
+    return _Mail(subject, context)
+
+
 _KINDS: dict[str, Callable[[OutboxEvent, OutboxMessage], _Mail]] = {
     "email_confirmation": _link_mail(
         CONFIRM, _l("Confirm your e-mail address"), _l("Confirm your e-mail address by opening this link:")
@@ -535,4 +589,5 @@ _KINDS: dict[str, Callable[[OutboxEvent, OutboxMessage], _Mail]] = {
     "organization_rejected": _organization_rejected,
     "day_sheet": _day_sheet,
     "registration_attempt": _registration_attempt,
+    "allocation_published": _allocation_published,
 }

@@ -15,9 +15,12 @@ from booking.models.organization import Organization
 from booking.models.outbox import OutboxEvent, OutboxMessage
 from booking.models.registry import RegistryUnit
 from booking.models.room import Room, room_parts, room_units
+from booking.models.rounds import Allocation, Application, Round, Wish, round_rooms
 from booking.models.user import ApiToken, User, WebSession, janitor_buildings, memberships
 
 __all__ = [
+    "Allocation",
+    "Application",
     "AuditEntry",
     "Booking",
     "IdempotencyKey",
@@ -35,6 +38,9 @@ __all__ = [
     "Organization",
     "RegistryUnit",
     "Room",
+    "Round",
+    "Wish",
+    "round_rooms",
     "User",
     "WebSession",
     "janitor_buildings",

@@ -548,6 +548,8 @@ def plan_booking(
     )
     if not occurrences:
         raise RuleViolation("closed", "Every occurrence falls on a holiday or a closure; nothing to book.")
+    if not actor.is_admin:
+        _check_no_pending_round(room, occurrences)
 
     status = _initial_status(actor, room, organization)
     pending: list[Hold] = []
@@ -570,6 +572,23 @@ def plan_booking(
     skipped.sort(key=lambda s: s.start)
     quotes = quote_occurrences(room, organization.effective_category, occurrences, request.own_supervisor)
     return Plan(request, room, organization, status, occurrences, skipped, quotes, displaced, rrule, pending)
+
+
+def _check_no_pending_round(room: Room, occurrences) -> None:
+    """SPEC §14: while a round is not published, members book nothing inside its season in its
+    rooms (or rooms sharing a unit with them); the times are being given out by the round."""
+    from booking.services.rounds import pending_round_blocking  # rounds books through this module
+
+    dates = {day for start, end in occurrences for day in local_dates(start, end)}
+    round_ = pending_round_blocking(room.id, dates)
+    if round_ is not None:
+        raise RuleViolation(
+            "season_allocation_pending",
+            f"Regular times in this room from {round_.season_start} to {round_.season_end} are given out "
+            f"by the application round {round_.name}; until its results are published, nothing can "
+            "be booked there in that season.",
+            round_id=round_.id,
+        )
 
 
 def create_booking(actor: Actor, request: BookingRequest, now: datetime | None = None) -> Booking | Series:

@@ -75,6 +75,7 @@ KINDS = (
     "organization_rejected",
     "day_sheet",
     "registration_attempt",
+    "allocation_published",
 )
 BOOKING_KINDS = frozenset(KINDS[2:8])
 
@@ -151,6 +152,9 @@ def recipients(event: OutboxEvent) -> list[Recipient]:
         return _unique([_contact(organization)]) if organization is not None else []
     if event.kind == "organization_rejected":
         return _organization_recipients(params["organization_id"])
+    if event.kind == "allocation_published":  # SPEC §14: results and offers, to the contact
+        organization = db.session.get(Organization, params["organization_id"])
+        return _unique([_contact(organization)]) if organization is not None else []
     if event.kind == "registration_attempt":
         return [_address_recipient(params["email"], params.get("language"))]
     if event.kind == "day_sheet":
