@@ -67,6 +67,25 @@ def client(app_ctx):
 
 
 @pytest.fixture
+def limited(app_ctx, database_url):
+    """An app with the login budget switched on: 3 a minute per client address."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": "test-secret",
+            "BOOKING_PUBLIC_URL": "http://booking.test",
+            "RATELIMIT_ENABLED": True,
+            "BOOKING_RATELIMIT_LOGIN": "3 per minute",
+        }
+    )
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
 def make(app_ctx):
     """Factories that write straight to the database: make.building(), make.room(), ..."""
     return factories.Factories(itertools.count(1))

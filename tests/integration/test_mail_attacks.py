@@ -25,7 +25,6 @@ from sqlalchemy.exc import OperationalError
 
 from bench.common import free_port
 from bench.smtp_sink import SmtpSink
-from booking import create_app
 from booking.errors import PROBLEM_JSON
 from booking.extensions import db
 from booking.feeds import service as feeds
@@ -551,25 +550,6 @@ def test_an_unconfirmed_registrant_cannot_log_in_until_the_link_is_followed(clie
     assert client.post("/api/v1/organizations", json=registration(12, password=PASSWORD)).status_code == 201
     login = client.post("/api/v1/tokens", json={"email": "kari12@example.test", "password": PASSWORD})
     assert login.status_code in (401, 403), login.get_json()
-
-
-@pytest.fixture
-def limited(app_ctx, database_url):
-    """An app with the login budget switched on: 3 a minute per client address."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "SECRET_KEY": "test-secret",
-            "BOOKING_PUBLIC_URL": "http://booking.test",
-            "RATELIMIT_ENABLED": True,
-            "BOOKING_RATELIMIT_LOGIN": "3 per minute",
-        }
-    )
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def test_registration_is_rate_limited_like_login(limited):

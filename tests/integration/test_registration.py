@@ -583,24 +583,6 @@ def test_a_page_registrant_confirms_the_address_then_logs_in(client):
 # --- rate limit -------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def limited(app_ctx, database_url):
-    app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "SECRET_KEY": "test-secret",
-            "BOOKING_PUBLIC_URL": "http://booking.test",
-            "RATELIMIT_ENABLED": True,
-            "BOOKING_RATELIMIT_LOGIN": "3 per minute",
-        }
-    )
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
 def test_registering_shares_the_budget_of_logging_in(limited):
     client = limited.test_client()
     address = {"REMOTE_ADDR": "192.0.2.77"}
