@@ -10,23 +10,51 @@ import os
 import re
 import subprocess
 import sys
+import time
+import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from bench.common import free_port
-from tests.integration.test_races import _wait_until_up, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
+def stop(processes: list[subprocess.Popen], grace: float = 30) -> None:
+    """SIGTERM, then SIGKILL for a server that has not stopped within ``grace`` seconds (gunicorn
+    waits for its workers, which a loaded machine makes slow); always reaped."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not come up")
+
+
 @contextmanager
-def running_servers(database_url: str, count: int = 2, workers: int = 2):
-    """``count`` gunicorn servers on ``database_url``; yields their base URLs."""
-    env = dict(os.environ, BOOKING_DATABASE_URL=database_url, BOOKING_SECRET_KEY="live-http-test")
+def running_servers(database_url: str, count: int = 2, workers: int = 2, secret: str = "live-http-test"):
+    """``count`` gunicorn servers on ``database_url`` (``workers`` each); yields their base URLs."""
+    env = dict(os.environ, BOOKING_DATABASE_URL=database_url, BOOKING_SECRET_KEY=secret)
     processes, urls = [], []
     try:
         for _ in range(count):
@@ -43,7 +71,7 @@ def running_servers(database_url: str, count: int = 2, workers: int = 2):
             )
             urls.append(f"http://127.0.0.1:{port}")
         for url, process in zip(urls, processes, strict=True):
-            _wait_until_up(url, process)
+            wait_until_up(url, process)
         yield urls
     finally:
         stop(processes)

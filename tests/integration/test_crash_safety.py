@@ -22,9 +22,10 @@ from sqlalchemy import func, select
 from bench.common import child_pids, free_port
 from booking.extensions import db
 from booking.models import Booking, Occupancy, Series
+from tests.integration.live_http import ROOT, wait_until_up
+from tests.integration.live_http import stop as stop_servers
 from tests.integration.test_no_double_booking import overlapping_active_pairs
-from tests.integration.test_races import ROOT, _wait_until_up, post_booking
-from tests.integration.test_races import stop as stop_servers
+from tests.integration.test_races import post_booking
 
 pytestmark = pytest.mark.slow
 CLIENTS = 4
@@ -56,7 +57,7 @@ def _start(database_url: str, port: int) -> subprocess.Popen:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    _wait_until_up(url, process, timeout=60)
+    wait_until_up(url, process, timeout=60)
     deadline = time.monotonic() + 30
     while len(child_pids(process.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -29,8 +29,8 @@ from pricing import OSLO
 from tests.integration import test_feeds, test_races
 from tests.integration import web_helpers as web
 from tests.integration.lifecycle_helpers import call, plain_weekday_between, race
+from tests.integration.live_http import ROOT
 from tests.integration.test_feeds import org_feed_path
-from tests.integration.test_races import ROOT
 
 # Fixtures shared with other modules: two gunicorn servers on the test database; Node with ical.js.
 servers = test_races.servers

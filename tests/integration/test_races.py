@@ -5,87 +5,26 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import subprocess
-import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from bench.common import free_port
 from booking.extensions import db
+from tests.integration.live_http import running_servers
 from tests.integration.test_no_double_booking import overlapping_active_pairs
 
-ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = 20
 pytestmark = pytest.mark.slow
-
-
-def stop(processes: list[subprocess.Popen], grace: float = 30) -> None:
-    """SIGTERM, then SIGKILL for a server that has not stopped within ``grace`` seconds (gunicorn
-    waits for its workers, which a loaded machine makes slow); always reaped."""
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("server did not come up")
 
 
 @pytest.fixture
 def servers(app_ctx, database_url):
     """Two separate gunicorn servers (3 workers each) against the test database."""
-    env = dict(os.environ, BOOKING_DATABASE_URL=database_url, BOOKING_SECRET_KEY="race-test")
-    processes, urls = [], []
-    try:
-        for _ in range(2):
-            port = free_port()
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "-w",
-                    "3",
-                    "-b",
-                    f"127.0.0.1:{port}",
-                    "--log-level",
-                    "warning",
-                    "wsgi:app",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            processes.append(process)
-            urls.append(f"http://127.0.0.1:{port}")
-        for url, process in zip(urls, processes, strict=True):
-            _wait_until_up(url, process)
+    with running_servers(database_url, workers=3, secret="race-test") as urls:
         yield urls
-    finally:
-        stop(processes)
 
 
 def post_booking(url: str, token: str, payload: dict, timeout: float = 60) -> tuple[int, dict | None]:
