@@ -1028,6 +1028,8 @@ def update_booking(
         )
     if moved or "attendees" in edits:
         _check_rules(room, start, end, attendees, now)
+    if moved and not actor.is_admin and not _within(booking, room, start, end):
+        _check_no_pending_round(room, [(start, end)])
     requests: list[Booking] = []
     if moved:
         pending: list[Hold] = []
@@ -1053,6 +1055,12 @@ def update_booking(
         _reject_overruled(requests, [booking])
         db.session.flush()
     return booking
+
+
+def _within(booking: Booking, room: Room, start: datetime, end: datetime) -> bool:
+    """Whether the new time lies inside the time the booking holds already (a shortening): it
+    takes nothing a round could be giving out."""
+    return room.id == booking.room_id and booking.start <= start and end <= booking.end
 
 
 def _check_approval_room_change(booking: Booking, room: Room, start, end, attendees: int) -> None:

@@ -205,7 +205,20 @@ def test_members_cannot_book_in_the_season_of_an_unpublished_round(client, make)
         member, gym, monday - timedelta(days=7), recurrence={"rrule": "FREQ=WEEKLY;COUNT=3"}
     )  # its third date falls in the season
     assert assert_problem(weekly, 422)["rule"] == "season_allocation_pending"
-    assert book(member, gym, monday - timedelta(days=7)).status_code == 201  # before the season
+    before = book(member, gym, monday - timedelta(days=7))  # before the season
+    assert before.status_code == 201
+    # a member's move into the season is blocked too; shortening what one holds is not
+    booking_id = before.get_json()["id"]
+    into = {
+        "start": f"{monday + timedelta(days=1)}T10:00:00",
+        "end": f"{monday + timedelta(days=1)}T11:00:00",
+    }
+    moved = client.patch(f"{API}/bookings/{booking_id}", json=into, headers=member.headers)
+    assert assert_problem(moved, 422)["rule"] == "season_allocation_pending"
+    shorter = {"end": f"{monday - timedelta(days=7)}T10:30:00"}
+    assert (
+        client.patch(f"{API}/bookings/{booking_id}", json=shorter, headers=member.headers).status_code == 200
+    )
     assert book(member, gym, monday + timedelta(days=28)).status_code == 201  # after it
     assert book(member, elsewhere, monday).status_code == 201  # another room
     assert book(admin, gym, monday + timedelta(days=3)).status_code == 201  # admins can
