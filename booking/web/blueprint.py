@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from booking.web import account, admin, janitor, my, rooms, search
+from booking.web import account, admin, janitor, my, rooms, rounds, search
 from booking.web.i18n import remember_language
 from booking.web.security import check_csrf
 
@@ -30,6 +30,29 @@ URLS = [
     ("/my/organizations/<int:organization_id>/mail", "booking_mail_submit", my.booking_mail_submit, ["POST"]),
     ("/my/language", "mail_language_submit", my.mail_language_submit, ["POST"]),
     ("/my/confirm-email", "resend_confirmation_submit", my.resend_confirmation_submit, ["POST"]),
+    ("/rounds", "rounds_page", rounds.list_page, ["GET"]),
+    ("/rounds/<int:round_id>", "round_page", rounds.round_page, ["GET"]),
+    ("/rounds/<int:round_id>/applications", "round_apply_submit", rounds.apply_submit, ["POST"]),
+    (
+        "/rounds/<int:round_id>/applications/<int:application_id>/withdraw",
+        "round_withdraw_submit",
+        rounds.withdraw_submit,
+        ["POST"],
+    ),
+    (
+        "/rounds/<int:round_id>/offers/<int:allocation_id>/accept",
+        "round_accept_submit",
+        rounds.accept_submit,
+        ["POST"],
+    ),
+    (
+        "/rounds/<int:round_id>/offers/<int:allocation_id>/decline",
+        "round_decline_submit",
+        rounds.decline_submit,
+        ["POST"],
+    ),
+    ("/rounds/<int:round_id>/allocate", "round_allocate_submit", rounds.allocate_submit, ["POST"]),
+    ("/rounds/<int:round_id>/publish", "round_publish_submit", rounds.publish_submit, ["POST"]),
     ("/janitor", "janitor_index", janitor.janitor_index, ["GET"]),
     ("/janitor/<int:building_id>", "janitor_day", janitor.janitor_day, ["GET"]),
     (

@@ -62,9 +62,9 @@ class World:
     rounds: RoundWorld | None = None  # built for the rounds' routes only (see round_world)
 
     def round_world(self, endpoint: str) -> RoundWorld | None:
-        """The four rounds of ``rounds_helpers`` for a route of the rounds (costly: not for every
-        route of the table)."""
-        if not endpoint.startswith("rounds."):
+        """The four rounds of ``rounds_helpers`` for a route of the rounds, API or page (costly: not
+        for every route of the table)."""
+        if not _is_round_route(endpoint):
             return None
         if self.rounds is None:
             from booking.extensions import db
@@ -82,7 +82,11 @@ class World:
             else self.booking.id
         )
         return {
-            **(round_values(endpoint, self.round_world(endpoint)) if endpoint.startswith("rounds.") else {}),
+            **(
+                round_values(ROUND_PAGES.get(endpoint, endpoint), self.round_world(endpoint))
+                if _is_round_route(endpoint)
+                else {}
+            ),
             "room_id": self.room.id,
             "building_id": self.building.id,
             "booking_id": booking_id,
@@ -238,6 +242,19 @@ def build_world(make) -> World:
     )
 
 
+# The rounds' pages take the round in the state of the API route that does the same (rounds_helpers).
+ROUND_PAGES = {
+    "web.round_allocate_submit": "rounds.allocate_round",
+    "web.round_publish_submit": "rounds.publish_round",
+    "web.round_accept_submit": "rounds.round_result",  # a published round and its offer
+    "web.round_decline_submit": "rounds.round_result",
+}
+
+
+def _is_round_route(endpoint: str) -> bool:
+    return endpoint.startswith(("rounds.", "web.round"))
+
+
 # Pages reached by a link mailed to the user (SPEC §12): a capability URL, like a feed's.
 ACCOUNT_LINKS = {
     "web.confirm_email_page": "confirm",
@@ -348,6 +365,16 @@ def body_for(endpoint: str, w: World):
             if endpoint.startswith("rounds.")
             else {}
         ),
+        "web.round_apply_submit": {
+            "organization_id": str(w.organization.id),
+            "wish1_room": str(w.round_world(endpoint).room_id)
+            if endpoint == "web.round_apply_submit"
+            else "",
+            "wish1_weekday": "0",
+            "wish1_start": "18:00",
+            "wish1_end": "19:00",
+            "attendees": "5",
+        },
     }.get(endpoint, {})
 
 
@@ -519,6 +546,17 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/login"): everyone(303),
     ("POST", "/logout"): everyone(303),
     ("GET", "/register"): everyone(200),
+    # seasonal rounds' pages (SPEC §14): public; members apply and answer offers; admins run it
+    ("GET", "/rounds"): everyone(200),
+    ("GET", "/rounds/<int:round_id>"): everyone(200),
+    ("POST", "/rounds/<int:round_id>/applications"): row(303, 303, 422, 422, 422, 303),
+    ("POST", "/rounds/<int:round_id>/applications/<int:application_id>/withdraw"): row(
+        303, 303, 403, 403, 403, 303
+    ),
+    ("POST", "/rounds/<int:round_id>/offers/<int:allocation_id>/accept"): row(303, 303, 403, 403, 403, 303),
+    ("POST", "/rounds/<int:round_id>/offers/<int:allocation_id>/decline"): row(303, 303, 403, 403, 403, 303),
+    ("POST", "/rounds/<int:round_id>/allocate"): page_admin_only(303),
+    ("POST", "/rounds/<int:round_id>/publish"): page_admin_only(303),
     ("POST", "/register"): everyone(200),
     ("GET", "/my"): row(303, 200, 200, 303, 303, 303),  # janitors and admins go to their own pages
     ("GET", "/my/bookings/<int:booking_id>/cancel"): row(303, 200, 403, 403, 403, 200),

@@ -1,0 +1,331 @@
+"""``/rounds`` and ``/rounds/<id>``: seasonal application rounds (SPEC §14) as pages.
+
+One page per round serves everyone: the round's facts and, once published, the result per room
+with the rules and the seed (public); a member's own applications with every wish's outcome in
+words, the application form while the window is open, withdraw, and accept/decline of offers;
+an admin's allocate and publish buttons with the full result. The services decide everything;
+failures of a button come back as a message on the page (303), failures of the form as the form
+with its errors (422), so nothing half-done is committed.
+"""
+
+from __future__ import annotations
+
+from flask import request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from booking.domain.errors import (
+    DomainError,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    RuleViolation,
+)
+from booking.extensions import db
+from booking.models import Allocation, Application, Organization
+from booking.models.types import utcnow
+from booking.services import browse
+from booking.services import rounds as service
+from booking.web.common import actor, notify, render, require_login, rule_message, see_other
+from booking.web.forms import Form
+
+WEEKDAYS = (
+    _l("Monday"),
+    _l("Tuesday"),
+    _l("Wednesday"),
+    _l("Thursday"),
+    _l("Friday"),
+    _l("Saturday"),
+    _l("Sunday"),
+)
+STATE_NAMES = {
+    "draft": _l("not open yet"),
+    "open": _l("open for applications"),
+    "closed": _l("closed, awaiting allocation"),
+    "allocated": _l("allocated, not published yet"),
+    "published": _l("published"),
+}
+OFFER_NAMES = {
+    "offered": _l("offered: answer by the deadline"),
+    "accepted": _l("accepted"),
+    "declined": _l("declined"),
+    "lapsed": _l("lapsed: not answered by the deadline"),
+}
+ROUND_RULE_MESSAGES = {
+    "unknown_room": _l("the room is not in the round"),
+    "room_inactive": _l("the room cannot be booked at present"),
+    "outside_opening_hours": _l("outside the building's opening hours"),
+    "too_short": _l("shorter than the room allows"),
+    "too_long": _l("longer than the room allows"),
+    "over_capacity": _l("more attendees than the room takes"),
+    "application_window_closed": _l("Applications can be made only while the round's window is open."),
+    "organization_not_verified": _l(
+        "The organisation must be verified by the municipality before it can apply for seasonal times."
+    ),
+}
+# The rules of ``service.RULES_TEXT`` in the page's language (the service's text is for API clients).
+RULES_TEXT = _l(
+    "Applications are taken in this order, and each gets the first of its wishes that is still "
+    "free. 1. Class: (1) children and youth activity of a free or reduced organisation, (2) other "
+    "applications of free or reduced organisations, (3) the rest. 2. Within a class, in passes: "
+    "every organisation's first application in that class (by the organisation's own ranking), "
+    "then every second, and so on. 3. Within a pass, continuity first (the organisation held the "
+    "same room, weekday and an overlapping time in the previous round of the same rooms), then a "
+    'lottery: ascending SHA-256 of "{seed}:{application id}" in hex. A wish is free when, on '
+    "every date of the season except Norwegian public holidays and the building's closures, it "
+    "overlaps no confirmed booking (units and changeover buffers included) and no wish already "
+    "given, and it obeys the room's rules (opening hours, duration, capacity)."
+)
+WISH_FIELDS = 3  # the form's wish rows: the most a round takes (``service.MAX_WISHES``)
+
+
+def weekday_name(weekday: int | None) -> str:
+    return str(WEEKDAYS[weekday]) if weekday is not None and 0 <= weekday <= 6 else "–"
+
+
+def wish_text(entry: dict) -> str:
+    """One wish's outcome in words, from the stored explanation."""
+    kind = entry.get("outcome")
+    if kind == "given":
+        return _("given")
+    if kind == "application":
+        other = entry.get("organization_name") or "–"
+        if entry.get("higher_class"):
+            return _("taken by an application in a higher class (%(organization)s)", organization=other)
+        return _("taken by an application earlier in the order (%(organization)s)", organization=other)
+    if kind == "booking":
+        return _("taken by a booking")
+    if kind == "rule":
+        return str(ROUND_RULE_MESSAGES.get(entry.get("rule"), entry.get("rule") or "–"))
+    return _("not considered: an earlier wish was given")
+
+
+def list_page():
+    """Every round with its state and dates."""
+    now = utcnow()
+    rounds = list(db.session.execute(service.list_rounds()).scalars())
+    states = {r.id: service.round_state(r, now) for r in rounds}
+    return render("rounds.html", rounds=rounds, states=states, state_names=STATE_NAMES)
+
+
+def _parse_minutes(form: Form, name: str) -> int | None:
+    clock = form.time(name)
+    return None if clock is None else clock.hour * 60 + clock.minute
+
+
+def application_form(source, round_, organization_ids: list[int]) -> tuple[Form, dict | None]:
+    """The application: organisation, up to three wishes (a wish row left without a room is
+    skipped), attendees, description, children and youth. Returns the service's data when valid."""
+    form = Form(source)
+    choices = [str(i) for i in organization_ids]
+    organization = form.raw("organization_id") or (choices[0] if len(choices) == 1 else "")
+    form.values["organization_id"] = organization
+    if organization not in choices:
+        form.error("organization_id", _("Please choose the organisation you apply for."))
+    rooms = [str(i) for i in round_.room_ids]
+    wishes = []
+    for n in range(1, WISH_FIELDS + 1):
+        room = form.raw(f"wish{n}_room")
+        if not room and n > 1:
+            for part in ("weekday", "start", "end"):
+                form.raw(f"wish{n}_{part}")
+            continue
+        if room not in rooms:
+            form.error(f"wish{n}_room", _("Please choose a room of the round."))
+        weekday = form.integer(f"wish{n}_weekday", minimum=0, maximum=6, required=True)
+        start = _parse_minutes(form, f"wish{n}_start")
+        end = _parse_minutes(form, f"wish{n}_end")
+        if start is not None and end is not None and end <= start:
+            form.error(f"wish{n}_end", _("The end must be after the start."))
+        if room in rooms and weekday is not None and start is not None and end is not None:
+            wishes.append({"room_id": int(room), "weekday": weekday, "start": start, "end": end})
+    attendees = form.integer("attendees", minimum=1, maximum=100_000, required=True)
+    description = form.text("description", max_length=2000)
+    children_youth = form.boolean("children_youth")
+    if not form.ok:
+        return form, None
+    return form, {
+        "organization_id": int(organization),
+        "attendees": attendees,
+        "description": description,
+        "children_youth": children_youth,
+        "wishes": wishes,
+    }
+
+
+def _blank_form() -> Form:
+    form = Form({})
+    form.values.update({"wish1_weekday": "0", "wish1_start": "18:00", "wish1_end": "20:00"})
+    return form
+
+
+def _my_applications(who, round_id: int) -> list[dict]:
+    """The applications the actor may read, each with its allocation and outcome words."""
+    if not who.is_authenticated or who.role not in ("member", "admin"):
+        return []
+    applications = list(db.session.execute(service.list_applications(who, round_id)).scalars())
+    allocations = service.allocations_by_application([a.id for a in applications])
+    names = dict(
+        db.session.execute(
+            select(Organization.id, Organization.name).where(
+                Organization.id.in_({a.organization_id for a in applications})
+            )
+        ).all()
+    )
+    return [
+        {
+            "application": a,
+            "organization": names.get(a.organization_id, "–"),
+            "allocation": allocations.get(a.id),
+        }
+        for a in applications
+    ]
+
+
+def _page(round_id: int, form: Form | None = None, status: int = 200):
+    who = actor()
+    now = utcnow()
+    round_ = service.get_round(round_id)
+    state = service.round_state(round_, now)
+    organizations = browse.organizations_of(who)  # a member's own; an admin's all
+    result = service.round_result(round_id, now) if state == "published" else None
+    admin_rows = []
+    if who.is_authenticated and who.is_admin and state in ("allocated", "published"):
+        admin_rows = service.read_allocations(who, round_id)
+    return render(
+        "rounds_round.html",
+        status,
+        round=round_,
+        state=state,
+        state_name=STATE_NAMES.get(state, state),
+        rooms={room.id: room for room in round_.rooms},
+        result=result,
+        seed=service.public_seed(round_, now),
+        rules=RULES_TEXT,
+        applications=_my_applications(who, round_id),
+        organizations=organizations,
+        form=form or _blank_form(),
+        can_apply=bool(organizations) and (state == "open" or form is not None and not form.ok),
+        admin_rows=admin_rows,
+        offer_state=lambda allocation: service.offer_state(allocation, round_, now),
+        offer_names=OFFER_NAMES,
+        weekday_name=weekday_name,
+        wish_text=wish_text,
+        minutes_text=service.minutes_text,
+        weekdays=WEEKDAYS,
+        wish_fields=WISH_FIELDS,
+    )
+
+
+def round_page(round_id: int):
+    return _page(round_id)
+
+
+def _invalid_to_form(form: Form, error: InvalidInput) -> None:
+    for field, messages in error.errors.items():
+        parts = field.split(".")
+        if parts[0] == "wishes" and len(parts) == 3 and parts[1].isdigit():
+            target = f"wish{int(parts[1]) + 1}_{ {'room_id': 'room'}.get(parts[2], parts[2]) }"
+        else:
+            target = "organization_id" if parts[0] in ("organization_id", "wishes") else parts[0]
+        form.error(target, _("Please check this: %(detail)s", detail="; ".join(messages)))
+
+
+def apply_submit(round_id: int):
+    """Submit an application (a member, during the window)."""
+    who = require_login()
+    round_ = service.get_round(round_id)
+    organizations = browse.organizations_of(who)  # a member's own; an admin's all
+    form, data = application_form(request.form, round_, [o.id for o in organizations])
+    if data is not None:
+        try:
+            service.submit_application(who, round_id, data)
+        except RuleViolation as violation:
+            message = ROUND_RULE_MESSAGES.get(violation.rule)
+            form.error("organization_id", str(message) if message else rule_message(violation))
+        except InvalidInput as error:
+            _invalid_to_form(form, error)
+        except DomainError as error:
+            if isinstance(error, (PermissionDenied, NotAuthenticated)):
+                raise
+            form.error("organization_id", error.detail)
+        else:
+            notify(_("Your application was sent."))
+            return see_other("web.round_page", round_id=round_id, _anchor="applications")
+    return _page(round_id, form, 422)
+
+
+def _act(round_id: int, action, done: str, failed: str):
+    """Run a button's service call: a message and back to the round's page either way."""
+    try:
+        action()
+    except DomainError as error:
+        if isinstance(error, (PermissionDenied, NotAuthenticated)):
+            raise
+        notify(_("%(what)s: %(detail)s", what=failed, detail=error.detail), "error")
+    else:
+        notify(done)
+    return see_other("web.round_page", round_id=round_id, _anchor="applications")
+
+
+def _of_round(model, object_id: int, round_id: int) -> None:
+    """The application or offer in the URL must be of the round in the URL (the page the user
+    comes back to): another round's is not found here."""
+    found = db.session.get(model, object_id)
+    if found is None or found.round_id != round_id:
+        raise NotFound(f"There is no such item in round {round_id}.")
+
+
+def withdraw_submit(round_id: int, application_id: int):
+    who = require_login()
+    _of_round(Application, application_id, round_id)
+    return _act(
+        round_id,
+        lambda: service.withdraw_application(who, application_id),
+        _("The application was withdrawn."),
+        _("Could not withdraw the application"),
+    )
+
+
+def accept_submit(round_id: int, allocation_id: int):
+    who = require_login()
+    _of_round(Allocation, allocation_id, round_id)
+    return _act(
+        round_id,
+        lambda: service.accept_offer(who, allocation_id),
+        _("You accepted the time: it is booked weekly for the season."),
+        _("Could not accept the offer"),
+    )
+
+
+def decline_submit(round_id: int, allocation_id: int):
+    who = require_login()
+    _of_round(Allocation, allocation_id, round_id)
+    return _act(
+        round_id,
+        lambda: service.decline_offer(who, allocation_id),
+        _("You declined the time."),
+        _("Could not decline the offer"),
+    )
+
+
+def allocate_submit(round_id: int):
+    who = require_login()
+    return _act(
+        round_id,
+        lambda: service.allocate_round(who, round_id),
+        _("The round was allocated. Check the result, then publish it."),
+        _("Could not allocate the round"),
+    )
+
+
+def publish_submit(round_id: int):
+    who = require_login()
+    return _act(
+        round_id,
+        lambda: service.publish_round(who, round_id),
+        _("The round was published: the offers were sent."),
+        _("Could not publish the round"),
+    )
