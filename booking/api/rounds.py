@@ -77,6 +77,11 @@ def application_views(applications: list[Application], round_: Round, show_resul
     return views
 
 
+def _application_view(application: Application) -> dict:
+    """One application as its applicant sees it while the window is open (no result yet)."""
+    return application_views([application], rounds.get_round(application.round_id), False)[0]
+
+
 def _run_view(round_: Round, allocations: list[Allocation]) -> dict:
     return {
         "round_id": round_.id,
@@ -171,7 +176,7 @@ def submit_application(data, round_id):
     `application_window_closed` outside the window, `organization_not_verified` for an
     organisation not verified."""
     application = rounds.submit_application(current_actor(), round_id, data)
-    return application_views([application], rounds.get_round(round_id), False)[0]
+    return _application_view(application)
 
 
 @blp.route("/applications/<int:application_id>", methods=["PATCH"])
@@ -187,7 +192,7 @@ def change_application(data, application_id):
     """Change an application until the window closes. A `rank` held by another application of
     the organisation swaps the two."""
     application = rounds.change_application(current_actor(), application_id, data)
-    return application_views([application], rounds.get_round(application.round_id), False)[0]
+    return _application_view(application)
 
 
 @blp.route("/applications/<int:application_id>", methods=["DELETE"])
@@ -202,7 +207,7 @@ def withdraw_application(application_id):
     """Withdraw an application until the window closes; it is kept, marked withdrawn, and gives
     its rank up."""
     application = rounds.withdraw_application(current_actor(), application_id)
-    return application_views([application], rounds.get_round(application.round_id), False)[0]
+    return _application_view(application)
 
 
 @blp.route("/rounds/<int:round_id>/allocate", methods=["POST"])
