@@ -199,6 +199,21 @@ def update_round(actor: Actor, round_id: int, data: dict) -> Round:
     return round_
 
 
+def close_window(actor: Actor, round_id: int, now: datetime | None = None) -> Round:
+    """Close the application window now (admin), ahead of its time: a round can be allocated
+    as soon as the applications are in. Only while the window is open."""
+    require_admin(actor)
+    now = now or utcnow()
+    round_ = _lock_round(round_id)
+    if round_state(round_, now) != "open":
+        raise StateConflict("The application window is not open.")
+    round_.closes_at = now
+    round_.updated_at = now
+    _check_times(round_)
+    db.session.flush()
+    return round_
+
+
 def public_seed(round_: Round, now: datetime | None = None) -> str | None:
     """The seed is shown once the window has closed: known earlier, an applicant could withdraw
     and re-apply until a new application id drew a better lottery number."""
@@ -601,10 +616,14 @@ def _pure(application: Application, organization: Organization, held: set) -> al
 
 
 def _explanation(
-    pure: algo.Application, outcome: algo.Outcome, seed: str, organizations: dict, org_of: dict
+    application: algo.Application, outcome: algo.Outcome, seed: str, organizations: dict, pure: dict
 ) -> dict:
+    """Why ``application`` got what it got, stored with its allocation: its place in the order
+    (class, pass, continuity, lottery number) and for each wish what decided it, naming the
+    organisation and class of an application that took it (``pure``: every application of the
+    round by id), so the page can say it in words."""
     wishes = []
-    for position, (wish, reason) in enumerate(zip(pure.wishes, outcome.reasons, strict=True), start=1):
+    for position, (wish, reason) in enumerate(zip(application.wishes, outcome.reasons, strict=True), start=1):
         entry = {
             "position": position,
             "room_id": wish.room_id,
@@ -614,12 +633,15 @@ def _explanation(
             "outcome": reason.kind,
         }
         if reason.kind == "application":
-            other = org_of.get(reason.application_id)
+            other = pure.get(reason.application_id)
+            organization = organizations.get(other.organization_id) if other else None
             entry.update(
                 application_id=reason.application_id,
-                organization_id=other,
-                organization_name=organizations[other].name if other in organizations else None,
+                organization_id=other and other.organization_id,
+                organization_name=organization and organization.name,
                 higher_class=reason.higher_class,
+                other_class=other and other.priority_class,
+                other_continuity=other and other.continuity,
             )
         elif reason.kind == "booking":
             entry["booking_id"] = reason.booking_id
@@ -627,10 +649,10 @@ def _explanation(
             entry["rule"] = reason.rule
         wishes.append(entry)
     return {
-        "class": pure.priority_class,
+        "class": application.priority_class,
         "pass": outcome.pass_number,
-        "continuity": pure.continuity,
-        "lottery": algo.lottery(seed, pure.id),
+        "continuity": application.continuity,
+        "lottery": algo.lottery(seed, application.id),
         "order": outcome.order,
         "given": None if outcome.given is None else outcome.given + 1,
         "wishes": wishes,
@@ -681,13 +703,12 @@ def allocate_round(actor: Actor, round_id: int, now: datetime | None = None) -> 
     held = _previous_times(round_)
     pure = {a.id: _pure(a, organizations[a.organization_id], held) for a in applications}
     outcomes = algo.allocate(list(pure.values()), facts.facts, facts.busy, round_.seed)
-    org_of = {a.id: a.organization_id for a in applications}
     rows = [
         _row(
             round_,
             pure[o.application_id],
             o,
-            _explanation(pure[o.application_id], o, round_.seed, organizations, org_of),
+            _explanation(pure[o.application_id], o, round_.seed, organizations, pure),
             now,
             False,
         )
@@ -732,14 +753,13 @@ def _reallocate(round_: Round, now: datetime) -> list[Allocation]:
     outcomes = algo.allocate(
         waiting, facts.facts, facts.busy, round_.seed, given_before, classes_before=classes
     )
-    org_of = {a.id: a.organization_id for a in applications}
     offered: dict[int, list[int]] = {}
     for outcome in outcomes:
         row = _row(
             round_,
             pure[outcome.application_id],
             outcome,
-            _explanation(pure[outcome.application_id], outcome, round_.seed, organizations, org_of),
+            _explanation(pure[outcome.application_id], outcome, round_.seed, organizations, pure),
             now,
             True,
         )

@@ -53,6 +53,13 @@ URLS = [
     ),
     ("/rounds/<int:round_id>/allocate", "round_allocate_submit", rounds.allocate_submit, ["POST"]),
     ("/rounds/<int:round_id>/publish", "round_publish_submit", rounds.publish_submit, ["POST"]),
+    ("/rounds/<int:round_id>/close", "round_close_submit", rounds.close_submit, ["POST"]),
+    (
+        "/rounds/<int:round_id>/allocations/<int:allocation_id>",
+        "round_allocation_submit",
+        rounds.allocation_submit,
+        ["POST"],
+    ),
     ("/janitor", "janitor_index", janitor.janitor_index, ["GET"]),
     ("/janitor/<int:building_id>", "janitor_day", janitor.janitor_day, ["GET"]),
     (

@@ -28,6 +28,7 @@ from booking.models import Allocation, Application, Organization
 from booking.models.types import utcnow
 from booking.services import browse
 from booking.services import rounds as service
+from booking.services.access import require_admin
 from booking.web.common import actor, notify, render, require_login, rule_message, see_other
 from booking.web.forms import Form
 
@@ -85,16 +86,52 @@ def weekday_name(weekday: int | None) -> str:
     return str(WEEKDAYS[weekday]) if weekday is not None and 0 <= weekday <= 6 else "–"
 
 
+CLASS_NAMES = {
+    1: _l("children and youth"),
+    2: _l("free or reduced price"),
+    3: _l("other applications"),
+}
+
+
+def class_text(number: int | None) -> str:
+    """``class 1, children and youth``: a class of SPEC §14 with its meaning."""
+    if number not in CLASS_NAMES:
+        return "–"
+    return _("class %(number)s, %(name)s", number=number, name=CLASS_NAMES[number])
+
+
+def order_text(explanation: dict) -> str:
+    """Where the application stood in the order, in words, from the stored explanation."""
+    if not explanation or "order" not in explanation:
+        return ""
+    return _(
+        "Place %(place)s in the order: %(priority)s, pass %(pass_number)s, %(continuity)s, lottery "
+        "number %(lottery)s.",
+        place=explanation["order"] + 1,
+        priority=class_text(explanation.get("class")),
+        pass_number=explanation.get("pass") or 1,
+        continuity=_("continuity from the previous round")
+        if explanation.get("continuity")
+        else _("no continuity"),
+        lottery=(explanation.get("lottery") or "–")[:12] + "…",
+    )
+
+
 def wish_text(entry: dict) -> str:
-    """One wish's outcome in words, from the stored explanation."""
+    """One wish's outcome in words, from the stored explanation: ``given``, or what took it
+    (``given to Korps A (class 1, children and youth), a higher class``)."""
     kind = entry.get("outcome")
     if kind == "given":
         return _("given")
     if kind == "application":
         other = entry.get("organization_name") or "–"
+        if entry.get("other_class") in CLASS_NAMES:
+            other = f"{other} ({class_text(entry['other_class'])})"
         if entry.get("higher_class"):
-            return _("taken by an application in a higher class (%(organization)s)", organization=other)
-        return _("taken by an application earlier in the order (%(organization)s)", organization=other)
+            return _("given to %(organization)s, a higher class", organization=other)
+        if entry.get("other_continuity"):
+            return _("given to %(organization)s, earlier in the order by continuity", organization=other)
+        return _("given to %(organization)s, earlier in the order (pass or lottery)", organization=other)
     if kind == "booking":
         return _("taken by a booking")
     if kind == "rule":
@@ -184,6 +221,25 @@ def _my_applications(who, round_id: int) -> list[dict]:
     ]
 
 
+def _admin_view(applications: list[dict]) -> dict:
+    """The admin's result: every application in the order with what it got, the grid of given
+    times per room and weekday, and the applications that got nothing (SPEC §14)."""
+    rows = sorted(
+        (entry for entry in applications if entry["allocation"] is not None),
+        key=lambda entry: (entry["allocation"].order_index, entry["allocation"].id),
+    )
+    grid: dict[int, dict[int, list[dict]]] = {}
+    for entry in rows:
+        allocation = entry["allocation"]
+        if allocation.room_id is not None and allocation.offer_state not in ("declined", "lapsed"):
+            grid.setdefault(allocation.room_id, {}).setdefault(allocation.weekday, []).append(entry)
+    for days in grid.values():
+        for entries in days.values():
+            entries.sort(key=lambda entry: entry["allocation"].start_minute)
+    nothing = [entry for entry in rows if entry["allocation"].room_id is None]
+    return {"rows": rows, "grid": grid, "nothing": nothing}
+
+
 def _page(round_id: int, form: Form | None = None, status: int = 200):
     who = actor()
     now = utcnow()
@@ -191,9 +247,10 @@ def _page(round_id: int, form: Form | None = None, status: int = 200):
     state = service.round_state(round_, now)
     organizations = browse.organizations_of(who)  # a member's own; an admin's all
     result = service.round_result(round_id, now) if state == "published" else None
-    admin_rows = []
+    applications = _my_applications(who, round_id)
+    admin = None
     if who.is_authenticated and who.is_admin and state in ("allocated", "published"):
-        admin_rows = service.read_allocations(who, round_id)
+        admin = _admin_view(applications)
     return render(
         "rounds_round.html",
         status,
@@ -204,15 +261,17 @@ def _page(round_id: int, form: Form | None = None, status: int = 200):
         result=result,
         seed=service.public_seed(round_, now),
         rules=RULES_TEXT,
-        applications=_my_applications(who, round_id),
+        applications=applications,
         organizations=organizations,
         form=form or _blank_form(),
         can_apply=bool(organizations) and (state == "open" or form is not None and not form.ok),
-        admin_rows=admin_rows,
+        admin=admin,
         offer_state=lambda allocation: service.offer_state(allocation, round_, now),
         offer_names=OFFER_NAMES,
         weekday_name=weekday_name,
         wish_text=wish_text,
+        order_text=order_text,
+        class_text=class_text,
         minutes_text=service.minutes_text,
         weekdays=WEEKDAYS,
         wish_fields=WISH_FIELDS,
@@ -257,17 +316,18 @@ def apply_submit(round_id: int):
     return _page(round_id, form, 422)
 
 
-def _act(round_id: int, action, done: str, failed: str):
+def _act(round_id: int, action, done: str, failed: str, anchor: str = "applications"):
     """Run a button's service call: a message and back to the round's page either way."""
     try:
         action()
     except DomainError as error:
         if isinstance(error, (PermissionDenied, NotAuthenticated)):
             raise
-        notify(_("%(what)s: %(detail)s", what=failed, detail=error.detail), "error")
+        detail = ROUND_RULE_MESSAGES.get(error.rule) if isinstance(error, RuleViolation) else None
+        notify(_("%(what)s: %(detail)s", what=failed, detail=detail or error.detail), "error")
     else:
         notify(done)
-    return see_other("web.round_page", round_id=round_id, _anchor="applications")
+    return see_other("web.round_page", round_id=round_id, _anchor=anchor)
 
 
 def _of_round(model, object_id: int, round_id: int) -> None:
@@ -312,12 +372,59 @@ def decline_submit(round_id: int, allocation_id: int):
 
 
 def allocate_submit(round_id: int):
+    """Allocate (before publication), or give the freed times to the applications that got
+    nothing (after it): the service decides which by the round's state."""
     who = require_login()
+    published = service.get_round(round_id).published_at is not None
     return _act(
         round_id,
         lambda: service.allocate_round(who, round_id),
-        _("The round was allocated. Check the result, then publish it."),
+        _("The freed times were allocated and offered.")
+        if published
+        else _("The round was allocated. Check the result, then publish it."),
         _("Could not allocate the round"),
+        "admin",
+    )
+
+
+def close_submit(round_id: int):
+    who = require_login()
+    return _act(
+        round_id,
+        lambda: service.close_window(who, round_id),
+        _("The application window was closed. The round can be allocated now."),
+        _("Could not close the application window"),
+        "admin",
+    )
+
+
+def allocation_submit(round_id: int, allocation_id: int):
+    """Change one result by hand (admin): a time (room, weekday, start, end) or, with no room,
+    nothing. The service checks the time like a wish and audits the change."""
+    who = require_login()
+    require_admin(who)
+    _of_round(Allocation, allocation_id, round_id)
+    form = Form(request.form)
+    room = form.raw("room")
+    data: dict = {"room_id": None}
+    if room:
+        weekday = form.integer("weekday", minimum=0, maximum=6, required=True)
+        start = _parse_minutes(form, "start")
+        end = _parse_minutes(form, "end")
+        if not room.isdigit() or start is None or end is None:
+            form.error("room", _("Please give a room, a weekday, a start and an end."))
+        else:
+            data = {"room_id": int(room), "weekday": weekday, "start": start, "end": end}
+    if not form.ok:
+        failed = _("Could not change the result")
+        notify(_("%(what)s: %(detail)s", what=failed, detail=next(iter(form.errors.values()))), "error")
+        return see_other("web.round_page", round_id=round_id, _anchor="admin")
+    return _act(
+        round_id,
+        lambda: service.change_allocation(who, allocation_id, data),
+        _("The result was changed."),
+        _("Could not change the result"),
+        "admin",
     )
 
 
@@ -328,4 +435,5 @@ def publish_submit(round_id: int):
         lambda: service.publish_round(who, round_id),
         _("The round was published: the offers were sent."),
         _("Could not publish the round"),
+        "admin",
     )

@@ -111,6 +111,7 @@ def round_values(endpoint: str, world: RoundWorld) -> dict:
     round_id = {
         "rounds.allocate_round": world.closed_round_id,
         "rounds.publish_round": world.allocated_round_id,
+        "rounds.change_allocation": world.allocated_round_id,
         "rounds.round_result": world.published_round_id,
     }.get(endpoint, world.open_round_id)
     allocation_id = world.allocation_id if endpoint == "rounds.change_allocation" else world.offer_id

@@ -248,6 +248,7 @@ ROUND_PAGES = {
     "web.round_publish_submit": "rounds.publish_round",
     "web.round_accept_submit": "rounds.round_result",  # a published round and its offer
     "web.round_decline_submit": "rounds.round_result",
+    "web.round_allocation_submit": "rounds.change_allocation",  # an allocated round's result
 }
 
 
@@ -557,6 +558,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/rounds/<int:round_id>/offers/<int:allocation_id>/decline"): row(303, 303, 403, 403, 403, 303),
     ("POST", "/rounds/<int:round_id>/allocate"): page_admin_only(303),
     ("POST", "/rounds/<int:round_id>/publish"): page_admin_only(303),
+    ("POST", "/rounds/<int:round_id>/close"): page_admin_only(303),
+    ("POST", "/rounds/<int:round_id>/allocations/<int:allocation_id>"): page_admin_only(303),
     ("POST", "/register"): everyone(200),
     ("GET", "/my"): row(303, 200, 200, 303, 303, 303),  # janitors and admins go to their own pages
     ("GET", "/my/bookings/<int:booking_id>/cancel"): row(303, 200, 403, 403, 403, 200),

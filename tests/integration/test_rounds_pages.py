@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
+
+from booking.extensions import db
+from booking.models import Allocation, AuditEntry
 from tests.integration.test_rounds import API, close_window, new_round, ok
 from tests.integration.web_helpers import log_in, post, text
 
@@ -157,3 +161,76 @@ def test_withdrawing_and_admin_buttons(client, make):
     assert "publisert" in text(client.get(f"/rounds/{round_['id']}"))
     again = post(client, f"/rounds/{round_['id']}/publish")
     assert again.status_code == 303  # published already: a message
+
+
+def test_an_admin_runs_the_round_on_its_page(client, make):
+    """Close the window, allocate, read the grid and the list of those who got nothing, change a
+    result by hand (a conflicting change refused with a message), publish, and after a decline
+    give the freed time to the next in the order: every step a button of the round's page."""
+    admin, room = make.admin(), make.room(name="Salen", capacity=30)
+    korps, band = make.organization(name="Korps A"), make.organization(name="Band C")
+    kor = make.organization(name="Kor B", local=False, voluntary=False)
+    dans = make.organization(name="Dans D", local=False, voluntary=False)
+    members = {org.id: make.member(org) for org in (korps, band, kor, dans)}
+    round_ = new_round(client, admin, [room])
+    path = f"/rounds/{round_['id']}"
+    monday = {"room_id": room.id, "weekday": 0, "start": "18:00", "end": "20:00"}
+    tuesday = {**monday, "weekday": 1}
+    # Class 1 Korps A and class 2 Band C (Monday taken: Tuesday) before class 3 Kor B and Dans D.
+    applications = ((korps, [monday], True), (band, [monday, tuesday], False), (kor, [monday], False))
+    for org, wishes, young in (*applications, (dans, [tuesday], False)):
+        body = {"organization_id": org.id, "attendees": 10, "wishes": wishes, "children_youth": young}
+        headers = members[org.id].headers
+        ok(client.post(f"{API}/rounds/{round_['id']}/applications", json=body, headers=headers), 201)
+
+    log_in(client, members[kor.id].user)
+    assert post(client, f"{path}/close").status_code == 403
+    log_in(client, admin.user)
+    assert post(client, f"{path}/allocate").status_code == 303
+    assert "Kunne ikke fordele runden" in text(client.get(path))  # the window is still open
+    assert post(client, f"{path}/close").status_code == 303
+    assert "stengt, venter på fordeling" in text(client.get(path))
+    assert post(client, f"{path}/allocate").status_code == 303
+
+    def cells(page) -> list[str]:
+        """The grid's cells of the one room, Monday to Sunday."""
+        grid = page.get_data(as_text=True).split('id="grid"')[1].split("</table>")[0]
+        return grid.split("<td>")[1:]
+
+    page = client.get(path)
+    assert "Korps A" in cells(page)[0] and "Band C" in cells(page)[1]
+    nothing = page.get_data(as_text=True).split('id="nothing"')[1].split("</ul>")[0]
+    assert "Kor B" in nothing and "Dans D" in nothing and "Korps A" not in nothing
+    words = text(page)
+    assert "Ønske 1: tildelt Korps A (klasse 1, barn og unge), en høyere klasse" in words
+    assert "Plass 1 i rekkefølgen: klasse 1, barn og unge, runde 1, ingen kontinuitet" in words
+
+    allocations = {a.organization_id: a.id for a in db.session.scalars(select(Allocation))}
+    change = f"{path}/allocations/{allocations[kor.id]}"
+    taken = post(client, change, {"room": str(room.id), "weekday": "1", "start": "19:00", "end": "21:00"})
+    assert taken.status_code == 303 and "Kunne ikke endre resultatet" in text(client.get(path))
+    assert post(client, change, {"room": str(room.id), "weekday": "2", "start": "x"}).status_code == 303
+    assert "Kunne ikke endre resultatet" in text(client.get(path))
+    assert db.session.get(Allocation, allocations[kor.id]).room_id is None  # neither changed it
+    wednesday = {"room": str(room.id), "weekday": "2", "start": "18:00", "end": "20:00"}
+    assert post(client, change, wednesday).status_code == 303
+    page = client.get(path)
+    assert "Resultatet er endret" in text(page)
+    assert "Kor B" in cells(page)[2] and "manuelt" in cells(page)[2]
+    audited = select(AuditEntry).where(
+        AuditEntry.entity == "allocations", AuditEntry.entity_id == str(allocations[kor.id])
+    )
+    (entry,) = db.session.scalars(audited.where(AuditEntry.action == "update"))
+    assert entry.actor_user_id == admin.user.id and entry.after["weekday"] == 2
+
+    assert post(client, f"{path}/publish").status_code == 303
+    log_in(client, members[band.id].user)
+    assert post(client, f"{path}/offers/{allocations[band.id]}/decline").status_code == 303
+    log_in(client, admin.user)
+    assert post(client, f"{path}/allocate").status_code == 303
+    after = client.get(path)
+    assert "De ledige tidene er fordelt og tilbudt" in text(after)
+    assert "Dans D" in cells(after)[1] and "Band C" not in cells(after)[1]
+    given = db.session.get(Allocation, allocations[dans.id])
+    db.session.refresh(given)
+    assert (given.weekday, given.offer_state) == (1, "offered")
