@@ -34,6 +34,12 @@ URLS = [
     ("/rounds/<int:round_id>", "round_page", rounds.round_page, ["GET"]),
     ("/rounds/<int:round_id>/applications", "round_apply_submit", rounds.apply_submit, ["POST"]),
     (
+        "/rounds/<int:round_id>/applications/<int:application_id>/rank",
+        "round_rank_submit",
+        rounds.rank_submit,
+        ["POST"],
+    ),
+    (
         "/rounds/<int:round_id>/applications/<int:application_id>/withdraw",
         "round_withdraw_submit",
         rounds.withdraw_submit,

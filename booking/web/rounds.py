@@ -28,7 +28,7 @@ from booking.models import Allocation, Application, Organization
 from booking.models.types import utcnow
 from booking.services import browse
 from booking.services import rounds as service
-from booking.services.access import require_admin
+from booking.services.access import require_admin, require_organization
 from booking.web.common import actor, notify, render, require_login, rule_message, see_other
 from booking.web.forms import Form
 
@@ -346,6 +346,27 @@ def withdraw_submit(round_id: int, application_id: int):
         lambda: service.withdraw_application(who, application_id),
         _("The application was withdrawn."),
         _("Could not withdraw the application"),
+    )
+
+
+def rank_submit(round_id: int, application_id: int):
+    """Move an application one place up the organisation's own ranking (it swaps with the one
+    above): the member's way to say which of its applications matters most."""
+    who = require_login()
+    _of_round(Application, application_id, round_id)
+    application = db.session.get(Application, application_id)
+    require_organization(who, application.organization_id)
+
+    def move_up():
+        if not application.rank or application.rank <= 1:
+            raise InvalidInput({"rank": ["The application is first in its organisation's ranking already."]})
+        service.change_application(who, application_id, {"rank": application.rank - 1})
+
+    return _act(
+        round_id,
+        move_up,
+        _("The application was moved up in your ranking."),
+        _("Could not change the ranking"),
     )
 
 

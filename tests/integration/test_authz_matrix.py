@@ -554,6 +554,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/rounds/<int:round_id>/applications/<int:application_id>/withdraw"): row(
         303, 303, 403, 403, 403, 303
     ),
+    ("POST", "/rounds/<int:round_id>/applications/<int:application_id>/rank"): row(
+        303, 303, 403, 403, 403, 303
+    ),
     ("POST", "/rounds/<int:round_id>/offers/<int:allocation_id>/accept"): row(303, 303, 403, 403, 403, 303),
     ("POST", "/rounds/<int:round_id>/offers/<int:allocation_id>/decline"): row(303, 303, 403, 403, 403, 303),
     ("POST", "/rounds/<int:round_id>/allocate"): page_admin_only(303),

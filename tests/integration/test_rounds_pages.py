@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from booking.extensions import db
-from booking.models import Allocation, AuditEntry
+from booking.models import Allocation, Application, AuditEntry
 from tests.integration.test_rounds import API, close_window, new_round, ok
 from tests.integration.web_helpers import log_in, post, text
 
@@ -234,3 +234,30 @@ def test_an_admin_runs_the_round_on_its_page(client, make):
     given = db.session.get(Allocation, allocations[dans.id])
     db.session.refresh(given)
     assert (given.weekday, given.offer_state) == (1, "offered")
+
+
+def test_a_member_moves_an_application_up_the_ranking(client, make):
+    admin, room = make.admin(), make.room()
+    organization, other = make.organization(), make.organization()
+    member, stranger = make.member(organization), make.member(other)
+    round_ = new_round(client, admin, [room])
+    log_in(client, member.user)
+    for weekday in ("0", "1"):
+        body = form(organization, room, room, wish1_weekday=weekday, wish2_room="", attendees="5")
+        assert post(client, f"/rounds/{round_['id']}/applications", body).status_code == 303
+    first, second = sorted(db.session.scalars(select(Application)), key=lambda a: a.id)
+    assert (first.rank, second.rank) == (1, 2)
+    html = client.get(f"/rounds/{round_['id']}").get_data(as_text=True)
+    assert f"/applications/{second.id}/rank" in html and f"/applications/{first.id}/rank" not in html
+
+    log_in(client, stranger.user)
+    assert post(client, f"/rounds/{round_['id']}/applications/{second.id}/rank").status_code == 403
+    log_in(client, member.user)
+    assert post(client, f"/rounds/{round_['id']}/applications/{second.id}/rank").status_code == 303
+    db.session.expire_all()
+    assert (first.rank, second.rank) == (2, 1)
+    assert "Søknaden ble flyttet opp" in text(client.get(f"/rounds/{round_['id']}"))
+    assert post(client, f"/rounds/{round_['id']}/applications/{second.id}/rank").status_code == 303
+    assert "Kunne ikke endre prioriteringen" in text(client.get(f"/rounds/{round_['id']}"))
+    db.session.expire_all()
+    assert (first.rank, second.rank) == (2, 1)
