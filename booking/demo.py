@@ -1,5 +1,7 @@
 """Demo data (SPEC §8): buildings with staffed hours, ~15 rooms including a divisible gym,
-organisations of every price category, users of every role. Idempotent."""
+organisations of every price category, users of every role, a season of weekly rehearsals, and a
+seasonal application round (SPEC §14) open for applications, with a few applications already in.
+Idempotent."""
 
 from __future__ import annotations
 
@@ -188,8 +190,9 @@ def load_demo() -> bool:
         if verified:
             update_organization(ADMIN, org.id, {"verified": True})
         organizations[name] = org
+    users = {}
     for email, name, role, orgs, blds in USERS:
-        user = add_user(
+        users[email] = user = add_user(
             {
                 "email": email,
                 "name": name,
@@ -205,6 +208,7 @@ def load_demo() -> bool:
             db.session.execute(update(janitor_buildings).where(mine).values(morning_sheet=True))
     db.session.flush()
     _season_of_rehearsals(buildings, organizations)
+    _application_round(buildings, organizations, users)
     return True
 
 
@@ -244,4 +248,125 @@ def _season_of_rehearsals(buildings: dict, organizations: dict) -> None:
                     "notes": "Nøkkel hentes i resepsjonen.",
                 }
             ),
+        )
+
+
+# The round's rooms: Hauger skole's music room and the two halves of its gym, none of which a
+# member books in the rest of the demo (while the round is unpublished, members cannot book in its
+# rooms during its season: SPEC §14, ``season_allocation_pending``).
+ROUND_ROOMS = ("Musikkrommet", "Gymsal A", "Gymsal B")
+
+# (member, organisation, children and youth, attendees, description, wishes as
+# (room, weekday 0=Mon, start, end)), in the order the organisations rank them. Two evenings are
+# wanted twice: the korps (children and youth, free) and the consultancy's choir (full price)
+# both want Musikkrommet on Tuesday evening, so the class decides; the dancers and the senior
+# floorball team (both in the second class) want Gymsal B on Tuesday after the youth team, so the
+# lottery decides, and whoever loses it gets a later wish.
+APPLICATIONS = [
+    (
+        "korps@demo.test",
+        "Bekkestua Skolekorps",
+        True,
+        25,
+        "Hovedkorpset øver hver uke.",
+        [("Musikkrommet", 1, "18:00", "20:00"), ("Musikkrommet", 3, "18:00", "20:00")],
+    ),
+    (
+        "innebandy@demo.test",
+        "Rykkinn Innebandyklubb",
+        True,
+        20,
+        "Innebandy for jenter 10-12 år.",
+        [("Gymsal B", 1, "17:00", "18:30"), ("Gymsal B", 3, "17:00", "18:30")],
+    ),
+    (
+        "innebandy@demo.test",
+        "Rykkinn Innebandyklubb",
+        False,
+        16,
+        "Seniorlaget trener.",
+        [("Gymsal B", 1, "18:30", "20:30"), ("Gymsal A", 1, "18:30", "20:30")],
+    ),
+    (
+        "dans@demo.test",
+        "Bærum Seniordans",
+        False,
+        18,
+        "Kveldsparti for seniordans.",
+        [
+            ("Gymsal B", 1, "18:30", "20:00"),
+            ("Gymsal B", 3, "18:30", "20:00"),
+            ("Gymsal A", 4, "17:00", "18:30"),
+        ],
+    ),
+    (
+        "konsulent@demo.test",
+        "Nordisk Konsulentforum AS",
+        False,
+        20,
+        "Bedriftskoret øver.",
+        [("Musikkrommet", 1, "19:00", "21:00"), ("Musikkrommet", 2, "19:00", "21:00")],
+    ),
+]
+
+
+def round_dates(today: date) -> dict:
+    """The demo round's times around ``today``: the window opened three days ago and closes in
+    two weeks; results a few days later, offers answered within a week after that; the season
+    starts on the first Monday at least two weeks after the window closes and lasts 15 weeks."""
+    closing_day = today + timedelta(days=14)
+    season_start = closing_day + timedelta(days=14)
+    season_start += timedelta(days=-season_start.weekday() % 7)
+    return {
+        "opens_at": datetime.combine(today - timedelta(days=3), time(8, 0), OSLO),
+        "closes_at": datetime.combine(closing_day, time(23, 59), OSLO),
+        "publish_on": closing_day + timedelta(days=5),
+        "offer_deadline": datetime.combine(closing_day + timedelta(days=12), time(23, 59), OSLO),
+        "season_start": season_start,
+        "season_end": season_start + timedelta(weeks=15, days=-1),
+    }
+
+
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _application_round(buildings: dict, organizations: dict, users: dict) -> None:
+    """A round open for applications (created after the rehearsals, which the admin books in any
+    case), with applications of four organisations made by their members."""
+    from booking.services.rounds import create_round, submit_application
+
+    dates = round_dates(datetime.now(OSLO).date())
+    term = "vår" if dates["season_start"].month <= 6 else "høst"
+    rooms = {room.name: room for room in buildings["Hauger skole"].rooms if room.name in ROUND_ROOMS}
+    round_ = create_round(
+        ADMIN,
+        dict(
+            dates,
+            name=f"Sesongtildeling {term} {dates['season_start'].year}",
+            room_ids=[rooms[name].id for name in ROUND_ROOMS],
+        ),
+    )
+    for email, org, children_youth, attendees, description, wishes in APPLICATIONS:
+        organization = organizations[org]
+        member = Actor(user_id=users[email].id, role="member", organization_ids=frozenset({organization.id}))
+        submit_application(
+            member,
+            round_.id,
+            {
+                "organization_id": organization.id,
+                "attendees": attendees,
+                "description": description,
+                "children_youth": children_youth,
+                "wishes": [
+                    {
+                        "room_id": rooms[room].id,
+                        "weekday": weekday,
+                        "start": _minutes(start),
+                        "end": _minutes(end),
+                    }
+                    for room, weekday, start, end in wishes
+                ],
+            },
         )

@@ -106,7 +106,7 @@ def order_text(explanation: dict) -> str:
         return ""
     return _(
         "Place %(place)s in the order: %(priority)s, pass %(pass_number)s, %(continuity)s, lottery "
-        "number %(lottery)s.",
+        "number %(lottery)s",
         place=explanation["order"] + 1,
         priority=class_text(explanation.get("class")),
         pass_number=explanation.get("pass") or 1,
