@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from booking.extensions import db
-from booking.models import Allocation, Application, AuditEntry
-from tests.integration.test_rounds import API, close_window, new_round, ok
+from booking.models import Allocation, Application, AuditEntry, Round
+from tests.integration.live_http import call, csrf_of, page_login, running_servers
+from tests.integration.test_rounds import API, _race, close_window, new_round, ok
 from tests.integration.web_helpers import log_in, post, text
 
 
@@ -261,3 +263,64 @@ def test_a_member_moves_an_application_up_the_ranking(client, make):
     assert "Kunne ikke endre prioriteringen" in text(client.get(f"/rounds/{round_['id']}"))
     db.session.expire_all()
     assert (first.rank, second.rank) == (2, 1)
+
+
+@pytest.mark.slow
+def test_closing_and_changes_by_hand_race_through_two_servers(client, make, database_url):
+    """Through two gunicorn servers at once: the admin's "close now" against six applications
+    (each is either in, made before the window's stored close, or refused; none is made after
+    it), and two admins giving two applications the same time by hand (one wins, the other is
+    told the time is taken)."""
+    admin, room = make.admin(), make.room()
+    organizations = [make.organization() for _ in range(3)]
+    members = [make.member(organization) for organization in organizations]
+    round_ = new_round(client, admin, [room])
+    applications = f"{API}/rounds/{round_['id']}/applications"
+    room_id, organization_ids = room.id, [o.id for o in organizations]  # read here, not in threads
+    tokens = [m.token for m in members]
+
+    def body(i: int) -> dict:
+        wishes = [{"room_id": room_id, "weekday": i % 7, "start": "18:00", "end": "20:00"}]
+        return {"organization_id": organization_ids[i % 3], "attendees": 5, "wishes": wishes}
+
+    with running_servers(database_url) as urls:
+        for i in (0, 7):  # two before the race: the changes by hand below need two results
+            before = call(urls[0], "POST", applications, token=tokens[i % 3], body=body(i))
+            assert before.status == 201, before.body
+        cookie = page_login(urls[1], admin.user.email, "correct horse battery")
+        token = csrf_of(call(urls[1], "GET", f"/rounds/{round_['id']}", cookie=cookie))
+        close = lambda: call(  # noqa: E731
+            urls[1], "POST", f"/rounds/{round_['id']}/close", cookie=cookie, form={"csrf_token": token}
+        )
+        apply_ = [
+            lambda i=i: call(urls[i % 2], "POST", applications, token=tokens[i % 3], body=body(i))
+            for i in range(1, 7)
+        ]
+        answers = _race([close, *apply_])
+        assert answers[0].status == 303
+        assert {a.status for a in answers[1:]} <= {201, 422}, [(a.status, a.body) for a in answers]
+        db.session.commit()  # SQLite: leave the snapshot from before the servers wrote
+        closed = db.session.get(Round, round_["id"])
+        db.session.refresh(closed)
+        made = db.session.scalars(select(Application).where(Application.round_id == round_["id"])).all()
+        assert len(made) == 2 + sum(a.status == 201 for a in answers[1:])
+        assert all(a.created_at <= closed.closes_at for a in made)
+
+        ok(client.post(f"{API}/rounds/{round_['id']}/allocate", headers=admin.headers))
+        db.session.commit()
+        second_admin = make.admin()
+        targets = db.session.scalars(select(Allocation.id).order_by(Allocation.id).limit(2)).all()
+        same_time = {"room_id": room_id, "weekday": 0, "start": "20:30", "end": "21:30"}
+        admin_tokens = [admin.token, second_admin.token]
+        answers = _race(
+            [
+                lambda i=i: call(
+                    urls[i], "PATCH", f"{API}/allocations/{targets[i]}", token=admin_tokens[i], body=same_time
+                )
+                for i in range(2)
+            ]
+        )
+        assert sorted(a.status for a in answers) == [200, 409], [(a.status, a.body) for a in answers]
+    db.session.commit()
+    moved = db.session.scalars(select(Allocation).where(Allocation.start_minute == 20 * 60 + 30)).all()
+    assert len(moved) == 1 and moved[0].manual
