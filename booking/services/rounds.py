@@ -531,9 +531,10 @@ def _priority_class(organization: Organization, children_youth: bool) -> int:
     return 3
 
 
-def _previous_times(round_: Round) -> set[tuple[int, int, int, int, int]]:
-    """(organisation, room, weekday, start, end) held (accepted) in the previous published round
-    of the same rooms: the latest published round before this season sharing one of its rooms."""
+def _previous_times(round_: Round) -> dict[tuple[int, int, int], list[tuple[int, int]]]:
+    """The times held (accepted) in the previous published round of the same rooms (the latest
+    published round before this season sharing one of its rooms): (start, end) minutes by
+    (organisation, room, weekday), so each wish looks up only its own key."""
     previous = db.session.execute(
         select(Round.id)
         .join(round_rooms, round_rooms.c.round_id == Round.id)
@@ -548,31 +549,31 @@ def _previous_times(round_: Round) -> set[tuple[int, int, int, int, int]]:
         .order_by(Round.season_start.desc(), Round.id.desc())
         .limit(1)
     ).scalar_one_or_none()
+    held: dict[tuple[int, int, int], list[tuple[int, int]]] = {}
     if previous is None:
-        return set()
-    return {
-        tuple(row)
-        for row in db.session.execute(
-            select(
-                Allocation.organization_id,
-                Allocation.room_id,
-                Allocation.weekday,
-                Allocation.start_minute,
-                Allocation.end_minute,
-            ).where(Allocation.round_id == previous, Allocation.offer_state == "accepted")
-        )
-    }
+        return held
+    rows = db.session.execute(
+        select(
+            Allocation.organization_id,
+            Allocation.room_id,
+            Allocation.weekday,
+            Allocation.start_minute,
+            Allocation.end_minute,
+        ).where(Allocation.round_id == previous, Allocation.offer_state == "accepted")
+    )
+    for organization_id, room_id, weekday, start, end in rows:
+        held.setdefault((organization_id, room_id, weekday), []).append((start, end))
+    return held
 
 
-def _continuity(application: Application, held: set) -> bool:
+def _continuity(application: Application, held: dict) -> bool:
+    """Did the organisation hold one of the application's wishes (same room and weekday, an
+    overlapping time) in the previous round? A lookup per wish (was a scan of every held time
+    per application: 1.0 of 3.3 s of a 2,000-application round, see BENCHMARKS.md)."""
     return any(
-        org == application.organization_id
-        and room == wish.room_id
-        and weekday == wish.weekday
-        and start < wish.end_minute
-        and wish.start_minute < end
-        for org, room, weekday, start, end in held
+        start < wish.end_minute and wish.start_minute < end
         for wish in application.wishes
+        for start, end in held.get((application.organization_id, wish.room_id, wish.weekday), ())
     )
 
 
@@ -598,7 +599,7 @@ def _organizations(ids) -> dict[int, Organization]:
     }
 
 
-def _pure(application: Application, organization: Organization, held: set) -> algo.Application:
+def _pure(application: Application, organization: Organization, held: dict) -> algo.Application:
     return algo.Application(
         id=application.id,
         organization_id=application.organization_id,

@@ -384,6 +384,51 @@ def test_accept_after_the_deadline_is_refused(client, make):
     assert problem["offer_state"] == "lapsed"
 
 
+def test_continuity_from_the_previous_round_goes_before_the_lottery(client, make):
+    """An organisation that held a time (accepted) in the previous published round of the same
+    rooms comes first within its pass, even where the lottery of the new round favours the
+    other; its explanation says so. A time held in another room gives no continuity."""
+    from booking.domain.allocation import lottery
+    from booking.models import Round
+
+    admin, room, other_room = make.admin(), make.room(), make.room()
+    holder, newcomer = make.organization(), make.organization()
+    holder_member, newcomer_member = make.member(holder), make.member(newcomer)
+    first = new_round(client, admin, [room, other_room], name="Vår")
+    ok(apply(client, holder_member, first, holder, wish(room)), 201)
+    close_window(client, admin, first)
+    allocate(client, admin, first)
+    ok(client.post(f"{API}/rounds/{first['id']}/publish", headers=admin.headers))
+    (offer,) = db.session.scalars(select(Allocation.id).where(Allocation.round_id == first["id"]))
+    ok(client.post(f"{API}/offers/{offer}/accept", headers=holder_member.headers))
+
+    later = next_monday(weeks=8)
+    season = {"season_start": later.isoformat(), "season_end": (later + timedelta(days=27)).isoformat()}
+    second = new_round(client, admin, [room], name="Høst", **season)
+    held = ok(apply(client, holder_member, second, holder, wish(room, start="19:00", end="21:00")), 201)
+    fresh = ok(apply(client, newcomer_member, second, newcomer, wish(room)), 201)
+    close_window(client, admin, second)
+    # A seed whose lottery puts the newcomer first: continuity must still win.
+    seed = next(
+        seed
+        for seed in (f"{n:032x}" for n in range(1000))
+        if lottery(seed, fresh["id"]) < lottery(seed, held["id"])
+    )
+    db.session.get(Round, second["id"]).seed = seed
+    db.session.commit()
+    run = by_application(allocate(client, admin, second))
+    assert run[held["id"]]["explanation"]["continuity"] is True
+    assert run[fresh["id"]]["explanation"]["continuity"] is False
+    assert run[held["id"]]["room_id"] == room.id and run[fresh["id"]]["room_id"] is None
+    assert run[held["id"]]["explanation"]["order"] < run[fresh["id"]]["explanation"]["order"]
+
+    third = new_round(client, admin, [other_room], name="Vinter", **season)
+    elsewhere = ok(apply(client, holder_member, third, holder, wish(other_room)), 201)
+    close_window(client, admin, third)
+    run = by_application(allocate(client, admin, third))
+    assert run[elsewhere["id"]]["explanation"]["continuity"] is False
+
+
 # --- races through two servers -------------------------------------------------------------------------
 
 
