@@ -2,7 +2,8 @@
 
 Databases default to ``BENCH_DATABASE_URL`` (large, about 1,000,000 occurrences) and
 ``BENCH_SMALL_DATABASE_URL`` (about 10,000), both PostgreSQL on 127.0.0.1; ``history`` resets
-``BENCH_HISTORY_DATABASE_URL``, ``registry`` resets ``BENCH_REGISTRY_DATABASE_URL``.
+``BENCH_HISTORY_DATABASE_URL``, ``registry`` resets ``BENCH_REGISTRY_DATABASE_URL``,
+``allocation-db`` resets ``BENCH_ROUNDS_DATABASE_URL``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ HISTORY_URL = os.environ.get(
 # The register import benchmark resets its database too.
 REGISTRY_URL = os.environ.get(
     "BENCH_REGISTRY_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/booking_bench_registry"
+)
+# And the allocation benchmark with a database (it seeds its rounds afresh).
+ROUNDS_URL = os.environ.get(
+    "BENCH_ROUNDS_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/booking_bench_rounds"
 )
 
 
@@ -111,6 +116,25 @@ def main(argv: list[str] | None = None) -> None:
     allocation.add_argument("--repeat", type=int, default=5, help="runs of each, the median reported")
     allocation.add_argument("--seed", type=int, default=14, help="the synthetic round's random seed")
     allocation.add_argument("--no-save", action="store_true", help="print only; leave BENCHMARKS.md as it is")
+
+    allocation_db = sub.add_parser(
+        "allocation-db",
+        help="seasonal allocation (SPEC §14) through the database vs allocate alone (resets the database)",
+    )
+    allocation_db.add_argument("--url", default=ROUNDS_URL, help="reset and seeded: its own database")
+    allocation_db.add_argument("--applications", type=int, default=2000)
+    allocation_db.add_argument("--rooms", type=int, default=500)
+    allocation_db.add_argument("--small-applications", type=int, default=500, help="the smaller round")
+    allocation_db.add_argument("--small-rooms", type=int, default=125, help="the smaller round's rooms")
+    allocation_db.add_argument("--weeks", type=int, default=15, help="length of the season")
+    allocation_db.add_argument("--repeat", type=int, default=5, help="runs of each, the median reported")
+    allocation_db.add_argument("--seed", type=int, default=14, help="the seeded round's random seed")
+    allocation_db.add_argument(
+        "--force", action="store_true", help="allow a database whose name lacks 'bench'"
+    )
+    allocation_db.add_argument(
+        "--no-save", action="store_true", help="print only; leave BENCHMARKS.md as it is"
+    )
 
     sub.add_parser("all", help="conflict, availability, schedule, create and load with the defaults")
 
@@ -212,6 +236,22 @@ def main(argv: list[str] | None = None) -> None:
             weeks=args.weeks,
             repeat=args.repeat,
             seed=args.seed,
+            command=command,
+            save=not args.no_save,
+        )
+    elif args.command == "allocation-db":
+        from bench.bench_allocation_db import run as run_allocation_db
+
+        run_allocation_db(
+            args.url,
+            applications=args.applications,
+            rooms=args.rooms,
+            small_applications=args.small_applications,
+            small_rooms=args.small_rooms,
+            weeks=args.weeks,
+            repeat=args.repeat,
+            seed=args.seed,
+            force=args.force,
             command=command,
             save=not args.no_save,
         )

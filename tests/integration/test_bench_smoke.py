@@ -167,3 +167,37 @@ def test_allocation_benchmark_compares_the_rule_with_first_come_first_served():
     # Class 1 goes first under the rule: on this round it gets its first wish more often.
     assert rule["first_wish"][1] >= rule["first_wish"][3]
     assert figures["rule_seconds"] > 0 and figures["fcfs_seconds"] > 0
+
+
+@pytest.fixture(scope="module")
+def rounds_bench_url(database_url, tmp_path_factory):
+    """The database allocation benchmark resets its database: one of its own."""
+    if database_url.startswith("sqlite"):
+        return "sqlite:///" + str(tmp_path_factory.mktemp("bench") / "bench_rounds_smoke.sqlite")
+    parsed = make_url(database_url)
+    return parsed.set(database=f"{parsed.database}_bench_rounds").render_as_string(hide_password=False)
+
+
+def test_allocation_through_the_database_sends_as_many_statements_at_either_size(rounds_bench_url):
+    from bench import bench_allocation_db
+
+    figures = bench_allocation_db.run(
+        rounds_bench_url,
+        applications=120,
+        rooms=30,
+        small_applications=30,
+        small_rooms=8,
+        weeks=4,
+        repeat=1,
+        report=False,
+    )
+    small, large = figures["small"], figures["large"]
+    assert small["applications"] == 30 and large["applications"] == 120
+    assert large["seeded"].rooms == 30 and large["busy"] > small["busy"] > 0
+    assert large["continuity"] > 0 and 0 < large["given"] < 120
+    # The service's result is the pure allocation's on the facts it reads.
+    assert small["same_result"] and large["same_result"]
+    # Four times the applications and rooms: not one statement more (none per application or
+    # per week), in every run, the first (nothing to replace) as the repeated one.
+    assert small["statement_counts"] == large["statement_counts"]
+    assert max(large["statement_counts"]) <= 18
