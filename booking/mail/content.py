@@ -525,17 +525,18 @@ def _closure_text(schedule: DaySchedule) -> str:
 
 @dataclass(frozen=True)
 class RoundResult:
-    """One application's result in an ``allocation_published`` mail: the time offered, or none."""
+    """One application's result in a round's mail: the time offered (or lapsed), or none."""
 
     description: str
     offered: str  # "Monday 18:00–20:00, Hall, Building" or "" when nothing was given
     state: str  # the offer's state when the mail is rendered
 
 
-def _allocation_published(event: OutboxEvent, message: OutboxMessage) -> _Mail:
-    """SPEC §14: a round's results for one organisation, each offer to accept by the deadline."""
+def _round_mail(event: OutboxEvent):
+    """The round, the organisation and the allocations an event of a round names (SPEC §14),
+    in the organisation's order of its applications; ``times`` in the parameters (a lapse's
+    times, which a later change by hand may overwrite) are told instead of the rows' own."""
     from booking.models import Allocation, Application, Round
-    from booking.services.rounds import minutes_text
 
     params = event.params or {}
     round_ = db.session.get(Round, params.get("round_id") or 0)
@@ -553,27 +554,97 @@ def _allocation_published(event: OutboxEvent, message: OutboxMessage) -> _Mail:
         if ids
         else []
     )
-    places = _places({a.room_id for a, _description in rows if a.room_id is not None})
-    weekdays = [format_date(date(2024, 1, 1 + d), "EEEE", locale=language()) for d in range(7)]
+    told = {int(t[0]): tuple(t[1:]) for t in params.get("times") or () if len(t) == 5}
+    times = {a.id: told.get(a.id) or (a.room_id, a.weekday, a.start_minute, a.end_minute) for a, _d in rows}
+    places = _places({room_id for room_id, *_rest in times.values() if room_id is not None})
+    weekdays = _weekdays()
     results = [
         RoundResult(
-            description or round_.name,
-            ""
-            if a.room_id is None
-            else f"{weekdays[a.weekday]} {minutes_text(a.start_minute)}–{minutes_text(a.end_minute)}, "
-            f"{places[a.room_id]}",
-            a.offer_state or "",
+            description or round_.name, _weekly_time(times[a.id], places, weekdays), a.offer_state or ""
         )
         for a, description in rows
     ]
+    return round_, organization, results
+
+
+def _weekdays() -> list[str]:
+    """Monday to Sunday in the mail's language, as Babel writes them."""
+    return [format_date(date(2024, 1, 1 + d), "EEEE", locale=language()) for d in range(7)]
+
+
+def _weekly_time(time: tuple, places: dict[int, Place], weekdays: list[str]) -> str:
+    """``Monday 18:00–20:00, Hall, Building``, or "" for no time (or a room that is gone)."""
+    from booking.services.rounds import minutes_text
+
+    room_id, weekday, start, end = time
+    if room_id is None or room_id not in places:
+        return ""
+    return f"{weekdays[weekday]} {minutes_text(start)}–{minutes_text(end)}, {places[room_id]}"
+
+
+def _deadline(round_) -> str:
+    return round_.offer_deadline.astimezone(OSLO).strftime("%Y-%m-%d %H:%M")
+
+
+def _lapse_deadline(event: OutboxEvent) -> str:
+    try:
+        moment = datetime.fromisoformat((event.params or {}).get("deadline") or "")
+    except (TypeError, ValueError):
+        return ""
+    return moment.astimezone(OSLO).strftime("%Y-%m-%d %H:%M") if moment.utcoffset() is not None else ""
+
+
+def _allocation_published(event: OutboxEvent, message: OutboxMessage) -> _Mail:
+    """SPEC §14: a round's results for one organisation, each offer to accept by the deadline."""
+    round_, organization, results = _round_mail(event)
     context = {
         "organization": organization.name,
         "round": round_.name,
         "results": results,
-        "deadline": round_.offer_deadline.astimezone(OSLO).strftime("%Y-%m-%d %H:%M"),
+        "deadline": _deadline(round_),
         "my_url": public_url("web.my_page"),
     }
     subject = _("Results of %(round)s", round=_one_line(round_.name))
+    return _Mail(subject, context)
+
+
+def _allocation_offered(event: OutboxEvent, message: OutboxMessage) -> _Mail:
+    """SPEC §14: times offered after publication (freed times allocated, a time set by hand),
+    to accept or decline by the deadline on the round's page."""
+    round_, organization, results = _round_mail(event)
+    offered = [result for result in results if result.offered]
+    if not offered:
+        raise Gone(f"{event.kind} {event.id}: the offers have no time any more")
+    context = {
+        "organization": organization.name,
+        "round": round_.name,
+        "results": offered,
+        "deadline": _deadline(round_),
+        "round_url": public_url("web.round_page", round_id=round_.id),
+    }
+    subject = ngettext(
+        "New offer in %(round)s", "New offers in %(round)s", len(offered), round=_one_line(round_.name)
+    )
+    return _Mail(subject, context)
+
+
+def _offer_lapsed(event: OutboxEvent, message: OutboxMessage) -> _Mail:
+    """SPEC §14: offers not answered by the deadline have lapsed; their times are free."""
+    round_, organization, results = _round_mail(event)
+    lapsed = [result for result in results if result.offered]
+    if not lapsed:
+        raise Gone(f"{event.kind} {event.id}: the lapsed offers are gone")
+    context = {
+        "organization": organization.name,
+        "round": round_.name,
+        "results": lapsed,
+        # the deadline they lapsed at (the round's may have moved since, for later offers)
+        "deadline": _lapse_deadline(event) or _deadline(round_),
+        "round_url": public_url("web.round_page", round_id=round_.id),
+    }
+    subject = ngettext(
+        "Offer lapsed in %(round)s", "Offers lapsed in %(round)s", len(lapsed), round=_one_line(round_.name)
+    )
     return _Mail(subject, context)
 
 
@@ -590,4 +661,6 @@ _KINDS: dict[str, Callable[[OutboxEvent, OutboxMessage], _Mail]] = {
     "day_sheet": _day_sheet,
     "registration_attempt": _registration_attempt,
     "allocation_published": _allocation_published,
+    "allocation_offered": _allocation_offered,
+    "offer_lapsed": _offer_lapsed,
 }

@@ -5,9 +5,15 @@ Each pass (every ``BOOKING_MAIL_POLL_SECONDS`` while idle):
 1. *Morning sheets*: from ``BOOKING_MORNING_SHEET_HOUR`` (Oslo time) on, one ``day_sheet`` event
    per building with a janitor who opted in, for tomorrow; made once per building and date
    (a unique key), however many workers run.
-2. *Expand*: each new event becomes one message per recipient, with a ``Message-ID`` derived
+2. *Lapsed offers* (SPEC §14): the published rounds whose deadline for offers has passed and
+   that still hold open offers are found (one statement, no lock); each round's open offers are
+   stored as ``lapsed`` under the round's lock by a conditional UPDATE (an accept that locked
+   the row first wins) and each organisation gets one ``offer_lapsed`` event, in the same
+   transaction (see ``booking.services.rounds.lapse_round_offers``). A lapse a change of the
+   round stored first (lazily) was told by that change; the sweep finds nothing left.
+3. *Expand*: each new event becomes one message per recipient, with a ``Message-ID`` derived
    from the event and the address, in one transaction that also marks the event expanded.
-3. *Send*: due messages are claimed with a lease (a conditional UPDATE; on PostgreSQL the rows
+4. *Send*: due messages are claimed with a lease (a conditional UPDATE; on PostgreSQL the rows
    are picked ``FOR UPDATE SKIP LOCKED``, so workers never wait for each other, and SQLite
    serializes the claims), rendered in the recipient's language, sent, and marked ``sent``.
 
@@ -50,6 +56,7 @@ from booking.mail.transport import DeliveryError, Outgoing, transport_for
 from booking.models import OutboxEvent, OutboxMessage, janitor_buildings
 from booking.models.types import utcnow
 from booking.services.notifications import is_still_addressed, recipients
+from booking.services.rounds import lapse_round_offers, rounds_with_lapsing_offers
 from pricing.weekly import OSLO
 
 log = logging.getLogger("booking.mail")
@@ -103,6 +110,11 @@ class Worker:
         """One pass; returns how many events and messages it handled."""
         now = now or utcnow()
         self.schedule_morning_sheets(now)
+        try:
+            lapse_offers(now)
+        except Exception:  # mail already due is sent all the same; the next pass tries again
+            log.exception("storing the lapsed offers failed; trying again at the next pass")
+            db.session.rollback()
         return expand_events(now) + self.send_due()
 
     # --- morning sheets ---------------------------------------------------------------------
@@ -268,6 +280,23 @@ def _any(query) -> bool:
     found = db.session.execute(query.with_only_columns(literal(1)).limit(1)).first() is not None
     end_unit_of_work(succeeded=True)
     return found
+
+
+def lapse_offers(now: datetime | None = None) -> int:
+    """Store the offers past their round's deadline as lapsed and write their mails, one
+    transaction per round; how many offers lapsed. Idle, it only reads."""
+    now = now or utcnow()
+    round_ids = db.session.execute(rounds_with_lapsing_offers(now)).scalars().all()
+    end_unit_of_work(succeeded=True)
+    lapsed = 0
+    for round_id in round_ids:
+        try:
+            lapsed += lapse_round_offers(round_id, now)
+        except BaseException:
+            end_unit_of_work(succeeded=False)
+            raise
+        end_unit_of_work(succeeded=True)
+    return lapsed
 
 
 def schedule_day_sheets(day) -> None:

@@ -30,6 +30,16 @@ day_sheet                building_id, date                           the buildin
                                                                      who opted in
 registration_attempt     email, reasons (email_taken,                the address (may be
                          org_number_taken), org_number, language     nobody's account)
+allocation_published     round_id, organization_id, allocation_ids   the contact
+                         (every application's result; publication)
+allocation_offered       round_id, organization_id, allocation_ids   the contact
+                         (times offered after publication: freed
+                         times allocated, a time set by hand)
+offer_lapsed             round_id, organization_id, allocation_ids   the contact
+                         (offers not answered by the deadline),
+                         times [[id, room_id, weekday, start, end]]
+                         and deadline as they were; once per lapse
+                         (a unique key)
 =======================  ==========================================  =========================
 
 Decisions: the booker is mailed only while a member of the organisation (an administrator
@@ -76,7 +86,10 @@ KINDS = (
     "day_sheet",
     "registration_attempt",
     "allocation_published",
+    "allocation_offered",
+    "offer_lapsed",
 )
+ROUND_KINDS = frozenset({"allocation_published", "allocation_offered", "offer_lapsed"})
 BOOKING_KINDS = frozenset(KINDS[2:8])
 
 
@@ -94,17 +107,22 @@ def emit_at_most_every(interval: timedelta, kind: str, subject: str, **params) -
     window of the clock, by a unique key; a second request in the window writes nothing):
     links asked for by mail cannot flood a mailbox, however many clients ask."""
     window = int(utcnow().timestamp() // interval.total_seconds())
+    emit_once(f"{kind}:{subject}:{window}", kind, **params)
+
+
+def emit_once(dedupe_key: str, kind: str, **params) -> bool:
+    """Like :func:`emit`, but once per ``dedupe_key`` (a unique key, at most 120 characters):
+    a second event with the key, from this transaction or another, writes nothing. Whether
+    this one was written."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
     dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    db.session.execute(
+    result = db.session.execute(
         dialect.insert(OutboxEvent)
-        .values(
-            kind=kind,
-            params=_jsonable(params),
-            dedupe_key=f"{kind}:{subject}:{window}",
-            created_at=utcnow(),
-        )
+        .values(kind=kind, params=_jsonable(params), dedupe_key=dedupe_key, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
     )
+    return result.rowcount == 1
 
 
 def booking_event(kind: str, bookings: Iterable[Booking], **params) -> list[OutboxEvent]:
@@ -152,7 +170,7 @@ def recipients(event: OutboxEvent) -> list[Recipient]:
         return _unique([_contact(organization)]) if organization is not None else []
     if event.kind == "organization_rejected":
         return _organization_recipients(params["organization_id"])
-    if event.kind == "allocation_published":  # SPEC §14: results and offers, to the contact
+    if event.kind in ROUND_KINDS:  # SPEC §14: results, offers and lapses, to the contact
         organization = db.session.get(Organization, params["organization_id"])
         return _unique([_contact(organization)]) if organization is not None else []
     if event.kind == "registration_attempt":

@@ -16,11 +16,12 @@ and check its state and the deadline under that lock: of accept ‖ decline exac
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from booking.domain import allocation as algo
@@ -185,26 +186,35 @@ def update_round(actor: Actor, round_id: int, data: dict) -> Round:
     """Change a round (admin) until it is published; after that only the offers' deadline may
     move (to give offers made by a later allocation of freed times time to be answered)."""
     require_admin(actor)
+    now = utcnow()
     round_ = _lock_round(round_id)
     if round_.published_at is not None and set(data) - {"offer_deadline"}:
         raise StateConflict("The round is published; only its offer_deadline may change.")
+    if round_.published_at is not None and "offer_deadline" in data:
+        if data["offer_deadline"] <= now:
+            raise InvalidInput({"offer_deadline": ["A new deadline for offers must be in the future."]})
+        # Offers past the old deadline stay lapsed (and are told so): a later deadline is for
+        # offers made from now on, not a second chance the others never heard of.
+        _store_lapses(round_, now)
     for key in ROUND_FIELDS:
         if key in data:
             setattr(round_, key, data[key])
     _check_times(round_)
     if "room_ids" in data or "building_ids" in data:
         round_.rooms = _rooms_of(data)
-    round_.updated_at = utcnow()
+    round_.updated_at = now
     db.session.flush()
     return round_
 
 
 def close_window(actor: Actor, round_id: int, now: datetime | None = None) -> Round:
     """Close the application window now (admin), ahead of its time: a round can be allocated
-    as soon as the applications are in. Only while the window is open."""
+    as soon as the applications are in. Only while the window is open. The clock is read
+    under the round's lock: an application that held the lock first was made before the close
+    this stores."""
     require_admin(actor)
-    now = now or utcnow()
     round_ = _lock_round(round_id)
+    now = now or utcnow()
     if round_state(round_, now) != "open":
         raise StateConflict("The application window is not open.")
     round_.closes_at = now
@@ -726,17 +736,107 @@ def allocate_round(actor: Actor, round_id: int, now: datetime | None = None) -> 
     return round_allocations(round_id)
 
 
-def _store_lapses(round_: Round, now: datetime) -> None:
+def _store_lapses(round_: Round, now: datetime) -> dict[int, list[int]]:
+    """Store as ``lapsed`` every offer of the round still open past its deadline, and tell each
+    organisation once (``offer_lapsed``, SPEC §12) in the same transaction; the ids lapsed, by
+    organisation. Called with the round's row locked (a change of the round's results, or the
+    mail worker's sweep, :func:`lapse_round_offers`), so one transaction stores a round's lapses.
+
+    The UPDATE is conditional (``offer_state = 'offered'``): an accept or decline that locked
+    the row first wins, and its row is neither lapsed nor told. Each offer thus lapses in
+    exactly one transaction, and that one writes its mail; the event's unique key (the round,
+    the organisation and the offers as they were) is a second guard."""
+    if round_.published_at is None or now <= round_.offer_deadline:
+        return {}
+    open_offers = {
+        row.id: row
+        for row in db.session.execute(
+            select(
+                Allocation.id,
+                Allocation.organization_id,
+                Allocation.room_id,
+                Allocation.weekday,
+                Allocation.start_minute,
+                Allocation.end_minute,
+                Allocation.updated_at,
+            ).where(Allocation.round_id == round_.id, Allocation.offer_state == "offered")
+        )
+    }
+    if not open_offers:
+        return {}
+    lapsed = db.session.execute(
+        update(Allocation)
+        .where(Allocation.id.in_(sorted(open_offers)), Allocation.offer_state == "offered")
+        .values(offer_state="lapsed", updated_at=now)
+        .returning(Allocation.id),
+        execution_options={"synchronize_session": "fetch"},
+    ).scalars()
+    by_org: dict[int, list] = {}
+    for allocation_id in sorted(lapsed):
+        row = open_offers[allocation_id]
+        by_org.setdefault(row.organization_id, []).append(row)
+    _emit_lapses(round_, by_org)
+    return {organization_id: [row.id for row in rows] for organization_id, rows in by_org.items()}
+
+
+def _emit_lapses(round_: Round, by_org: dict[int, list]) -> None:
+    """One ``offer_lapsed`` event per organisation, with the times as they were (a change by
+    hand may give the allocation another time before the mail is sent) and the deadline."""
+    from booking.services.notifications import emit_once
+
+    for organization_id, rows in sorted(by_org.items()):
+        told = ";".join(f"{row.id}@{row.updated_at.isoformat() if row.updated_at else ''}" for row in rows)
+        digest = hashlib.sha256(f"{round_.offer_deadline.isoformat()}|{told}".encode()).hexdigest()[:32]
+        emit_once(
+            f"offer_lapsed:{round_.id}:{organization_id}:{digest}",
+            "offer_lapsed",
+            round_id=round_.id,
+            organization_id=organization_id,
+            allocation_ids=[row.id for row in rows],
+            times=[[row.id, row.room_id, row.weekday, row.start_minute, row.end_minute] for row in rows],
+            deadline=round_.offer_deadline,
+        )
+
+
+def rounds_with_lapsing_offers(now: datetime):
+    """The published rounds whose deadline has passed and that still hold open offers (the mail
+    worker's sweep looks for them each pass; one statement, no lock)."""
+    return (
+        select(Round.id)
+        .where(
+            Round.published_at.is_not(None),
+            Round.offer_deadline < now,
+            select(Allocation.id)
+            .where(Allocation.round_id == Round.id, Allocation.offer_state == "offered")
+            .exists(),
+        )
+        .order_by(Round.id)
+    )
+
+
+def lapse_round_offers(round_id: int, now: datetime) -> int:
+    """Store the round's lapsed offers and write their mails (the mail worker's sweep, so a
+    lapse is told without anyone's action), under the round's lock like every change of its
+    results; how many offers lapsed. The caller ends the transaction."""
+    try:
+        round_ = _lock_round(round_id)
+    except NotFound:  # deleted meanwhile
+        return 0
+    return sum(len(ids) for ids in _store_lapses(round_, now).values())
+
+
+def _check_offers_can_be_answered(round_: Round, now: datetime) -> None:
+    """An offer made after the deadline would lapse at once: the admin moves the deadline first."""
     if now > round_.offer_deadline:
-        db.session.execute(
-            Allocation.__table__.update()
-            .where(Allocation.round_id == round_.id, Allocation.offer_state == "offered")
-            .values(offer_state="lapsed", updated_at=now)
+        raise StateConflict(
+            "The deadline for answering offers has passed; set a new offer_deadline "
+            "(PATCH /rounds/{id}) before offering more times.",
+            offer_deadline=round_.offer_deadline.isoformat(),
         )
 
 
 def _reallocate(round_: Round, now: datetime) -> list[Allocation]:
-    _store_lapses(round_, now)
+    _check_offers_can_be_answered(round_, now)
     current = {a.application_id: a for a in round_allocations(round_.id)}
     facts = read_round_facts(round_)
     applications = _applications(round_.id)
@@ -775,7 +875,7 @@ def _reallocate(round_: Round, now: datetime) -> list[Allocation]:
         if row["offer_state"] == "offered":
             db.session.flush()
             offered.setdefault(row["organization_id"], []).append(allocation.id)
-    _emit_offers(round_, offered)
+    _emit_offers(round_, offered, "allocation_offered")
     round_.updated_at = now
     db.session.flush()
     return round_allocations(round_.id)
@@ -830,12 +930,14 @@ def change_allocation(
         _set_time(allocation, None)
     else:
         wish = algo.Wish(data["room_id"], data["weekday"], data["start"], data["end"])
+        if published:
+            _check_offers_can_be_answered(round_, now)
         _check_by_hand(round_, allocation, wish)
         _set_time(allocation, wish)
         if published:
             allocation.offer_state = "offered"
             db.session.flush()
-            _emit_offers(round_, {allocation.organization_id: [allocation.id]})
+            _emit_offers(round_, {allocation.organization_id: [allocation.id]}, "allocation_offered")
     allocation.manual = True
     allocation.updated_at = now
     explanation = dict(allocation.explanation or {})
@@ -904,12 +1006,15 @@ def _check_by_hand(round_: Round, allocation: Allocation, wish: algo.Wish) -> No
 # --- publication and offers --------------------------------------------------------------------------
 
 
-def _emit_offers(round_: Round, offered: dict[int, list[int]]) -> None:
+def _emit_offers(round_: Round, offered: dict[int, list[int]], kind: str) -> None:
+    """One mail per organisation (SPEC §12): at publication ``allocation_published`` (every
+    application's result and its offers); after it ``allocation_offered`` (times offered
+    later: freed times allocated, a time set by hand)."""
     from booking.services.notifications import emit
 
     for organization_id, allocation_ids in sorted(offered.items()):
         emit(
-            "allocation_published",
+            kind,
             round_id=round_.id,
             organization_id=organization_id,
             allocation_ids=sorted(allocation_ids),
@@ -935,7 +1040,7 @@ def publish_round(actor: Actor, round_id: int, now: datetime | None = None) -> R
             allocation.updated_at = now
     round_.published_at = now
     round_.updated_at = now
-    _emit_offers(round_, by_org)
+    _emit_offers(round_, by_org, "allocation_published")
     db.session.flush()
     return round_
 

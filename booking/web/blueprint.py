@@ -60,6 +60,7 @@ URLS = [
     ("/rounds/<int:round_id>/allocate", "round_allocate_submit", rounds.allocate_submit, ["POST"]),
     ("/rounds/<int:round_id>/publish", "round_publish_submit", rounds.publish_submit, ["POST"]),
     ("/rounds/<int:round_id>/close", "round_close_submit", rounds.close_submit, ["POST"]),
+    ("/rounds/<int:round_id>/deadline", "round_deadline_submit", rounds.deadline_submit, ["POST"]),
     (
         "/rounds/<int:round_id>/allocations/<int:allocation_id>",
         "round_allocation_submit",

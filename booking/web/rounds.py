@@ -10,6 +10,8 @@ with its errors (422), so nothing half-done is committed.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -31,6 +33,7 @@ from booking.services import rounds as service
 from booking.services.access import require_admin, require_organization
 from booking.web.common import actor, notify, render, require_login, rule_message, see_other
 from booking.web.forms import Form
+from pricing.weekly import OSLO
 
 WEEKDAYS = (
     _l("Monday"),
@@ -415,6 +418,28 @@ def close_submit(round_id: int):
         lambda: service.close_window(who, round_id),
         _("The application window was closed. The round can be allocated now."),
         _("Could not close the application window"),
+        "admin",
+    )
+
+
+def deadline_submit(round_id: int):
+    """A new deadline for answering offers (admin, published round): offers made from now on
+    (freed times, times set by hand) can be answered until then; lapsed offers stay lapsed."""
+    who = require_login()
+    require_admin(who)
+    form = Form(request.form)
+    day = form.date("deadline_date")
+    clock = form.time("deadline_time", default="23:59")
+    if not form.ok:
+        failed = _("Could not change the deadline")
+        notify(_("%(what)s: %(detail)s", what=failed, detail=next(iter(form.errors.values()))), "error")
+        return see_other("web.round_page", round_id=round_id, _anchor="admin")
+    deadline = datetime.combine(day, clock, OSLO)
+    return _act(
+        round_id,
+        lambda: service.update_round(who, round_id, {"offer_deadline": deadline}),
+        _("The deadline for answering offers was changed."),
+        _("Could not change the deadline"),
         "admin",
     )
 

@@ -562,6 +562,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/rounds/<int:round_id>/allocate"): page_admin_only(303),
     ("POST", "/rounds/<int:round_id>/publish"): page_admin_only(303),
     ("POST", "/rounds/<int:round_id>/close"): page_admin_only(303),
+    ("POST", "/rounds/<int:round_id>/deadline"): page_admin_only(303),
     ("POST", "/rounds/<int:round_id>/allocations/<int:allocation_id>"): page_admin_only(303),
     ("POST", "/register"): everyone(200),
     ("GET", "/my"): row(303, 200, 200, 303, 303, 303),  # janitors and admins go to their own pages

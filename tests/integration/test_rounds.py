@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from booking.extensions import db
-from booking.models import Allocation, Application, AuditEntry, Booking, OutboxEvent
+from booking.models import Allocation, Application, AuditEntry, Booking, OutboxEvent, Round
 from tests.integration.live_http import call, running_servers
 from tests.integration.test_api_foundation import assert_problem
 
@@ -377,7 +377,13 @@ def test_accept_after_the_deadline_is_refused(client, make):
     (allocation,) = allocate(client, admin, round_)["allocations"]
     ok(client.post(f"{API}/rounds/{round_['id']}/publish", headers=admin.headers))
     past = {"offer_deadline": iso(datetime.now(UTC) - timedelta(seconds=1))}
-    ok(client.patch(f"{API}/rounds/{round_['id']}", json=past, headers=admin.headers))
+    problem = assert_problem(
+        client.patch(f"{API}/rounds/{round_['id']}", json=past, headers=admin.headers), 422
+    )
+    assert "offer_deadline" in problem["errors"]  # a published round's deadline moves only ahead
+    stored = db.session.get(Round, round_["id"])
+    stored.offer_deadline = stored.closes_at + timedelta(seconds=1)  # the deadline passes
+    db.session.commit()
     problem = assert_problem(
         client.post(f"{API}/offers/{allocation['id']}/accept", headers=member.headers), 409
     )
@@ -389,7 +395,6 @@ def test_continuity_from_the_previous_round_goes_before_the_lottery(client, make
     rooms comes first within its pass, even where the lottery of the new round favours the
     other; its explanation says so. A time held in another room gives no continuity."""
     from booking.domain.allocation import lottery
-    from booking.models import Round
 
     admin, room, other_room = make.admin(), make.room(), make.room()
     holder, newcomer = make.organization(), make.organization()

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from booking.extensions import db
 from booking.models import Allocation, Application, AuditEntry, Round
+from pricing.weekly import OSLO
 from tests.integration.live_http import call, csrf_of, page_login, running_servers
 from tests.integration.test_rounds import API, _race, close_window, new_round, ok
 from tests.integration.web_helpers import log_in, post, text
@@ -324,3 +325,48 @@ def test_closing_and_changes_by_hand_race_through_two_servers(client, make, data
     db.session.commit()
     moved = db.session.scalars(select(Allocation).where(Allocation.start_minute == 20 * 60 + 30)).all()
     assert len(moved) == 1 and moved[0].manual
+
+
+def test_past_the_deadline_the_admin_sets_a_new_one_before_offering_freed_times(client, make):
+    admin, room = make.admin(), make.room()
+    organization, other = make.organization(), make.organization(local=False, voluntary=False)
+    member, rival = make.member(organization), make.member(other)
+    round_ = new_round(client, admin, [room])
+    path = f"/rounds/{round_['id']}"
+    for who, org in ((member, organization), (rival, other)):
+        body = {
+            "organization_id": org.id,
+            "attendees": 5,
+            "wishes": [{"room_id": room.id, "weekday": 0, "start": "18:00", "end": "20:00"}],
+        }
+        ok(client.post(f"{API}/rounds/{round_['id']}/applications", json=body, headers=who.headers), 201)
+    close_window(client, admin, round_)
+    publish(client, admin, round_)
+    stored = db.session.get(Round, round_["id"])
+    stored.offer_deadline = stored.closes_at + timedelta(seconds=1)  # the deadline passes unanswered
+    db.session.commit()
+
+    log_in(client, admin.user)
+    assert post(client, f"{path}/allocate").status_code == 303
+    assert "Kunne ikke fordele runden" in text(client.get(path))
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    assert (
+        post(client, f"{path}/deadline", {"deadline_date": yesterday, "deadline_time": "12:00"}).status_code
+        == 303
+    )
+    assert "Kunne ikke endre fristen" in text(client.get(path))
+    assert post(client, f"{path}/deadline", {"deadline_date": "x"}).status_code == 303
+    assert "Kunne ikke endre fristen" in text(client.get(path))
+    later = (datetime.now(UTC) + timedelta(days=7)).date().isoformat()
+    assert (
+        post(client, f"{path}/deadline", {"deadline_date": later, "deadline_time": "20:00"}).status_code
+        == 303
+    )
+    page = text(client.get(path))
+    assert "Fristen for å svare på tilbud er endret" in page and "bortfalt" in page  # lapsed stays lapsed
+    db.session.expire_all()
+    assert db.session.get(Round, round_["id"]).offer_deadline.astimezone(OSLO).strftime("%H:%M") == "20:00"
+    assert post(client, f"{path}/allocate").status_code == 303
+    assert "De ledige tidene er fordelt og tilbudt" in text(client.get(path))
+    states = sorted(a.offer_state for a in db.session.scalars(select(Allocation)))
+    assert states == ["lapsed", "offered"]
