@@ -32,7 +32,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from bench.common import BENCHMARKS_MD, RESULTS, SECTION, machine
+from bench.common import append_to_part, machine
 from booking.domain.allocation import (
     Application,
     Busy,
@@ -378,21 +378,4 @@ def save_report(lines: list[str], command: str) -> None:
             "",
         ]
     )
-    print(entry)
-    document = BENCHMARKS_MD.read_text(encoding="utf-8") if BENCHMARKS_MD.exists() else "# Benchmarks\n"
-    if SECTION not in document:
-        document = document.rstrip("\n") + f"\n\n{SECTION}\n\n{RESULTS}\n"
-    if HEADING not in document:
-        start = document.index(SECTION)
-        following = document.find("\n## ", start + len(SECTION))
-        end = len(document) if following == -1 else following + 1
-        insert = f"{HEADING}\n\n{INTRODUCTION}\n"
-        before, after = document[:end].rstrip("\n"), document[end:]
-        document = before + "\n\n" + insert + ("\n" + after if after else "")
-    start = document.index(HEADING)
-    # The part ends at the next heading of its level or above.
-    ends = [i for i in (document.find("\n### ", start + 1), document.find("\n## ", start + 1)) if i != -1]
-    end = min(ends) + 1 if ends else len(document)
-    before, mine, after = document[:start], document[start:end], document[end:]
-    mine = mine.rstrip("\n") + "\n\n" + entry.rstrip("\n") + "\n"
-    BENCHMARKS_MD.write_text(before + mine + ("\n" + after if after else ""), encoding="utf-8")
+    append_to_part(HEADING, INTRODUCTION, INTRODUCTION.splitlines()[0], entry)

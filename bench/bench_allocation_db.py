@@ -42,7 +42,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from bench.common import BENCHMARKS_MD, RESULTS, SECTION, StatementCounter, database_label, machine
+from bench.common import StatementCounter, append_to_part, database_label, machine
 from bench.seed import (
     KINDS,
     SLOT_HOURS,
@@ -778,25 +778,4 @@ def save_report(lines: list[str], url: str, command: str) -> None:
             "",
         ]
     )
-    print(entry)
-    document = BENCHMARKS_MD.read_text(encoding="utf-8") if BENCHMARKS_MD.exists() else "# Benchmarks\n"
-    if SECTION not in document:
-        document = document.rstrip("\n") + f"\n\n{SECTION}\n\n{RESULTS}\n"
-    if HEADING not in document:
-        start = document.index(SECTION)
-        following = document.find("\n## ", start + len(SECTION))
-        end = len(document) if following == -1 else following + 1
-        before, after = document[:end].rstrip("\n"), document[end:]
-        document = before + "\n\n" + HEADING + "\n" + ("\n" + after if after else "")
-    start = document.index(HEADING)
-    # The part ends at the next heading of its level or above.
-    ends = [i for i in (document.find("\n### ", start + 1), document.find("\n## ", start + 1)) if i != -1]
-    end = min(ends) + 1 if ends else len(document)
-    before, mine, after = document[:start], document[start:end], document[end:]
-    if MARKER not in mine:
-        # After the part's introduction: before its first entry.
-        first_entry = mine.find("\n#### ")
-        cut = len(mine.rstrip("\n")) if first_entry == -1 else first_entry
-        mine = mine[:cut].rstrip("\n") + "\n\n" + INTRODUCTION + "\n" + mine[cut:]
-    mine = mine.rstrip("\n") + "\n\n" + entry.rstrip("\n") + "\n"
-    BENCHMARKS_MD.write_text(before + mine + ("\n" + after if after else ""), encoding="utf-8")
+    append_to_part(HEADING, INTRODUCTION, MARKER, entry)

@@ -360,3 +360,30 @@ def append_report(title: str, url: str, lines: list[str], command: str, *, save:
         mine = mine.rstrip("\n") + f"\n\n{RESULTS}\n"
     mine = mine.rstrip("\n") + "\n\n" + entry.rstrip("\n") + "\n"
     BENCHMARKS_MD.write_text(before + mine + ("\n" + after if after else ""), encoding="utf-8")
+
+
+def append_to_part(heading: str, introduction: str, marker: str, entry: str) -> None:
+    """Add ``entry`` at the end of the part ``heading`` (``### …``) of this section of
+    BENCHMARKS.md, for benchmarks with a part of their own: the part is made the first time, and
+    ``introduction`` is written before the part's first entry unless ``marker`` is in it yet."""
+    print(entry)
+    document = BENCHMARKS_MD.read_text(encoding="utf-8") if BENCHMARKS_MD.exists() else "# Benchmarks\n"
+    if SECTION not in document:
+        document = document.rstrip("\n") + f"\n\n{SECTION}\n\n{RESULTS}\n"
+    if heading not in document:
+        start = document.index(SECTION)
+        following = document.find("\n## ", start + len(SECTION))
+        end = len(document) if following == -1 else following + 1
+        before, after = document[:end].rstrip("\n"), document[end:]
+        document = before + "\n\n" + heading + "\n" + ("\n" + after if after else "")
+    start = document.index(heading)
+    # The part ends at the next heading of its level or above.
+    ends = [i for i in (document.find("\n### ", start + 1), document.find("\n## ", start + 1)) if i != -1]
+    end = min(ends) + 1 if ends else len(document)
+    before, mine, after = document[:start], document[start:end], document[end:]
+    if marker not in mine:
+        first_entry = mine.find("\n#### ")
+        cut = len(mine.rstrip("\n")) if first_entry == -1 else first_entry
+        mine = mine[:cut].rstrip("\n") + "\n\n" + introduction + "\n" + mine[cut:]
+    mine = mine.rstrip("\n") + "\n\n" + entry.rstrip("\n") + "\n"
+    BENCHMARKS_MD.write_text(before + mine + ("\n" + after if after else ""), encoding="utf-8")
