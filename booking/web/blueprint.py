@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from booking.web import account, admin, janitor, my, rooms, rounds, search
+from booking.web import (
+    account,
+    admin,
+    janitor,
+    my,
+    rooms,
+    rounds,
+    search,
+    staff_people,
+    staff_places,
+    staff_support,
+)
 from booking.web.i18n import remember_language
 from booking.web.security import check_csrf
 
@@ -105,6 +116,9 @@ URLS = [
         ["POST"],
     ),
 ]
+
+# The back office (SPEC §15): each module lists its own pages.
+URLS += staff_places.URLS + staff_people.URLS + staff_support.URLS
 
 for path, endpoint, view, methods in URLS:
     bp.add_url_rule(path, endpoint, view, methods=methods)
