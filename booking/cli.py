@@ -19,8 +19,13 @@ def main() -> None:
 @with_appcontext
 def demo() -> None:
     """Load demo data (idempotent: running it again changes nothing)."""
-    from booking.demo import load_demo
+    from sqlalchemy import inspect
 
+    from booking.demo import load_demo
+    from booking.extensions import db
+
+    if not inspect(db.engine).has_table("buildings"):
+        raise click.ClickException("The database has no tables yet: run `booking db upgrade` first.")
     with unit_of_work():
         created = load_demo()
     click.echo("Demo data loaded." if created else "Demo data is there already.")

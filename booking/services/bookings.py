@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, case, distinct, func, literal_column, select, text, true
+from sqlalchemy import bindparam, case, distinct, func, literal_column, or_, select, text, true
 from sqlalchemy.orm import joinedload
 
 from booking.domain import recurrence
@@ -387,10 +387,11 @@ def _check_series_apart(room: Room, occurrences: list[tuple[datetime, datetime]]
 # --- create --------------------------------------------------------------------------------
 
 
-# Whether an unpublished round whose season has not ended by ``from_day`` covers a room sharing a
-# unit with the room (SPEC §14): a column of the targets' statement, so a create pays a statement
-# for the precise check (``_check_no_pending_round``) only when there is such a round
-# (create-cost: 9 -> 8 statements per create again).
+# Whether a round whose season has not ended by ``from_day`` covers a room sharing a unit with
+# the room and still holds times (SPEC §14): unpublished, or published with offers open until a
+# deadline after ``now``. A column of the targets' statement, so a create pays a statement for
+# the precise check (``_check_no_round_holding``) only when there is such a round (create-cost:
+# 9 -> 8 statements per create again).
 _round_units, _own_units = room_units.alias("round_units"), room_units.alias("own_units")
 _ROUND_PENDING = (
     select(Round.id)
@@ -399,7 +400,7 @@ _ROUND_PENDING = (
     .join(_own_units, _own_units.c.unit_id == _round_units.c.unit_id)
     .where(
         _own_units.c.room_id == Room.id,
-        Round.published_at.is_(None),
+        or_(Round.published_at.is_(None), Round.offer_deadline > bindparam("now")),
         Round.season_end >= bindparam("from_day"),
     )
     .exists()
@@ -456,6 +457,7 @@ def _load_targets(request: BookingRequest, *, for_writing: bool) -> tuple[Room, 
                 "room_id": request.room_id,
                 "organization_id": request.organization_id,
                 "from_day": request.start.astimezone(OSLO).date(),
+                "now": utcnow(),
             },
         )
         .unique()
@@ -575,7 +577,7 @@ def plan_booking(
     if not occurrences:
         raise RuleViolation("closed", "Every occurrence falls on a holiday or a closure; nothing to book.")
     if round_pending and not actor.is_admin:
-        _check_no_pending_round(room, occurrences)
+        _check_no_round_holding(room, occurrences)
 
     status = _initial_status(actor, room, organization)
     pending: list[Hold] = []
@@ -600,10 +602,12 @@ def plan_booking(
     return Plan(request, room, organization, status, occurrences, skipped, quotes, displaced, rrule, pending)
 
 
-def _check_no_pending_round(room: Room, occurrences) -> None:
-    """SPEC §14: while a round is not published, members book nothing inside its season in its
-    rooms (or rooms sharing a unit with them); the times are being given out by the round."""
-    from booking.services.rounds import pending_round_blocking  # rounds books through this module
+def _check_no_round_holding(room: Room, occurrences) -> None:
+    """SPEC §14: a round holds its times from members' bookings. While it is not published,
+    nothing inside its season in its rooms (or rooms sharing a unit with them): the times are
+    being given out. Once published, the weekly times offered and not yet answered, until the
+    deadline: an offer holds its time until it is accepted, declined or lapses."""
+    from booking.services.rounds import offer_holding, pending_round_blocking  # rounds books here
 
     dates = {day for start, end in occurrences for day in local_dates(start, end)}
     round_ = pending_round_blocking(room.id, dates)
@@ -614,6 +618,17 @@ def _check_no_pending_round(room: Room, occurrences) -> None:
             f"by the application round {round_.name}; until its results are published, nothing can "
             "be booked there in that season.",
             round_id=round_.id,
+        )
+    held = offer_holding(room.id, occurrences)
+    if held is not None:
+        round_, allocation = held
+        raise RuleViolation(
+            "season_offer_held",
+            f"This weekly time is offered to an organisation by the application round {round_.name} "
+            f"until {round_.offer_deadline.astimezone(OSLO):%Y-%m-%d %H:%M}; it can be booked if the "
+            "offer is declined or lapses.",
+            round_id=round_.id,
+            allocation_id=allocation.id,
         )
 
 
@@ -1055,7 +1070,7 @@ def update_booking(
     if moved or "attendees" in edits:
         _check_rules(room, start, end, attendees, now)
     if moved and not actor.is_admin and not _within(booking, room, start, end):
-        _check_no_pending_round(room, [(start, end)])
+        _check_no_round_holding(room, [(start, end)])
     requests: list[Booking] = []
     if moved:
         pending: list[Hold] = []

@@ -166,6 +166,8 @@ def _check_times(round_: Round) -> None:
         raise InvalidInput(errors)
 
 
+# What an allocation was made for: a change of any of these after allocating clears the result.
+RESULT_FIELDS = frozenset({"season_start", "season_end", "opens_at", "closes_at", "room_ids", "building_ids"})
 ROUND_FIELDS = ("name", "season_start", "season_end", "opens_at", "closes_at", "publish_on", "offer_deadline")
 
 
@@ -190,6 +192,14 @@ def update_round(actor: Actor, round_id: int, data: dict) -> Round:
     round_ = _lock_round(round_id)
     if round_.published_at is not None and set(data) - {"offer_deadline"}:
         raise StateConflict("The round is published; only its offer_deadline may change.")
+    if (
+        round_.published_at is None
+        and round_.closes_at <= now
+        and data.get("closes_at", round_.closes_at) > now
+    ):
+        # The seed is public once the window has closed: reopened, an applicant could withdraw
+        # and apply again until a new application id drew a better lottery number.
+        raise StateConflict("The application window has closed and the seed is public; it cannot reopen.")
     if round_.published_at is not None and "offer_deadline" in data:
         if data["offer_deadline"] <= now:
             raise InvalidInput({"offer_deadline": ["A new deadline for offers must be in the future."]})
@@ -202,6 +212,10 @@ def update_round(actor: Actor, round_id: int, data: dict) -> Round:
     _check_times(round_)
     if "room_ids" in data or "building_ids" in data:
         round_.rooms = _rooms_of(data)
+    if round_.allocated_at is not None and round_.published_at is None and set(data) & RESULT_FIELDS:
+        # The result was allocated for another season, window or rooms: allocate again.
+        db.session.execute(delete(Allocation).where(Allocation.round_id == round_.id))
+        round_.allocated_at = None
     round_.updated_at = now
     db.session.flush()
     return round_
@@ -261,11 +275,16 @@ def _wishes(round_: Round, wishes: list[dict]) -> list[Wish]:
     room_ids = set(round_.room_ids)
     errors: dict[str, list[str]] = {}
     result = []
+    seen: dict[tuple, int] = {}
     for position, wish in enumerate(wishes, start=1):
         if wish["room_id"] not in room_ids:
             errors[f"wishes.{position - 1}.room_id"] = [f"Room {wish['room_id']} is not in this round."]
         if wish["end"] <= wish["start"]:
             errors[f"wishes.{position - 1}.end"] = ["The end must be after the start."]
+        same = (wish["room_id"], wish["weekday"], wish["start"], wish["end"])
+        if same in seen:
+            errors[f"wishes.{position - 1}"] = [f"Wish {position} repeats wish {seen[same]}."]
+        seen.setdefault(same, position)
         result.append(
             Wish(
                 position=position,
@@ -295,9 +314,9 @@ def submit_application(actor: Actor, round_id: int, data: dict, now: datetime | 
     """An application of a verified organisation during the window. ``rank`` defaults to the
     organisation's next free rank; a rank it uses already is a 409 (PATCH reorders)."""
     require_user(actor)
-    now = now or utcnow()
     require_organization(actor, data["organization_id"])
     round_ = _lock_round(round_id, share=True)
+    now = now or utcnow()  # read under the round's lock: a close that held it first counts
     organization = _lock_organization(data["organization_id"])
     if not organization.verified or organization.rejected_at is not None:
         raise RuleViolation(
@@ -357,7 +376,11 @@ def allocations_by_application(application_ids: list[int]) -> dict[int, Allocati
     return {allocation.application_id: allocation for allocation in rows}
 
 
-def _locked_application(actor: Actor, application_id: int, now: datetime) -> tuple[Application, Round]:
+def _locked_application(
+    actor: Actor, application_id: int, now: datetime | None
+) -> tuple[Application, Round, datetime]:
+    """The application and its round, locked; and the time, read under the round's lock (a
+    close of the window that held the lock first is seen)."""
     require_user(actor)
     application = db.session.get(Application, application_id)
     if application is None:
@@ -373,8 +396,9 @@ def _locked_application(actor: Actor, application_id: int, now: datetime) -> tup
     ).scalar_one()
     if application.withdrawn_at is not None:
         raise StateConflict("The application has been withdrawn.")
+    now = now or utcnow()
     _check_open(round_, now)
-    return application, round_
+    return application, round_, now
 
 
 def change_application(
@@ -382,8 +406,7 @@ def change_application(
 ) -> Application:
     """Change an application until the window closes. A new ``rank`` that another application
     of the organisation holds swaps the two ranks."""
-    now = now or utcnow()
-    application, round_ = _locked_application(actor, application_id, now)
+    application, round_, now = _locked_application(actor, application_id, now)
     for key in ("attendees", "description", "children_youth"):
         if key in data:
             setattr(application, key, data[key])
@@ -416,8 +439,7 @@ def _move_rank(application: Application, rank: int) -> None:
 
 def withdraw_application(actor: Actor, application_id: int, now: datetime | None = None) -> Application:
     """Withdraw until the window closes; the rank is given up (ranks of the rest stay)."""
-    now = now or utcnow()
-    application, _ = _locked_application(actor, application_id, now)
+    application, _, now = _locked_application(actor, application_id, now)
     application.withdrawn_at = now
     application.rank = None
     application.updated_at = now
@@ -843,7 +865,9 @@ def _reallocate(round_: Round, now: datetime) -> list[Allocation]:
     organizations = _organizations(a.organization_id for a in applications)
     held = _previous_times(round_)
     pure = {a.id: _pure(a, organizations[a.organization_id], held) for a in applications}
-    kept = [a for a in current.values() if a.offer_state in ("offered", "accepted")]
+    # Open offers hold their times; accepted ones are held by their series' bookings (in the
+    # facts), so a series cancelled since frees its time like a decline.
+    kept = [a for a in current.values() if a.offer_state == "offered"]
     given_before = [
         (algo.Wish(a.room_id, a.weekday, a.start_minute, a.end_minute), a.application_id) for a in kept
     ]
@@ -929,6 +953,8 @@ def change_allocation(
     if data.get("room_id") is None:
         _set_time(allocation, None)
     else:
+        if data["end"] <= data["start"]:
+            raise InvalidInput({"end": ["The end must be after the start."]})
         wish = algo.Wish(data["room_id"], data["weekday"], data["start"], data["end"])
         if published:
             _check_offers_can_be_answered(round_, now)
@@ -1031,6 +1057,9 @@ def publish_round(actor: Actor, round_id: int, now: datetime | None = None) -> R
         raise StateConflict("The round is published already.")
     if round_.allocated_at is None:
         raise StateConflict("Allocate the round before publishing it.")
+    if now < round_.closes_at:
+        raise StateConflict("The application window is still open; publish after it closes.")
+    _check_offers_can_be_answered(round_, now)
     allocations = round_allocations(round_id)
     by_org: dict[int, list[int]] = {}
     for allocation in allocations:
@@ -1180,6 +1209,45 @@ def round_result(round_id: int, now: datetime | None = None) -> dict:
 
 
 # --- the block on ordinary booking (SPEC §14) -------------------------------------------------------------
+
+
+def offer_holding(room_id: int, occurrences, now: datetime | None = None) -> tuple[Round, Allocation] | None:
+    """An open offer of a published round (before its deadline) whose weekly time, in a room
+    sharing a unit with the room, overlaps one of ``occurrences`` on a date of the round's
+    season: the offer holds that time until it is answered or lapses. One statement."""
+    now = now or utcnow()
+    pieces = [piece for start, end in occurrences for piece in _daily_pieces(start, end)]
+    if not pieces:
+        return None
+    days = [day for day, _, _ in pieces]
+    offer_units = room_units.alias("offer_units")
+    offers = db.session.execute(
+        select(Allocation, Round)
+        .join(Round, Round.id == Allocation.round_id)
+        .join(offer_units, offer_units.c.room_id == Allocation.room_id)
+        .where(
+            Allocation.offer_state == "offered",
+            Round.published_at.is_not(None),
+            Round.offer_deadline > now,
+            Round.season_start <= max(days),
+            Round.season_end >= min(days),
+            offer_units.c.unit_id.in_(select(room_units.c.unit_id).where(room_units.c.room_id == room_id)),
+        )
+        .order_by(Allocation.id)
+        .distinct()
+    ).all()
+    holidays = holiday_dates(min(days), max(days)) if offers else set()  # the series skips them
+    for allocation, round_ in offers:
+        for day, start, end in pieces:
+            if (
+                day not in holidays
+                and round_.season_start <= day <= round_.season_end
+                and day.weekday() == allocation.weekday
+                and start < allocation.end_minute
+                and allocation.start_minute < end
+            ):
+                return round_, allocation
+    return None
 
 
 def pending_round_blocking(room_id: int, dates: set[date]) -> Round | None:

@@ -206,7 +206,9 @@ def _my_applications(who, round_id: int) -> list[dict]:
     if not who.is_authenticated or who.role not in ("member", "admin"):
         return []
     applications = list(db.session.execute(service.list_applications(who, round_id)).scalars())
-    allocations = service.allocations_by_application([a.id for a in applications])
+    # Results are the admin's until published (as in the API: ``allocation`` is null before).
+    shown = who.is_admin or service.get_round(round_id).published_at is not None
+    allocations = service.allocations_by_application([a.id for a in applications]) if shown else {}
     names = dict(
         db.session.execute(
             select(Organization.id, Organization.name).where(
@@ -451,16 +453,18 @@ def allocation_submit(round_id: int, allocation_id: int):
     require_admin(who)
     _of_round(Allocation, allocation_id, round_id)
     form = Form(request.form)
-    room = form.raw("room")
     data: dict = {"room_id": None}
-    if room:
+    if form.raw("room"):
+        room = form.integer("room", minimum=1, maximum=2**31 - 1, required=True)
         weekday = form.integer("weekday", minimum=0, maximum=6, required=True)
         start = _parse_minutes(form, "start")
         end = _parse_minutes(form, "end")
-        if not room.isdigit() or start is None or end is None:
+        if room is None or start is None or end is None:
             form.error("room", _("Please give a room, a weekday, a start and an end."))
+        elif end <= start:
+            form.error("end", _("The end must be after the start."))
         else:
-            data = {"room_id": int(room), "weekday": weekday, "start": start, "end": end}
+            data = {"room_id": room, "weekday": weekday, "start": start, "end": end}
     if not form.ok:
         failed = _("Could not change the result")
         notify(_("%(what)s: %(detail)s", what=failed, detail=next(iter(form.errors.values()))), "error")

@@ -43,3 +43,12 @@ def test_create_user_prints_a_working_token(app_ctx, make):
         main, ["create-user", "--email", "x@example.test", "--role", "janitor", "--building", "999"]
     )
     assert bad.exit_code != 0 and "building_ids" in bad.output
+
+
+def test_demo_on_an_empty_database_says_to_migrate_first(tmp_path):
+    from booking import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'empty.sqlite'}", "TESTING": True})
+    result = app.test_cli_runner().invoke(main, ["demo"])
+    assert result.exit_code != 0 and "booking db upgrade" in result.output
+    assert "Traceback" not in result.output

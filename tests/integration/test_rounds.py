@@ -610,7 +610,7 @@ def test_allocation_statements_do_not_grow_with_the_round(client, make):
         for k in range(size * 2):
             organization = make.organization()
             member = make.member(organization)
-            wishes = [wish(rooms[(k + j) % size], k % 7) for j in range(3)]
+            wishes = [wish(rooms[(k + j) % size], (k + j) % 7) for j in range(3)]  # three distinct
             ok(apply(client, member, round_, organization, *wishes), 201)
         close_window(client, admin, round_)
         db.session.commit()
