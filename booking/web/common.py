@@ -30,6 +30,14 @@ RULE_MESSAGES = {
         "verified it. Wait for an answer to one of them, or withdraw one."
     ),
     "organization_rejected": _l("The municipality has rejected the organisation: it cannot book rooms."),
+    "season_allocation_pending": _l(
+        "Regular times in this room this season are being given out by a seasonal round: nothing "
+        "can be booked here in its season until its results are published (see Seasonal rounds)."
+    ),
+    "season_offer_held": _l(
+        "This weekly time is offered to an organisation by a seasonal round: it can be booked if "
+        "the offer is declined or not answered by the deadline."
+    ),
 }
 FIELD_OF_RULE = {
     "over_capacity": "attendees",
