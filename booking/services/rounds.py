@@ -1233,8 +1233,7 @@ def offer_holding(room_id: int, occurrences, now: datetime | None = None) -> tup
             Round.season_end >= min(days),
             offer_units.c.unit_id.in_(select(room_units.c.unit_id).where(room_units.c.room_id == room_id)),
         )
-        .order_by(Allocation.id)
-        .distinct()
+        .order_by(Allocation.id)  # an allocation twice (two shared units) is looked at twice: harmless
     ).all()
     holidays = holiday_dates(min(days), max(days)) if offers else set()  # the series skips them
     for allocation, round_ in offers:
