@@ -24,6 +24,7 @@ whole life of a booking:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
@@ -809,8 +810,19 @@ def _move_to(booking: Booking, action: Action, reason: str, stamp: datetime) -> 
     booking.touch()
 
 
-def approve_booking(actor: Actor, booking_id: int, if_match: str | None = None) -> Booking:
-    """Confirm a pending request and reject every request competing with it."""
+def approve_booking(
+    actor: Actor,
+    booking_id: int,
+    if_match: str | None = None,
+    *,
+    expected_rejections: Collection[int] | None = None,
+) -> Booking:
+    """Confirm a pending request and reject every request competing with it.
+
+    ``expected_rejections``: the ids of the competing requests the admin was shown (a page's
+    confirmation, see ``approval_rejections``). Then the approval happens only if exactly those
+    would be rejected, as read under the units' and the rows' locks that the approval holds; a
+    request that arrived (or was withdrawn) since is a 409 with ``would_reject``, nothing changed."""
     require_admin(actor)
     booking = _locked(actor, booking_id, if_match, acquire=True)
     next_status(booking.status, Action.APPROVE)  # 409 unless pending
@@ -821,6 +833,13 @@ def approve_booking(actor: Actor, booking_id: int, if_match: str | None = None) 
         raise _conflict_error(room, [(booking.start, booking.end)], blocked, booking.attendees)
     overruled = _overruled(room, [(booking.start, booking.end)], pending, exclude=booking.id)
     requests = _lock_rows(overruled)
+    if expected_rejections is not None:
+        would_reject = sorted(r.id for r in requests if r.status is Status.PENDING)
+        if set(expected_rejections) != set(would_reject):
+            raise StateConflict(
+                "The competing requests have changed since they were shown; nothing was approved.",
+                would_reject=would_reject,
+            )
     _move_to(booking, Action.APPROVE, "", utcnow())
     booking_event("booking_approved", [booking])
     db.session.flush()
@@ -828,6 +847,27 @@ def approve_booking(actor: Actor, booking_id: int, if_match: str | None = None) 
         _reject_overruled(requests, [booking])
     db.session.flush()
     return booking
+
+
+def approval_rejections(actor: Actor, booking_id: int) -> list[Booking]:
+    """The pending requests that approving ``booking_id`` now would reject, as ``approve_booking``
+    finds them (read without locks, for a confirmation page; the approval checks again with
+    ``expected_rejections``). In start order, with their organisation and room."""
+    require_admin(actor)
+    booking = get_booking(actor, booking_id)
+    room = _room(booking.room_id)
+    pending: list[Hold] = []
+    find_blocking(room, [(booking.start, booking.end)], booking.id, pending=pending)
+    ids = _overruled(room, [(booking.start, booking.end)], pending, exclude=booking.id)
+    if not ids:
+        return []
+    query = (
+        select(Booking)
+        .where(Booking.id.in_(ids), Booking.status == Status.PENDING)
+        .options(joinedload(Booking.organization), joinedload(Booking.room).joinedload(Room.building))
+        .order_by(Booking.start, Booking.id)
+    )
+    return list(db.session.execute(query).scalars())
 
 
 def reject_booking(actor: Actor, booking_id: int, reason: str, if_match: str | None = None) -> Booking:

@@ -4,11 +4,21 @@ the national register says about them), and mail that could not be delivered."""
 
 from __future__ import annotations
 
+import re
+
 from flask import request
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from booking.domain.errors import BookingConflict, DomainError, NotAuthenticated, PermissionDenied
+from booking.domain.errors import (
+    BookingConflict,
+    DomainError,
+    InvalidInput,
+    NotAuthenticated,
+    PermissionDenied,
+    StateConflict,
+)
+from booking.domain.lifecycle import Status
 from booking.extensions import db
 from booking.models.types import utcnow
 from booking.services import bookings, browse, notifications, organizations, registry
@@ -76,20 +86,77 @@ def _fail(error: DomainError, what: str):
     return see_other("web.admin_page")
 
 
-def approve_submit(booking_id: int):
+def approve_page(booking_id: int):
+    """What approving a request does (SPEC §15): the competing requests it will decline, with
+    their organisations, times and attendees; the button carries their ids, so the approval
+    declines exactly these or nothing (``approve_submit``)."""
     who = require_login()
     require_admin(who)
+    return _confirmation(who, booking_id)
+
+
+def _confirmation(who, booking_id: int, *, status: int = 200, changed: bool = False):
+    booking = bookings.get_booking(who, booking_id)
+    pending = booking.status is Status.PENDING
+    return render(
+        "admin_approve.html",
+        status,
+        booking=booking,
+        pending=pending,
+        rejections=bookings.approval_rejections(who, booking_id) if pending else [],
+        changed=changed,
+    )
+
+
+_ID = re.compile(r"[0-9]{1,12}")
+
+
+def _shown_rejections() -> set[int] | None:
+    """The ids of the competing requests the admin was shown (the form's hidden ``reject``
+    fields; none is none), or None for a value that is no id."""
+    values = request.form.getlist("reject")
+    if not all(_ID.fullmatch(value) for value in values):
+        return None
+    return {int(value) for value in values}
+
+
+def approve_submit(booking_id: int):
+    """Approve a request and decline the competing requests the admin was shown. If others
+    would be declined now (one arrived or was withdrawn since), nothing is approved and the
+    confirmation is shown again with what approving would do now."""
+    who = require_login()
+    require_admin(who)
+    shown = _shown_rejections()
+    if shown is None:
+        raise InvalidInput({"reject": ["Each value must be the id of a request."]})
     try:
-        booking = bookings.approve_booking(who, booking_id)
+        booking = bookings.approve_booking(who, booking_id, expected_rejections=shown)
+    except StateConflict as error:
+        if "would_reject" not in error.extra:
+            return _fail(error, _("Could not approve request #%(id)s", id=booking_id))
+        # Shown from the form: the page said which requests it declines (and they changed since);
+        # without it (a form of an older page), approving needs the confirmation first.
+        return _confirmation(who, booking_id, status=409, changed="shown" in request.form)
     except DomainError as error:
         return _fail(error, _("Could not approve request #%(id)s", id=booking_id))
-    notify(
-        _(
-            "Approved “%(title)s” for %(organization)s. Competing requests were declined.",
-            title=booking.title,
-            organization=booking.organization.name,
+    if shown:
+        notify(
+            ngettext(
+                "Approved “%(title)s” for %(organization)s. %(num)d competing request was declined.",
+                "Approved “%(title)s” for %(organization)s. %(num)d competing requests were declined.",
+                len(shown),
+                title=booking.title,
+                organization=booking.organization.name,
+            )
         )
-    )
+    else:
+        notify(
+            _(
+                "Approved “%(title)s” for %(organization)s.",
+                title=booking.title,
+                organization=booking.organization.name,
+            )
+        )
     return see_other("web.admin_page")
 
 
@@ -166,3 +233,9 @@ def reprice_submit(organization_id: int):
         )
     )
     return see_other("web.admin_page")
+
+
+# The pages of this module that the pages' blueprint adds (path, endpoint, view, methods).
+URLS = [
+    ("/admin/bookings/<int:booking_id>/approve", "approve_page", approve_page, ["GET"]),
+]

@@ -210,9 +210,16 @@ def test_admin_approves_the_suggested_winner_and_the_competitor_is_rejected(new_
     shot(page, "admin-1-competing")
     check_accessible(page)
     winner.get_by_role("button", name=re.compile("^Godkjenn")).click()
+    # Approving declines the competitor: a page names it and asks to confirm (SPEC §15).
+    page.wait_for_url(re.compile(r"/admin/bookings/\d+/approve"))
+    declined = page.locator("table.rejections tbody tr")
+    assert declined.count() == 1 and "Nordisk Konsulentforum AS" in declined.inner_text()
+    check_accessible(page)
+    shot(page, "admin-1-confirm")
+    page.get_by_role("button", name="Godkjenn og avslå 1 forespørsel").click()
     page.wait_for_url("**/admin")
     assert (
-        "Godkjente «Vårkonsert» for Bekkestua Skolekorps. Konkurrerende forespørsler ble avslått."
+        "Godkjente «Vårkonsert» for Bekkestua Skolekorps. 1 konkurrerende forespørsel ble avslått."
         in page.inner_text(".flashes")
     )
     assert page.locator("article.group", has_text="Vårkonsert").count() == 0

@@ -555,11 +555,19 @@ def test_admin_approves_the_suggested_winner_and_the_competitor_is_declined(clie
         < body.index("Stabekk Strykeorkester")
         < body.index("Konsulentfirma AS")
     ), "reduced beats full: the later request wins"
-    assert post(client, f"/admin/bookings/{second['id']}/approve").status_code == 303
+    # Approving declines the competitor: not without the confirmation that names it (SPEC §15).
+    unconfirmed = post(client, f"/admin/bookings/{second['id']}/approve")
+    assert unconfirmed.status_code == 409 and "Godkjenn og avslå 1 forespørsel" in text(unconfirmed)
+    db.session.expire_all()
+    assert db.session.get(Booking, second["id"]).status == "pending"
+    confirmed = post(
+        client, f"/admin/bookings/{second['id']}/approve", {"shown": "1", "reject": str(first["id"])}
+    )
+    assert confirmed.status_code == 303
     db.session.expire_all()
     assert db.session.get(Booking, second["id"]).status == "confirmed"
     assert db.session.get(Booking, first["id"]).status == "rejected"
-    assert "Konkurrerende forespørsler ble avslått" in text(client.get("/admin"))
+    assert "1 konkurrerende forespørsel ble avslått" in text(client.get("/admin"))
 
 
 def test_admin_declines_with_a_reason_and_verifies_organisations(client, make, world):
