@@ -105,6 +105,7 @@ def init_api(app: Flask) -> None:
         outbox,
         pricing,
         registry,
+        reports,
         rooms,
         rounds,
         schedule,
@@ -151,4 +152,5 @@ def init_api(app: Flask) -> None:
         api.register_blueprint(module.blp, url_prefix=API_PREFIX + module.PREFIX)
     api.register_blueprint(feed_routes.blp, url_prefix=feed_routes.PREFIX)
     api.register_blueprint(audit.blp, url_prefix=API_PREFIX + audit.PREFIX)
+    api.register_blueprint(reports.blp, url_prefix=API_PREFIX + reports.PREFIX)
     app.register_blueprint(docs.bp)
