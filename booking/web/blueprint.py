@@ -118,7 +118,7 @@ URLS = [
 ]
 
 # The back office (SPEC §15): each module lists its own pages.
-URLS += staff_places.URLS + staff_people.URLS + staff_support.URLS
+URLS += admin.URLS + staff_places.URLS + staff_people.URLS + staff_support.URLS
 
 for path, endpoint, view, methods in URLS:
     bp.add_url_rule(path, endpoint, view, methods=methods)

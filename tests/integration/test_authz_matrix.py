@@ -28,7 +28,7 @@ from booking.services.access import Actor
 from booking.services.auth import actor_for
 from booking.services.bookings import BookingRequest, create_booking
 from booking.web.security import LOGIN_KEY
-from pricing import DEFAULT_PRICE_LIST
+from pricing import DEFAULT_PRICE_LIST, PRICE_GROUPS
 from tests.integration.rounds_helpers import RoundWorld, build_rounds, round_bodies, round_values
 from tests.integration.web_helpers import session_secret
 
@@ -359,6 +359,28 @@ def body_for(endpoint: str, w: World):
             "password_again": "a long enough password",
         },
         "web.booking_mail_submit": {"booking_mail": "on"},
+        "web.staff_building_create_submit": {"name": f"Nytt bygg {w.n}", "opening_mon": "08:00-22:00"},
+        "web.staff_building_submit": {"name": f"Matrix {w.n}a", "address": "Ny vei 2"},
+        "web.staff_closure_add_submit": {"closure_start": "2030-12-24", "closure_end": "2030-12-26"},
+        "web.staff_room_create_submit": {"name": f"Nytt rom {w.n}", "kind": "meeting_room", "capacity": "10"},
+        "web.staff_room_submit": {
+            "name": w.room.name,
+            "kind": "meeting_room",
+            "price_group": "meeting_room",
+            "supervision": "outside_staffed_hours",
+            "capacity": "30",
+            "min_duration_minutes": "15",
+            "max_duration_minutes": "720",
+            "buffer_minutes": "0",
+            "min_notice_hours": "0",
+            "max_advance_days": "365",
+            "active": "on",
+        },
+        "web.staff_price_list_create_submit": {
+            "version": f"side-{w.n}",
+            "valid_from": f"{2030 + w.n % 60}-06-01",
+            **{f"rate_{g}_{c}": "100" for g in PRICE_GROUPS for c in ("reduced", "full")},
+        },
         "web.mail_language_submit": {"language": "en"},
         "web.morning_sheet_submit": {"morning_sheet": "on"},
         **(
@@ -381,6 +403,7 @@ def body_for(endpoint: str, w: World):
 
 QUERY = {
     "schedule.building_schedule": lambda w: f"date={w.start.date().isoformat()}",
+    "reports.support_report": lambda w: f"from={w.start.date().isoformat()}&to={w.start.date().isoformat()}",
     "pricing.list_invoices": lambda w: f"month={w.start.strftime('%Y-%m')}",
     "web.janitor_day": lambda w: f"date={w.start.date().isoformat()}",
 }
@@ -486,6 +509,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/offers/<int:allocation_id>/accept"): row(401, 200, 403, 403, 403, 200),
     ("POST", "/api/v1/offers/<int:allocation_id>/decline"): row(401, 200, 403, 403, 403, 200),
     ("GET", "/api/v1/rounds/<int:round_id>/result"): everyone(200),
+    ("GET", "/api/v1/reports/support"): admin_only(200),
     # API: logged in
     ("GET", "/api/v1/me"): row(401, 200, 200, 200, 200, 200),
     ("PATCH", "/api/v1/me"): row(401, 200, 200, 200, 200, 200),
@@ -562,6 +586,33 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/rounds/<int:round_id>/allocate"): page_admin_only(303),
     ("POST", "/rounds/<int:round_id>/publish"): page_admin_only(303),
     ("POST", "/rounds/<int:round_id>/close"): page_admin_only(303),
+    # the back office (SPEC §15)
+    ("GET", "/admin/bookings/<int:booking_id>/approve"): page_admin_only(200),
+    ("GET", "/admin/buildings"): page_admin_only(200),
+    ("POST", "/admin/buildings"): page_admin_only(303),
+    ("GET", "/admin/buildings/<int:building_id>"): page_admin_only(200),
+    ("POST", "/admin/buildings/<int:building_id>"): page_admin_only(303),
+    ("POST", "/admin/buildings/<int:building_id>/closures"): page_admin_only(303),
+    ("POST", "/admin/buildings/<int:building_id>/closures/remove"): page_admin_only(303),
+    ("GET", "/admin/buildings/<int:building_id>/rooms"): page_admin_only(200),
+    ("POST", "/admin/buildings/<int:building_id>/rooms"): page_admin_only(303),
+    ("GET", "/admin/rooms/<int:room_id>"): page_admin_only(200),
+    ("POST", "/admin/rooms/<int:room_id>"): page_admin_only(303),
+    ("GET", "/admin/price-lists"): page_admin_only(200),
+    ("POST", "/admin/price-lists"): page_admin_only(303),
+    ("GET", "/admin/users"): page_admin_only(200),
+    ("POST", "/admin/users"): page_admin_only(422),
+    ("GET", "/admin/users/<int:user_id>"): page_admin_only(200),
+    ("POST", "/admin/users/<int:user_id>/deactivate"): page_admin_only(303),
+    ("POST", "/admin/users/<int:user_id>/organizations"): page_admin_only(422),
+    ("POST", "/admin/users/<int:user_id>/organizations/<int:organization_id>/remove"): page_admin_only(303),
+    ("POST", "/admin/users/<int:user_id>/buildings"): page_admin_only(422),
+    ("POST", "/admin/users/<int:user_id>/buildings/<int:building_id>/remove"): page_admin_only(303),
+    ("GET", "/admin/audit"): page_admin_only(200),
+    ("GET", "/admin/invoices"): page_admin_only(200),
+    ("GET", "/admin/invoices.csv"): page_admin_only(200),
+    ("GET", "/admin/support"): page_admin_only(200),
+    ("GET", "/admin/support.csv"): page_admin_only(200),
     ("POST", "/rounds/<int:round_id>/deadline"): page_admin_only(303),
     ("POST", "/rounds/<int:round_id>/allocations/<int:allocation_id>"): page_admin_only(303),
     ("POST", "/register"): everyone(200),
