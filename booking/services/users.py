@@ -10,7 +10,8 @@ janitor loses the access with their next request. Both changes are in the audit 
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from booking.domain.errors import InvalidInput, NotAuthenticated, NotFound, StateConflict
 from booking.extensions import db
@@ -96,6 +97,34 @@ def deactivate_user(actor: Actor, user_id: int) -> User:
     db.session.execute(update(User).where(User.id == user_id, User.active.is_(True)).values(active=False))
     end_all_credentials(user_id)
     return user
+
+
+def add_membership(actor: Actor, user_id: int, organization_id: int) -> None:
+    """Make a member a member of an organisation too (admin); 409 when it is one already."""
+    require_admin(actor)
+    _add(memberships, "organization_id", user_id, organization_id)
+
+
+def add_building(actor: Actor, user_id: int, building_id: int) -> None:
+    """Give a janitor a building too (admin); 409 when it is assigned already."""
+    require_admin(actor)
+    _add(janitor_buildings, "building_id", user_id, building_id)
+
+
+def _add(table, column: str, user_id: int, ref: int) -> None:
+    """One INSERT of the row (user, ref), logged as its removal is. A concurrent add of the same
+    row meets the primary key: the savepoint keeps the request's transaction."""
+    try:
+        with db.session.begin_nested():
+            db.session.execute(insert(table).values(user_id=user_id, **{column: ref}))
+    except IntegrityError as error:
+        raise StateConflict("Already assigned.") from error
+    stored = (
+        db.session.execute(select(table).where(table.c.user_id == user_id, table.c[column] == ref))
+        .mappings()
+        .one()
+    )
+    audit.record("insert", table.name, f"{user_id}/{ref}", None, dict(stored))
 
 
 def remove_membership(actor: Actor, user_id: int, organization_id: int) -> None:

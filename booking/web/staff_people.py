@@ -11,7 +11,7 @@ from flask import Response, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -21,7 +21,7 @@ from booking.domain.timeslots import local_day_bounds
 from booking.extensions import db
 from booking.models import Booking, Building, Organization, Room, User
 from booking.models.audit import AUDIT_ACTIONS, AuditEntry
-from booking.models.user import ROLES, janitor_buildings, memberships
+from booking.models.user import ROLES
 from booking.schemas.common import MAX_INT  # ids are 32-bit integers on PostgreSQL
 from booking.services import audit, invoices, users
 from booking.services.access import Actor, require_admin
@@ -246,26 +246,7 @@ def user_deactivate_submit(user_id: int):
     return see_other("web.staff_user_page", user_id=user_id)
 
 
-def _add(who: Actor, user: User, table, column, ref_id: int) -> None:
-    """One INSERT of the row (user, ref), logged as the service logs its removal. A concurrent
-    add of the same row meets the primary key: the savepoint keeps the request's transaction."""
-    require_admin(who)
-    row = {"user_id": user.id, column: ref_id}
-    try:
-        with db.session.begin_nested():
-            db.session.execute(insert(table).values(**row))
-    except IntegrityError as error:
-        raise StateConflict("Already assigned.") from error
-    stored = (
-        db.session.execute(select(table).where(table.c.user_id == user.id, table.c[column] == ref_id))
-        .mappings()
-        .one()
-    )
-    audit.record("insert", table.name, f"{user.id}/{ref_id}", None, dict(stored))
-    db.session.expire(user)
-
-
-def _add_submit(user_id: int, *, field: str, role: str, model, table, wrong_role: str, already: str, done):
+def _add_submit(user_id: int, *, field: str, role: str, model, add, wrong_role: str, already: str, done):
     """Give the user an organisation or a building chosen in the form: the form again (422) when
     the choice is missing or does not fit the user's role, 409 when the user has it already."""
     who = _admin()
@@ -280,7 +261,8 @@ def _add_submit(user_id: int, *, field: str, role: str, model, table, wrong_role
     if not form.ok:
         return _user_page(who, user, form, 422)
     try:
-        _add(who, user, table, field, ref_id)
+        add(who, user.id, ref_id)
+        db.session.expire(user)
     except StateConflict:
         form.error(field, already)
         return _user_page(who, user, form, 409)
@@ -294,7 +276,7 @@ def membership_add_submit(user_id: int):
         field="organization_id",
         role="member",
         model=Organization,
-        table=memberships,
+        add=users.add_membership,
         wrong_role=_("Only members belong to organisations."),
         already=_("The user is a member of this organisation already."),
         done=lambda name: _("The user is now a member of %(name)s.", name=name),
@@ -307,7 +289,7 @@ def building_add_submit(user_id: int):
         field="building_id",
         role="janitor",
         model=Building,
-        table=janitor_buildings,
+        add=users.add_building,
         wrong_role=_("Only janitors are assigned buildings."),
         already=_("The building is assigned to this janitor already."),
         done=lambda name: _("The janitor now has %(name)s.", name=name),
