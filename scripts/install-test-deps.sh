@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
-# System-level test dependencies that pip cannot install: Node.js packages for the ical.js feed
-# check, and Debian's Chromium for the browser tests (Playwright drives it; it never downloads a
-# browser of its own). Idempotent; safe to run on every `make test`.
+# System-level test dependencies that pip cannot install: Node.js packages (ical.js for the feed
+# check, axe-core for the accessibility check) and Debian's Chromium for the browser tests
+# (Playwright drives it; it never downloads a browser of its own). Idempotent; safe to run on
+# every `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if command -v npm >/dev/null 2>&1 && [ -f tests/js/package.json ] && [ ! -d tests/js/node_modules ]; then
-  (cd tests/js && npm install --no-audit --no-fund --silent)
+# Installs whenever a package of package.json is missing or at another version (`npm ls` fails),
+# so a checkout from before a package was added gets it too, not only a fresh clone.
+if command -v npm >/dev/null 2>&1 && [ -f tests/js/package.json ]; then
+  if ! (cd tests/js && npm ls --depth=0 >/dev/null 2>&1); then
+    if [ -f tests/js/package-lock.json ]; then
+      (cd tests/js && npm ci --no-audit --no-fund --silent)
+    else
+      (cd tests/js && npm install --no-audit --no-fund --silent)
+    fi
+  fi
 fi
 if [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
