@@ -27,6 +27,12 @@ def first_open(weekday: int, season_start: date) -> date:
     return day
 
 
+def logged_in(page, email: str) -> None:
+    """Log in and wait until the login has landed (a goto straight after could beat it)."""
+    log_in(page, email)
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
 def flash(page) -> str:
     return page.inner_text(".flashes")
 
@@ -115,7 +121,7 @@ def test_the_demo_round_end_to_end(new_page, scenario):
 
     # The korps declines its Tuesday; the choir accepts its Thursday.
     korps = new_page()
-    log_in(korps, "korps@demo.test")
+    logged_in(korps, "korps@demo.test")
     korps.goto(round_url)
     offer = korps.locator("article.application", has_text="Hovedkorpset")
     assert "tilbudt: svar innen fristen" in offer.inner_text()
@@ -124,7 +130,7 @@ def test_the_demo_round_end_to_end(new_page, scenario):
     assert "Du avslo tiden." in flash(korps)
 
     choir = new_page()
-    log_in(choir, "konsulent@demo.test")
+    logged_in(choir, "konsulent@demo.test")
     choir.goto(round_url)
     choir.locator("article.application", has_text="Bedriftskoret").get_by_role("button", name="Godta").click()
     choir.wait_for_url(re.compile(r".*#applications$"))
@@ -160,7 +166,7 @@ def test_the_demo_round_end_to_end(new_page, scenario):
 
     # The janitor's sheet for Hauger skole shows the choir on the season's first Thursday.
     janitor = new_page(phone=True)
-    log_in(janitor, "vaktmester@demo.test")
+    logged_in(janitor, "vaktmester@demo.test")
     janitor.goto("/janitor")
     href = janitor.get_by_role("link", name="Hauger skole").get_attribute("href")
     day = first_open(3, season_start)
