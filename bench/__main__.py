@@ -3,7 +3,8 @@
 Databases default to ``BENCH_DATABASE_URL`` (large, about 1,000,000 occurrences) and
 ``BENCH_SMALL_DATABASE_URL`` (about 10,000), both PostgreSQL on 127.0.0.1; ``history`` resets
 ``BENCH_HISTORY_DATABASE_URL``, ``registry`` resets ``BENCH_REGISTRY_DATABASE_URL``,
-``allocation-db`` resets ``BENCH_ROUNDS_DATABASE_URL``.
+``allocation-db`` resets ``BENCH_ROUNDS_DATABASE_URL``, ``peer`` resets ``BENCH_PEER_DATABASE_URL``
+(OneGov's libres, from the ``bench`` extra: ``pip install -e '.[bench]'``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ REGISTRY_URL = os.environ.get(
 # And the allocation benchmark with a database (it seeds its rounds afresh).
 ROUNDS_URL = os.environ.get(
     "BENCH_ROUNDS_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/booking_bench_rounds"
+)
+
+# OneGov's libres, the peer of ``bench peer``, on a database of its own (reset on every run).
+PEER_URL = os.environ.get(
+    "BENCH_PEER_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/booking_bench_peer"
 )
 
 
@@ -136,6 +142,27 @@ def main(argv: list[str] | None = None) -> None:
         "--no-save", action="store_true", help="print only; leave BENCHMARKS.md as it is"
     )
 
+    feed_cache = sub.add_parser(
+        "feed-cache", help="(SPEC §7.11) the busiest building feed: cold render vs stored, bytes with gzip"
+    )
+    feed_cache.add_argument("--url", default=LARGE_URL, help="a seeded database at the current migration")
+    feed_cache.add_argument("--cache", default="", help="the store: empty for the database, or redis://...")
+    feed_cache.add_argument("--repeat", type=int, default=50, help="cached GETs timed")
+    feed_cache.add_argument("--cold-repeat", type=int, default=5, help="cold renders timed")
+    feed_cache.add_argument("--no-save", action="store_true", help="print only; leave BENCHMARKS.md as it is")
+
+    peer = sub.add_parser(
+        "peer", help="create in-process vs OneGov's libres (reserve + approve) and the raw INSERT floor"
+    )
+    peer.add_argument("--url", default=LARGE_URL, help="this project's seeded database (and the floor's)")
+    peer.add_argument("--peer-url", default=PEER_URL, help="libres' database: reset, its own")
+    peer.add_argument("--count", type=int, default=300, help="attempts per round")
+    peer.add_argument("--rounds", type=int, default=3)
+    peer.add_argument("--conflict-share", type=float, default=0.3)
+    peer.add_argument("--profile", action="store_true", help="profile this project's create (pyinstrument)")
+    peer.add_argument("--force", action="store_true", help="allow a peer database whose name lacks 'bench'")
+    peer.add_argument("--no-save", action="store_true", help="print only; leave BENCHMARKS.md as it is")
+
     sub.add_parser("all", help="conflict, availability, schedule, create and load with the defaults")
 
     args = parser.parse_args(argv)
@@ -183,6 +210,17 @@ def main(argv: list[str] | None = None) -> None:
             seconds=args.seconds,
             max_requests=args.max_requests,
             command=command,
+        )
+    elif args.command == "feed-cache":
+        from bench.bench_feed_cache import run as run_feed_cache
+
+        run_feed_cache(
+            args.url,
+            args.cache,
+            repeat=args.repeat,
+            cold_repeat=args.cold_repeat,
+            command=command,
+            save=not args.no_save,
         )
     elif args.command == "history":
         from bench.bench_history import run as run_history
@@ -252,6 +290,20 @@ def main(argv: list[str] | None = None) -> None:
             repeat=args.repeat,
             seed=args.seed,
             force=args.force,
+            command=command,
+            save=not args.no_save,
+        )
+    elif args.command == "peer":
+        from bench.bench_peer import run as run_peer
+
+        run_peer(
+            args.url,
+            peer_url=args.peer_url,
+            count=args.count,
+            rounds=args.rounds,
+            conflict_share=args.conflict_share,
+            force=args.force,
+            profile=args.profile,
             command=command,
             save=not args.no_save,
         )

@@ -10,7 +10,8 @@ from booking.config import load_config
 from booking.extensions import begin_write_transaction, db, end_unit_of_work, migrate
 from booking.guards import init_guards
 
-MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
+# Inside the package, so an installed (not only editable) booking can migrate.
+MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 
 
 def create_app(test_config: dict | None = None) -> Flask:

@@ -54,6 +54,9 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "RATELIMIT_STORAGE_URI": env.get("BOOKING_RATELIMIT_STORAGE_URL") or "memory://",
         "BOOKING_RATELIMIT_LOGIN": env.get("BOOKING_RATELIMIT_LOGIN", "10 per minute;100 per hour"),
         "BOOKING_TRUSTED_PROXIES": int(env.get("BOOKING_TRUSTED_PROXIES", "0")),
+        # Rendered feeds (booking.feeds.cache): empty keeps them in the database, a redis:// URL
+        # in Redis (shared by every app server that names it), "off" renders every GET.
+        "BOOKING_FEED_CACHE_URL": env.get("BOOKING_FEED_CACHE_URL", ""),
         # Mail (SPEC §12, booking.mail): without a URL, messages are written as .eml files into
         # BOOKING_MAIL_DIR (default: the instance folder's mail/).
         "BOOKING_MAIL_URL": env.get("BOOKING_MAIL_URL", ""),

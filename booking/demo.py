@@ -1,7 +1,9 @@
 """Demo data (SPEC §8): buildings with staffed hours, ~15 rooms including a divisible gym,
-organisations of every price category, users of every role, a season of weekly rehearsals, and a
-seasonal application round (SPEC §14) open for applications, with a few applications already in.
-Idempotent."""
+organisations of every price category with their own contact people, users of every role, a week
+of bookings from the day the demo is loaded (today included, in every building) with requests
+waiting for approval, some of them competing, a season of weekly rehearsals from the next week on,
+and a seasonal application round (SPEC §14) open for applications, with a few applications already
+in. Idempotent: a second run changes nothing."""
 
 from __future__ import annotations
 
@@ -144,6 +146,16 @@ ORGANIZATIONS = [
     ("Sandvika Sjakklubb", "930000000", dict(voluntary=True, local=True), False),  # unverified
 ]
 
+# Each organisation's contact person and phone, as the janitor's day sheet and the admin pages
+# show them.
+CONTACTS = {
+    "Bekkestua Skolekorps": ("Ingrid Haugen", "+47 412 34 501"),
+    "Bærum Seniordans": ("Per Johansen", "+47 928 11 402"),
+    "Rykkinn Innebandyklubb": ("Silje Andersen", "+47 466 70 213"),
+    "Nordisk Konsulentforum AS": ("Martin Lund", "+47 900 55 318"),
+    "Sandvika Sjakklubb": ("Ahmed Karimi", "+47 975 02 644"),
+}
+
 # The consultancy's contact address is its member's, who reads mail in English: the demo's mails
 # (instance/mail/*.eml) come in both languages.
 CONTACT_EMAILS = {"Nordisk Konsulentforum AS": "konsulent@demo.test"}
@@ -156,6 +168,7 @@ USERS = [
     ("dans@demo.test", "Demo Danseleder", "member", ["Bærum Seniordans"], []),
     ("innebandy@demo.test", "Demo Innebandyleder", "member", ["Rykkinn Innebandyklubb"], []),
     ("konsulent@demo.test", "Demo Konsulent", "member", ["Nordisk Konsulentforum AS"], []),
+    ("sjakk@demo.test", "Demo Sjakkleder", "member", ["Sandvika Sjakklubb"], []),
 ]
 
 
@@ -182,9 +195,9 @@ def load_demo() -> bool:
                 facts,
                 name=name,
                 org_number=number,
-                contact_name=f"Kontakt {name}",
+                contact_name=CONTACTS[name][0],
                 email=CONTACT_EMAILS.get(name, f"post@{number}.demo.test"),
-                phone="+47 400 00 000",
+                phone=CONTACTS[name][1],
             ),
         )
         if verified:
@@ -207,6 +220,7 @@ def load_demo() -> bool:
             mine = janitor_buildings.c.user_id == user.id
             db.session.execute(update(janitor_buildings).where(mine).values(morning_sheet=True))
     db.session.flush()
+    _week_of_bookings(buildings, organizations, users, datetime.now(OSLO).date())
     _season_of_rehearsals(buildings, organizations)
     _application_round(buildings, organizations, users)
     return True
@@ -370,3 +384,94 @@ def _application_round(buildings: dict, organizations: dict, users: dict) -> Non
                 ],
             },
         )
+
+
+KORPS, DANS, INNEBANDY, KONSULENT, SJAKK = (org[0] for org in ORGANIZATIONS)
+
+# The week from the day the demo is loaded: (days from today as digits, room, organisation, time,
+# title, notes). The organisation's member books the rooms that need no approval (and gets them at
+# once); the municipality books the confirmed times in the halls that need approval.
+# fmt: off
+WEEK = [
+    # Bekkestua kulturhus
+    ("024", "Møterom Kaffekroken", DANS, "09:30-11:30", "Styremøte", "Kaffe og kopper fram, takk."),
+    ("13", "Møterom Kaffekroken", KONSULENT, "12:00-14:00", "Lunsjmøte", "Prosjektor med HDMI."),
+    ("0123456", "Øvingsrom 1", KORPS, "17:00-19:00", "Aspirantkorps", "20 stoler, takk."),
+    ("035", "Øvingsrom 2", KORPS, "18:00-20:30", "Slagverkøving", "Trommesettet blir stående."),
+    ("14", "Verkstedet", DANS, "13:00-15:00", "Kostymesying", ""),
+    ("0", "Storsalen", DANS, "11:00-13:00", "Dansekurs", "Høyttaleranlegget trengs."),
+    ("5", "Storsalen", KORPS, "11:00-15:00", "Loppemarked", "Bord langs veggene."),
+    # Hauger skole
+    ("0123456", "Gymsal A", INNEBANDY, "17:00-18:30", "Innebandy G12", ""),
+    ("024", "Gymsal B", INNEBANDY, "17:00-18:30", "Innebandy J10", "Vantene ligger i boden."),
+    ("13", "Gymsal hele", INNEBANDY, "19:00-21:00", "Innebandy senior", "Vant rundt hele salen."),
+    ("024", "Musikkrommet", KORPS, "18:00-20:00", "Juniorkorps", ""),
+    ("13", "Klasserom 101", KONSULENT, "09:00-15:00", "Kurs i ledelse", "Tavla vasket, takk."),
+    ("2", "Klasserom 102", KORPS, "18:00-19:30", "Foreldremøte", ""),
+    # Rykkinnhallen
+    ("01234", "Hallflate", INNEBANDY, "17:00-19:00", "Innebandytrening", "Mål ut og inn."),
+    ("5", "Hallflate", INNEBANDY, "10:00-12:00", "Kamp G12", "Sekretariatsbord ved midtlinjen."),
+    ("013", "Klubbrommet", INNEBANDY, "19:00-21:00", "Styremøte", ""),
+    ("2", "Styrerommet", KONSULENT, "16:00-20:00", "Strategimøte", "Mat leveres 16:00."),
+    ("6", "Styrerommet", DANS, "12:00-14:00", "Årsmøte", "Stoler til 10."),
+]
+
+# Requests waiting for the municipality: (days from today, room, organisation, time, title,
+# attendees). Storsalen on the third day is wanted twice (the korps and the consultancy) and
+# Rykkinnhallen's floor on the sixth day three times; the chess club is not verified yet, so even
+# a room without approval is a request for it.
+REQUESTS = [
+    (2, "Storsalen", KONSULENT, "17:00-21:00", "Fagseminar", 120),
+    (2, "Storsalen", KORPS, "18:00-20:00", "Konsert for foreldre", 200),
+    (3, "Storsalen", DANS, "18:00-22:00", "Dansegalla", 150),
+    (5, "Hallflate", INNEBANDY, "13:00-17:00", "Innebandyturnering", 120),
+    (5, "Hallflate", KONSULENT, "14:00-18:00", "Bedriftsidrettsdag", 80),
+    (5, "Hallflate", DANS, "15:00-18:00", "Dansefest", 100),
+    (4, "Klubbrommet", SJAKK, "18:00-21:00", "Sjakkturnering", 16),
+]
+# fmt: on
+
+
+def _closed(building: Building, day: date) -> bool:
+    return any(closure.start_date <= day <= closure.end_date for closure in building.closures)
+
+
+def _week_of_bookings(buildings: dict, organizations: dict, users: dict, today: date) -> None:
+    """Bookings from ``today`` through the next six days in every building (none on its closed
+    days), and the requests of ``REQUESTS`` (on the first open day from theirs), made by the
+    organisations' members. All are made as
+    of midnight, so today's day sheet is full even when the demo is loaded in the evening."""
+    from booking.services.auth import actor_for
+    from booking.services.bookings import BookingRequest, create_booking
+
+    now = datetime.combine(today, time(0, 0), OSLO)
+    members = {name: users[email] for email, _, _, names, _ in USERS for name in names}
+    rooms = {room.name: room for building in buildings.values() for room in building.rooms}
+
+    def book(offset, room_name, org, hours, title, attendees, notes, *, request) -> None:
+        day = today + timedelta(days=offset)
+        room = rooms[room_name]
+        while request and _closed(room.building, day):
+            day += timedelta(days=1)  # a request asks for the first open day: competitors stay
+        if _closed(room.building, day):
+            return  # the week's bookings leave out a closed day
+        start, end = (datetime.combine(day, time.fromisoformat(t), OSLO) for t in hours.split("-"))
+        # A hall that needs approval is booked by the municipality unless it is a request.
+        actor = ADMIN if room.requires_approval and not request else actor_for(members[org])
+        data = {
+            "room_id": room.id,
+            "organization_id": organizations[org].id,
+            "title": title,
+            "start": start,
+            "end": end,
+            "attendees": min(attendees, room.capacity),
+            "notes": notes,
+            "public_title": True,
+        }
+        create_booking(actor, BookingRequest.from_input(data), now=now)
+
+    for days, room, org, hours, title, notes in WEEK:
+        for offset in map(int, days):
+            book(offset, room, org, hours, title, 12, notes, request=False)
+    for offset, room, org, hours, title, attendees in REQUESTS:
+        book(offset, room, org, hours, title, attendees, "", request=True)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # System-level test dependencies that pip cannot install: Node.js packages (ical.js for the feed
-# check, axe-core for the accessibility check) and Debian's Chromium for the browser tests
-# (Playwright drives it; it never downloads a browser of its own). Idempotent; safe to run on
-# every `make test`.
+# check, axe-core for the accessibility check), Debian's Chromium for the browser tests
+# (Playwright drives it; it never downloads a browser of its own) and Debian's nginx for the
+# production set-up's test (tests/integration/test_production.py starts it as a plain process;
+# the package's own service is not needed). Idempotent; safe to run on every `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Installs whenever a package of package.json is missing or at another version (`npm ls` fails),
@@ -23,5 +24,21 @@ if [ ! -x /usr/bin/chromium ]; then
   else
     echo "install-test-deps: /usr/bin/chromium is missing; install Debian's chromium package (as root) for the" \
          "browser tests, or run pytest with -m 'not e2e'" >&2
+  fi
+fi
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq
+    # The package would start its own service on port 80: a policy-rc.d that refuses (101) for
+    # the time of the install, unless the machine has one already.
+    policy=/usr/sbin/policy-rc.d
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
+      trap 'rm -f "$policy"' EXIT
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+  else
+    echo "install-test-deps: nginx is missing; install Debian's nginx package (as root) for the" \
+         "production set-up's test, which skips without it" >&2
   fi
 fi

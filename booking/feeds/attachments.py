@@ -16,8 +16,8 @@ one event with one UID and SEQUENCE, never two.
   series with no open occurrence left as its master with ``STATUS:CANCELLED``.
 
 Every VEVENT carries ``ORGANIZER:mailto:`` the sender's address (RFC 5546 asks it for both
-methods); the feeds themselves do not change. Each function reads the rows in at most five
-queries, however many occurrences a series has.
+methods); the feeds carry neither METHOD nor ORGANIZER (see ``booking.feeds.ical``). Each
+function reads the rows in at most five queries, however many occurrences a series has.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def publish_calendar(booking_ids: Collection[int], series_id: int | None, organi
     looks = _Looks(feed, rows)
     statuses = _visible_statuses(feed)
     if series_row is None:
-        events = [_event(row, booking_uid(row.id), looks(row)) for row in rows if row.status in statuses]
+        events = [_event(row, booking_uid(row.id), looks) for row in rows if row.status in statuses]
         series = []
     else:
         item, events = _series(series_row, rows, statuses, looks)
@@ -79,7 +79,7 @@ def cancel_calendar(booking_ids: Collection[int], series_id: int | None, organiz
         return None
     looks = _Looks(feed, rows)
     if series_row is None:
-        events = [_cancelled(_event(row, booking_uid(row.id), looks(row))) for row in cancelled]
+        events = [_cancelled(_event(row, booking_uid(row.id), looks)) for row in cancelled]
         return render_calendar(None, events, [], method="CANCEL", organizer=organizer)
     statuses = _visible_statuses(feed)
     if not any(row.status in statuses for row in rows):
@@ -91,14 +91,22 @@ def cancel_calendar(booking_ids: Collection[int], series_id: int | None, organiz
         events = [_cancelled(event) for event in strays]
         return render_calendar(None, events, series, method="CANCEL", organizer=organizer)
     instances = _instances(series_row, rows)
-    sequence = series_row.sequence + sum(row.sequence for row in rows)
+    # The series' SEQUENCE and DTSTAMP as the feed shows them (see service._series).
+    stamps = [looks.stamp(row) for row in rows]
+    of_series = (
+        series_row.sequence + sum(own for own, _ in stamps),
+        max([series_row.updated_at, *(changed for _, changed in stamps)]),
+    )
     uid = series_uid(series_row.id)
     events = [
         _cancelled(
-            _event(row, uid, looks(row), sequence=sequence, recurrence_id=row.original_start)
+            replace(
+                _event(row, uid, looks, of_series=of_series, recurrence_id=row.original_start),
+                series_start=series_row.start,
+            )
             if row.original_start in instances
             # an occurrence that stands for no instance of the rule is a single event in the feed
-            else _event(row, booking_uid(row.id), looks(row))
+            else _event(row, booking_uid(row.id), looks)
         )
         for row in cancelled
     ]
@@ -127,7 +135,9 @@ def _load(booking_ids: Collection[int], series_id: int | None):
     if not rows:
         return None
     # Only the kind matters to the looks; the window and validators are a served feed's concern.
-    feed = Feed("organization", rows[0].organization_id, feed_window(), etag="", last_modified=None)
+    feed = Feed(
+        "organization", rows[0].organization_id, feed_window("organization"), etag="", last_modified=None
+    )
     return feed, rows, series_row
 
 

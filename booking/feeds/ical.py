@@ -10,14 +10,29 @@ Decisions:
   ``series-7@booking.invalid``, see :func:`booking_uid` and :func:`series_uid`), so they do not
   change when the service moves host. A moved occurrence keeps its series' UID and is told
   apart by RECURRENCE-ID.
-* DTSTAMP and LAST-MODIFIED are both the booking's last change, never "now", so the same data
-  always gives the same bytes (and the same ETag).
+* DTSTAMP and LAST-MODIFIED are both the event's ``last_modified`` (the caller's last change of
+  anything the event shows), never "now", so the same data always gives the same bytes (and the
+  same ETag).
 * Times are written in Europe/Oslo wall-clock time with ``TZID=Europe/Oslo``; the VTIMEZONE is a
   static, RRULE-based definition of today's EU rule (icalendar's generated zones list RDATEs).
+* Clock changes (SPEC §7.10). RFC 5545 reads an ambiguous wall time (the repeated hour of the
+  October night) as its first occurrence and a non-existent one (the March gap) with the offset
+  before the gap, but readers differ (icalendar and vobject follow it, ical.js and libical do
+  not always), and they differ on whether an instance lasts the master's exact or its wall-clock
+  duration. So a time whose Oslo wall time is ambiguous is written in UTC (``...Z``), which
+  every reader reads alike; a series' instance whose wall times are ambiguous or do not exist,
+  or that spans a change, gets a RECURRENCE-ID override with its explicit times (the caller adds
+  those overrides, see :func:`reads_alike`); a master whose own first instance is such a one
+  carries DURATION (its wall-clock length, which is exact for every other instance) instead of
+  DTEND. RECURRENCE-ID and EXDATE are written as the rule's own wall time of that day (the text
+  a reader generates for the instance and matches against), not as the instant read back.
+* Feeds carry no METHOD (SPEC §7.12): METHOD is an iTIP scheduling message's, and with
+  ``METHOD:PUBLISH`` RFC 5546 asks an ORGANIZER on every VEVENT, ~40 bytes per event of a feed
+  for nothing a subscriber uses. The calendars mailed with notifications have both.
 * Components are sorted by (start, UID, RECURRENCE-ID); a series' overrides follow it.
 * The calendars mailed with notifications (``booking.feeds.attachments``) come from the same
   writer: ``METHOD:PUBLISH`` or ``METHOD:CANCEL``, an ORGANIZER on every VEVENT (RFC 5546), and
-  no calendar name or refresh interval; the feeds' bytes are unchanged by that.
+  no calendar name or refresh interval.
 * Content lines are written here, not through icalendar's generic component serialiser, which
   costs about as much again as everything else a feed request does (see BENCHMARKS.md): the
   properties are few and fixed, and escaping (RFC 5545 §3.3.11) and folding at 75 octets
@@ -59,6 +74,9 @@ class FeedEvent:
     location: str | None = None
     status: str = "CONFIRMED"
     recurrence_id: datetime | None = None
+    # An occurrence sent without its series (a mailed CANCEL): the series' first start, whose
+    # time of day names the instance in RECURRENCE-ID (see ``_nominal_text``).
+    series_start: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -94,24 +112,29 @@ def render_calendar(
     events: Iterable[FeedEvent],
     series: Iterable[FeedSeries],
     *,
-    method: str = "PUBLISH",
+    method: str | None = None,
     organizer: str | None = None,
 ) -> bytes:
     """Render one VCALENDAR with the given single events and series as UTF-8 bytes with CRLF.
 
-    Feeds use the defaults. A calendar mailed as an attachment (RFC 5546 iTIP) passes
-    ``name=None`` (it is not a subscribed calendar: no name, no refresh interval), its
-    ``method`` (``PUBLISH`` or ``CANCEL``) and the ``organizer``'s e-mail address, which every
-    VEVENT then carries as ``ORGANIZER:mailto:...``.
+    Feeds use the defaults: no METHOD, no ORGANIZER. A calendar mailed as an attachment (RFC
+    5546 iTIP) passes ``name=None`` (it is not a subscribed calendar: no name, no refresh
+    interval), its ``method`` (``PUBLISH`` or ``CANCEL``) and the ``organizer``'s e-mail
+    address, which every VEVENT then carries as ``ORGANIZER:mailto:...``.
 
     Raises ``ValueError`` for naive datetimes, an end not after its start, an unknown status,
     a duplicate UID, an override without RECURRENCE-ID or with another UID than its series, an
-    unknown method, or an organizer address that could break a content line.
+    unknown method, a method without an organizer (RFC 5546 asks one on every VEVENT), or an
+    organizer address that could break a content line.
     """
-    if method not in METHODS:
+    if method is not None and method not in METHODS:
         raise ValueError(f"unknown iTIP method {method!r}")
+    if method is not None and organizer is None:
+        raise ValueError(f"METHOD:{method} needs an ORGANIZER on every VEVENT (RFC 5546)")
     organizer_line = _organizer(organizer) if organizer is not None else None
-    lines = ["BEGIN:VCALENDAR", f"PRODID:{PRODID}", "VERSION:2.0", "CALSCALE:GREGORIAN", f"METHOD:{method}"]
+    lines = ["BEGIN:VCALENDAR", f"PRODID:{PRODID}", "VERSION:2.0", "CALSCALE:GREGORIAN"]
+    if method is not None:
+        lines.append(f"METHOD:{method}")
     if name is not None:
         lines += (
             f"NAME:{_text(name)}",
@@ -129,11 +152,59 @@ def render_calendar(
             for override in sorted(item.overrides, key=_sort_key):
                 if override.uid != item.uid or override.recurrence_id is None:
                     raise ValueError(f"override of {item.uid} needs its UID and a recurrence_id")
-                _vevent(lines, override, organizer=organizer_line)
+                recurrence_id = _nominal_text(override.recurrence_id, item.start)
+                _vevent(lines, override, organizer=organizer_line, recurrence_id=recurrence_id)
+        elif item.recurrence_id is not None:  # an occurrence without its series (a mailed CANCEL)
+            recurrence_id = _nominal_text(item.recurrence_id, item.series_start or item.recurrence_id)
+            _vevent(lines, item, organizer=organizer_line, recurrence_id=recurrence_id)
         else:
             _vevent(lines, item, organizer=organizer_line)
     lines.append("END:VCALENDAR")
     return "".join(map(_fold, lines)).encode("utf-8")
+
+
+def reads_alike(series_start: datetime, series_end: datetime, instance_start: datetime) -> bool:
+    """Whether every RFC 5545 reader expands the instance of a series (first instance
+    ``series_start``-``series_end``) that the rule gives on ``instance_start``'s day to the same
+    instants as the booking service does, with no override: its wall-clock start and end (the
+    rule's time of day, plus the first instance's wall-clock length) each exist exactly once in
+    Oslo, with one UTC offset between them. False on the nights the clocks change, for the
+    instances they touch; the caller then writes the instance as an override with explicit
+    times. (The rule's instances all start at the first one's time of day: the service's rules
+    have no BYHOUR.)"""
+    length = series_end - series_start
+    if (
+        length < _QUICK_LENGTH
+        and instance_start.month not in _CHANGE_MONTHS
+        and (instance_start + length + timedelta(hours=3)).month not in _CHANGE_MONTHS
+    ):
+        return True  # Oslo changes its clocks in March and October only: most instances stop here
+    return _reads_alike_at(series_start, series_end, instance_start)
+
+
+_CHANGE_MONTHS = frozenset({3, 10})
+_QUICK_LENGTH = timedelta(days=20)
+
+
+def _reads_alike_at(series_start: datetime, series_end: datetime, instance_start: datetime) -> bool:
+    first = _naive_wall(series_start)
+    wall_start = datetime.combine(_local(instance_start).date(), first.time())
+    wall_end = wall_start + (_naive_wall(series_end) - first)
+    return _exists_once(wall_start) and _exists_once(wall_end) and _offset(wall_start) == _offset(wall_end)
+
+
+def _naive_wall(moment: datetime) -> datetime:
+    return _local(moment).replace(tzinfo=None, fold=0)
+
+
+def _offset(wall: datetime) -> timedelta | None:
+    return wall.replace(tzinfo=OSLO).utcoffset()
+
+
+def _exists_once(wall: datetime) -> bool:
+    """A naive Oslo wall time that is neither in the spring gap nor in the repeated autumn hour:
+    zoneinfo gives both folds of it the same offset only then."""
+    return wall.replace(tzinfo=OSLO, fold=0).utcoffset() == wall.replace(tzinfo=OSLO, fold=1).utcoffset()
 
 
 def _text(value: str) -> str:
@@ -212,9 +283,13 @@ def _vevent(
     item: FeedEvent | FeedSeries,
     recurrence: tuple[str, ...] = (),
     organizer: str | None = None,
+    recurrence_id: str | None = None,
+    duration: timedelta | None = None,
 ) -> None:
-    """Append a VEVENT: a single booking, an override, or (with ``recurrence``) a series master;
-    ``organizer`` is a whole ORGANIZER line (mailed calendars only)."""
+    """Append a VEVENT: a single booking, an override (with ``recurrence_id``, the wall-clock
+    text of the instance it replaces), or (with ``recurrence``) a series master, which carries
+    ``duration`` instead of DTEND when given; ``organizer`` is a whole ORGANIZER line (mailed
+    calendars only)."""
     if item.end <= item.start:
         raise ValueError(f"{item.uid}: end must be after start")
     if item.status not in STATUSES:
@@ -226,13 +301,13 @@ def _vevent(
         f"DTSTAMP:{stamp}",
         f"LAST-MODIFIED:{stamp}",
         f"SEQUENCE:{int(item.sequence)}",
-        f"DTSTART;TZID={TZID}:{_local_text(item.start)}",
-        f"DTEND;TZID={TZID}:{_local_text(item.end)}",
+        _time_line("DTSTART", item.start),
+        _time_line("DTEND", item.end) if duration is None else f"DURATION:{_duration_text(duration)}",
     )
     if organizer is not None:
         lines.append(organizer)
-    if isinstance(item, FeedEvent) and item.recurrence_id is not None:
-        lines.append(f"RECURRENCE-ID;TZID={TZID}:{_local_text(item.recurrence_id)}")
+    if recurrence_id is not None:
+        lines.append(f"RECURRENCE-ID;TZID={TZID}:{recurrence_id}")
     lines += recurrence
     lines.append(f"SUMMARY:{_text(item.summary)}")
     if item.description:
@@ -245,9 +320,37 @@ def _vevent(
 def _series_vevent(lines: list[str], series: FeedSeries, organizer: str | None = None) -> None:
     recurrence = [f"RRULE:{_rrule(series.rrule, _local(series.start)).to_ical().decode('ascii')}"]
     if series.exdates:
-        exdates = sorted({_local(moment) for moment in series.exdates})
-        recurrence.append(f"EXDATE;TZID={TZID}:" + ",".join(_wall_text(moment) for moment in exdates))
-    _vevent(lines, series, tuple(recurrence), organizer)
+        exdates = sorted({_nominal_text(moment, series.start) for moment in series.exdates})
+        recurrence.append(f"EXDATE;TZID={TZID}:" + ",".join(exdates))
+    # A first instance that readers read differently (its override says when it is) must not
+    # lend its DTEND to the others: they get its wall-clock length, exact for all of them.
+    duration = None
+    if not reads_alike(series.start, series.end, series.start):
+        duration = _naive_wall(series.end) - _naive_wall(series.start)
+    _vevent(lines, series, tuple(recurrence), organizer, duration=duration)
+
+
+def _duration_text(duration: timedelta) -> str:
+    if duration <= timedelta(0):
+        raise ValueError(f"a series' wall-clock length must be positive, got {duration}")
+    return vDuration(duration).to_ical().decode("ascii")
+
+
+def _time_line(name: str, moment: datetime) -> str:
+    """DTSTART or DTEND: Oslo wall-clock time with its TZID, or UTC when that wall time is the
+    repeated hour of the autumn night (an instant always has a wall time that exists)."""
+    local = _local(moment)
+    # Oslo changes its clocks between 02:00 and 03:00 only: the hour tells most times apart cheaply.
+    if local.hour != 2 or _exists_once(local.replace(tzinfo=None, fold=0)):
+        return f"{name};TZID={TZID}:{_wall_text(local)}"
+    return f"{name}:{_utc_text(moment)}"
+
+
+def _nominal_text(moment: datetime, series_start: datetime) -> str:
+    """The wall-clock text of a series' instance on ``moment``'s day, as a reader generates it
+    from the master's DTSTART ``series_start``: the series' time of day (02:30 for an instance
+    the service moved out of the spring gap to 03:30, and for either 02:30 of the autumn night)."""
+    return _wall_text(datetime.combine(_local(moment).date(), _local(series_start).time()))
 
 
 def _rrule(rule: str, first_start: datetime) -> vRecur:
@@ -272,11 +375,6 @@ def _wall_text(moment: datetime) -> str:
         f"{moment.year:04d}{moment.month:02d}{moment.day:02d}"
         f"T{moment.hour:02d}{moment.minute:02d}{moment.second:02d}"
     )
-
-
-def _local_text(moment: datetime) -> str:
-    """DATE-TIME in Europe/Oslo wall-clock time, for a ``TZID=Europe/Oslo`` property."""
-    return _wall_text(_local(moment))
 
 
 def _utc_text(moment: datetime) -> str:

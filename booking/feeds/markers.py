@@ -11,16 +11,28 @@ conditional GET is answered without loading a booking. The hook keeps the rows t
   then.
 * ``before_commit`` of the outermost transaction turns the notes into scopes (a booking of a
   divisible room also shows in the feeds of the rooms it shares a unit with, and in its
-  building's) and bumps each marker once: ``version + 1`` and a ``changed_at`` whose whole
-  second is later than the previous one, so ``If-Modified-Since`` (second precision) never
-  hides a second change within the same second. Bumping once, in sorted scope order, at the
-  end of the transaction keeps row locks on PostgreSQL short and taken in one order.
+  building's) and bumps each marker once: ``version + 1`` and ``changed_at`` = the time of the
+  change (never before the previous one, should app servers' clocks differ). Bumping once, in
+  sorted scope order, at the end of the transaction keeps row locks on PostgreSQL short and
+  taken in one order. (``If-Modified-Since`` has whole seconds: the feed's Last-Modified is
+  the whole second after its last change, see ``booking.feeds.service``, so a second change
+  within the same second is never hidden; earlier versions pushed ``changed_at`` a second
+  ahead per change instead, which left Last-Modified at "now" for minutes after a burst.)
+* Label markers count the renames a feed's events show (SPEC §7.5): ``label:room:ID`` (name,
+  building), ``label:building:ID`` (name, address), ``label:organization:ID`` (name) and
+  ``contact:organization:ID`` (contact person, e-mail, phone; janitor feeds show them). Their
+  ``version`` is the number of such changes and ``changed_at`` the last one's time: an event's
+  SEQUENCE is its booking's sequence plus the label versions it shows, its DTSTAMP the latest of
+  the booking's and those labels' change times, so a rename raises both for exactly the events
+  it changes without writing a booking row. A booking moved to another room or organisation
+  whose labels count fewer renames has its sequence raised by the difference (SEQUENCE never
+  goes back), and a room moved to another building likewise has its label raised.
 * Writes that bypass the ORM session (raw SQL) do not move markers; bulk ``update()`` and
   ``delete()`` of bookings through the session are covered by ``do_orm_execute``.
 
 Deleting a booking row of a series also advances its series' ``sequence`` by the deleted
-booking's sequence + 1: a series' iCal SEQUENCE is the sum of its own and its occurrences'
-sequences, and must not go backwards.
+booking's sequence and label versions + 1: a series' iCal SEQUENCE is the sum of its own and its
+occurrences' (with their labels), and must not go backwards.
 """
 
 from __future__ import annotations
@@ -29,7 +41,7 @@ import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import String, bindparam, cast, event, func, literal, select, text, true, union
+from sqlalchemy import String, bindparam, cast, event, func, literal, select, true, union
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, attributes
@@ -43,6 +55,11 @@ _ROOM_FIELDS = ("name", "building_id", "parts")
 _BUILDING_FIELDS = ("name", "address")
 _ORGANIZATION_FIELDS = ("name", "contact_name", "email", "phone")
 _USER_FIELDS = ("buildings", "role", "active")
+# What the events show of each (LOCATION, SUMMARY/DESCRIPTION): a change raises their SEQUENCE.
+_ROOM_LABEL_FIELDS = ("name", "building_id")
+_BUILDING_LABEL_FIELDS = ("name", "address")
+_ORGANIZATION_LABEL_FIELDS = ("name",)
+_ORGANIZATION_CONTACT_FIELDS = ("contact_name", "email", "phone")
 
 
 def room_scope(room_id: int) -> str:
@@ -61,6 +78,28 @@ def user_scope(user_id: int) -> str:
     return f"user:{user_id}"
 
 
+ROOM_LABEL = "label:room:"
+BUILDING_LABEL = "label:building:"
+ORGANIZATION_LABEL = "label:organization:"
+ORGANIZATION_CONTACT = "contact:organization:"
+
+
+def room_label_scope(room_id: int) -> str:
+    return f"{ROOM_LABEL}{room_id}"
+
+
+def building_label_scope(building_id: int) -> str:
+    return f"{BUILDING_LABEL}{building_id}"
+
+
+def organization_label_scope(organization_id: int) -> str:
+    return f"{ORGANIZATION_LABEL}{organization_id}"
+
+
+def organization_contact_scope(organization_id: int) -> str:
+    return f"{ORGANIZATION_CONTACT}{organization_id}"
+
+
 @dataclass
 class _Notes:
     """What one transaction changed, resolved to marker scopes at commit."""
@@ -72,6 +111,7 @@ class _Notes:
     renamed_rooms: set[int] = field(default_factory=set)  # LOCATION of their bookings changed
     renamed_buildings: set[int] = field(default_factory=set)
     changed_organizations: set[int] = field(default_factory=set)  # name or contacts changed
+    labels: set[str] = field(default_factory=set)  # label scopes to count a rename in
 
     def __bool__(self) -> bool:
         return any(vars(self).values())
@@ -126,16 +166,23 @@ def _note(session: Session, notes: _Notes, obj, *, is_new: bool) -> None:
         elif _changed(obj, _ROOM_FIELDS):
             notes.renamed_rooms.add(obj.id)
             notes.buildings |= _values(obj, "building_id")
+            if _changed(obj, _ROOM_LABEL_FIELDS):
+                notes.labels.add(room_label_scope(obj.id))
     elif isinstance(obj, Building):
         if is_new or obj in session.deleted:
             notes.buildings.add(obj.id)
         elif _changed(obj, _BUILDING_FIELDS):
             notes.renamed_buildings.add(obj.id)
+            notes.labels.add(building_label_scope(obj.id))
     elif isinstance(obj, Organization):
         if is_new or obj in session.deleted:
             notes.organizations.add(obj.id)
         elif _changed(obj, _ORGANIZATION_FIELDS):
             notes.changed_organizations.add(obj.id)
+            if _changed(obj, _ORGANIZATION_LABEL_FIELDS):
+                notes.labels.add(organization_label_scope(obj.id))
+            if _changed(obj, _ORGANIZATION_CONTACT_FIELDS):
+                notes.labels.add(organization_contact_scope(obj.id))
     elif isinstance(obj, User):
         if (is_new and obj.role == "janitor") or obj in session.deleted or _changed(obj, _USER_FIELDS):
             notes.users.add(obj.id)
@@ -149,10 +196,112 @@ def _before_flush(session: Session, flush_context, instances) -> None:
         if isinstance(obj, Booking) and obj.series_id is not None:
             series = session.get(Series, obj.series_id)
             if series is not None and series not in session.deleted:
-                series.sequence += obj.sequence + 1
+                labels = label_versions(session, [obj.room_id], [obj.organization_id])
+                series.sequence += obj.sequence + labels.most(obj.room_id, obj.organization_id) + 1
                 series.updated_at = stamp
     for obj in session.dirty:
         _note(session, notes, obj, is_new=False)
+        if isinstance(obj, Booking) and _changed(obj, ("room_id", "organization_id")):
+            _keep_sequence_rising(session, obj)
+        elif isinstance(obj, Room) and _changed(obj, ("building_id",)):
+            _keep_room_label_rising(session, obj)
+
+
+@dataclass
+class LabelVersions:
+    """The rename counts (label marker versions) of some rooms (their own plus their building's)
+    and organisations (name; contacts), 0 where no marker exists."""
+
+    rooms: dict[int, int]
+    names: dict[int, int]
+    contacts: dict[int, int]
+
+    def most(self, room_id: int, organization_id: int) -> int:
+        """The label versions of the feed kind that shows the most labels (janitor feeds)."""
+        return (
+            self.rooms.get(room_id, 0)
+            + self.names.get(organization_id, 0)
+            + self.contacts.get(organization_id, 0)
+        )
+
+
+def label_versions(session: Session, room_ids, organization_ids) -> LabelVersions:
+    """Two small queries: the label markers of the rooms (and their buildings) and organisations."""
+    rooms: dict[int, int] = {}
+    room_ids = sorted({r for r in room_ids if r is not None})
+    if room_ids:
+        room_label = FeedMarker.__table__.alias("room_label")
+        building_label = FeedMarker.__table__.alias("building_label")
+        query = (
+            select(Room.id, room_label.c.version, building_label.c.version)
+            .outerjoin(room_label, room_label.c.scope == literal(ROOM_LABEL) + cast(Room.id, String))
+            .outerjoin(
+                building_label,
+                building_label.c.scope == literal(BUILDING_LABEL) + cast(Room.building_id, String),
+            )
+            .where(Room.id.in_(room_ids))
+        )
+        rooms = {room_id: (own or 0) + (building or 0) for room_id, own, building in session.execute(query)}
+    names: dict[int, int] = {}
+    contacts: dict[int, int] = {}
+    organization_ids = sorted({o for o in organization_ids if o is not None})
+    if organization_ids:
+        scopes = {organization_label_scope(o): (names, o) for o in organization_ids}
+        scopes |= {organization_contact_scope(o): (contacts, o) for o in organization_ids}
+        query = select(FeedMarker.scope, FeedMarker.version).where(FeedMarker.scope.in_(sorted(scopes)))
+        for scope, version in session.execute(query):
+            counts, organization_id = scopes[scope]
+            counts[organization_id] = version
+    return LabelVersions(rooms, names, contacts)
+
+
+def _keep_sequence_rising(session: Session, booking: Booking) -> None:
+    """A booking moved to another room or organisation: its SEQUENCE in every kind of feed (its
+    sequence plus the label versions that feed shows) must not fall, so its sequence takes up
+    whatever labels the new place counts fewer of than the old one."""
+    old_room, new_room = _before_and_after(session, booking, Booking.room_id)
+    old_organization, new_organization = _before_and_after(session, booking, Booking.organization_id)
+    labels = label_versions(session, [old_room, new_room], [old_organization, new_organization])
+    room = labels.rooms.get(new_room, 0) - labels.rooms.get(old_room, 0)
+    name = labels.names.get(new_organization, 0) - labels.names.get(old_organization, 0)
+    contact = labels.contacts.get(new_organization, 0) - labels.contacts.get(old_organization, 0)
+    # The kinds show room+building (organisation feeds), + the name (public), + contacts (janitor).
+    booking.sequence += max(0, -room, -(room + name), -(room + name + contact))
+
+
+def _keep_room_label_rising(session: Session, room: Room) -> None:
+    """A room moved to another building: the room's label counts the move (its commit adds 1)
+    and, in advance, the old building's renames, so room + building labels never fall."""
+    old_building, _ = _before_and_after(session, room, Room.building_id)
+    if old_building is None:
+        return
+    _notes(session).buildings.add(old_building)  # its feed loses the room's bookings
+    previous = session.scalar(
+        select(FeedMarker.version).where(FeedMarker.scope == building_label_scope(old_building))
+    )
+    if previous:
+        _add_to_marker(session, room_label_scope(room.id), previous)
+
+
+def _before_and_after(session: Session, obj, column):
+    """A changed column's stored and new value. An attribute set while expired (after a
+    commit) has no old value in its history: the row, not yet flushed, still holds it."""
+    history = attributes.get_history(obj, column.key)
+    new = (history.added or history.unchanged or [None])[0]
+    if history.deleted:
+        return history.deleted[0], new
+    if not history.added:
+        return new, new
+    table = column.class_
+    return session.scalar(select(column).where(table.id == obj.id)), new
+
+
+def _add_to_marker(session: Session, scope: str, amount: int) -> None:
+    marker = session.get(FeedMarker, scope)
+    if marker is None:
+        session.add(FeedMarker(scope=scope, version=amount, changed_at=utcnow()))
+    else:
+        marker.version += amount
 
 
 def _after_flush(session: Session, flush_context) -> None:
@@ -220,6 +369,7 @@ def scopes_for(session: Session, notes: _Notes) -> tuple[set[str], set[int]]:
         {building_scope(b) for b in notes.buildings | notes.renamed_buildings}
         | {organization_scope(o) for o in organizations}
         | {user_scope(u) for u in notes.users}
+        | notes.labels
     )
     return scopes, rooms
 
@@ -238,7 +388,7 @@ def bump(
     """Advance the markers of ``scopes``, and of ``rooms`` with the rooms sharing a unit and
     their buildings, in one statement: an upsert of the sorted, distinct scopes (row locks are
     taken in that order in every transaction, so two never deadlock). An existing marker gets
-    ``version + 1`` and a ``changed_at`` whose whole second is later than its previous one."""
+    ``version + 1`` and ``changed_at`` = ``now``, or its previous one if that is later."""
     if not scopes and not rooms:
         return
     now = now or utcnow()
@@ -290,9 +440,8 @@ def _bump_statement(dialect: str, scope_count: int, with_rooms: bool):
 
 
 def _next_change(dialect: str, previous, now):
-    """SQL: ``now``, or the next whole second after ``previous`` when ``now`` is not past it."""
+    """SQL: ``now``, or ``previous`` should another app server's clock have run ahead."""
     if dialect == "postgresql":
-        return func.greatest(now, func.date_trunc("second", previous) + text("interval '1 second'"))
+        return func.greatest(now, previous)
     # SQLite keeps UTC text 'YYYY-MM-DD HH:MM:SS.ffffff', which orders like the time it names.
-    next_second = func.strftime("%Y-%m-%d %H:%M:%S", previous, "+1 second") + literal(".000000")
-    return func.max(now, next_second)
+    return func.max(now, previous)

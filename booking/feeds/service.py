@@ -12,16 +12,34 @@ Who sees what (SPEC §7, decisions in the README):
   ``STATUS:TENTATIVE`` with "Forespørsel:" before the title (many clients do not show STATUS).
 * A janitor's feed shows the confirmed bookings of the buildings assigned to them, with the
   organisation, its contact person, phone and e-mail, attendees and notes.
-* The window is local dates from 90 days before today to 400 days after today (inclusive). A
-  series is published whole, as RRULE + EXDATE + overrides, when one of its visible
-  occurrences overlaps the window.
+* The window (SPEC §7.7) is local dates, inclusive: room and organisation feeds from 90 days
+  before today to 400 days after it; building and janitor feeds, which gather many rooms, from
+  7 days before to 60 after (the busiest building of the benchmark data stays under 1 MB,
+  which Google Calendar is reported to need). Any feed takes ``?from=YYYY-MM-DD&to=YYYY-MM-DD``
+  inside the long window. A series is published whole, as RRULE + EXDATE + overrides, when one
+  of its visible occurrences overlaps the window.
+* A feed of more than ``MAX_FEED_EVENTS`` VEVENTs is refused (``FeedTooLarge``, 422
+  problem+json saying so and how to ask for less), never cut short: a client would take a cut
+  feed for the whole truth. The limit is counted on the loaded components, before rendering.
+* Validators: the ETag names the markers, the window and ``FORMAT_VERSION``. Last-Modified is
+  the whole second after the markers' last change (``If-Modified-Since`` has whole seconds: a
+  client that fetched within the second of a change is never told it is current after a second
+  change in that second), and for a default window at least the start of today in Oslo: the
+  window moves at midnight, and the body with it.
 
 A series is written as one master VEVENT whose DTSTART is the rule's first instance; EXDATE is
 every rule instance without a visible occurrence (skipped, cancelled, rejected, deleted or, in a
 public feed, still pending); an occurrence that was moved or that reads differently from the
-master (title, notes, status) is a RECURRENCE-ID override. The master reads like most of its
-unmoved occurrences. Every component of a series carries SEQUENCE = the series' sequence plus
-the sum of its occurrences' sequences, so any change to any occurrence raises it everywhere.
+master (title, notes, status) is a RECURRENCE-ID override, and so is an occurrence that readers
+would expand differently on a night the clocks change (``booking.feeds.ical.reads_alike``). The
+master reads like most of its unmoved occurrences.
+
+SEQUENCE and DTSTAMP/LAST-MODIFIED (SPEC §7.5): an event's SEQUENCE is its booking's sequence
+plus the renames of what it shows (the label markers of its room, building and, where the feed
+shows them, organisation name and contacts: ``booking.feeds.markers``); its DTSTAMP the latest of
+the booking's change and those renames. Every component of a series carries SEQUENCE = the
+series' sequence plus the sum of its occurrences' SEQUENCEs, so any change to any occurrence
+raises it everywhere, and DTSTAMP = the latest of them all.
 """
 
 from __future__ import annotations
@@ -29,9 +47,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from collections import Counter, defaultdict, namedtuple
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -40,11 +59,18 @@ from sqlalchemy import String, and_, cast, literal, or_, select, update
 from sqlalchemy.orm import aliased
 
 from booking.domain import recurrence
-from booking.domain.errors import DomainError, NotFound
+from booking.domain.errors import DomainError, InvalidInput, NotFound
 from booking.domain.timeslots import local_day_bounds
 from booking.extensions import db
-from booking.feeds.ical import FeedEvent, FeedSeries, booking_uid, render_calendar, series_uid
-from booking.feeds.markers import building_scope, room_scope
+from booking.feeds.ical import FeedEvent, FeedSeries, booking_uid, reads_alike, render_calendar, series_uid
+from booking.feeds.markers import (
+    BUILDING_LABEL,
+    ORGANIZATION_CONTACT,
+    ORGANIZATION_LABEL,
+    ROOM_LABEL,
+    building_scope,
+    room_scope,
+)
 from booking.models import (
     Booking,
     Building,
@@ -63,11 +89,31 @@ from booking.services.access import Actor, require_organization, require_role
 from booking.services.auth import hash_token
 from pricing import OSLO
 
+# The longest window: any feed's ``from``/``to`` must lie inside it (days before/after today).
 WINDOW_DAYS_BACK = 90
 WINDOW_DAYS_AHEAD = 400
+# Each kind's default window (SPEC §7.7): feeds of many rooms look less far.
+DEFAULT_WINDOWS = {
+    "room": (WINDOW_DAYS_BACK, WINDOW_DAYS_AHEAD),
+    "organization": (WINDOW_DAYS_BACK, WINDOW_DAYS_AHEAD),
+    "building": (7, 60),
+    "janitor": (7, 60),
+}
+# The hard limit on a feed's VEVENTs (masters, overrides, single bookings). At the benchmark
+# building feed's ~370 bytes per VEVENT that is about 4 MB: four times what Google Calendar is
+# reported to take, and about 1.5 s to load and render here. A feed beyond it is refused.
+MAX_FEED_EVENTS = 12_000
 # Part of every ETag: raise it when a release changes the bytes rendered for the same data.
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 PRIVATE_KINDS = frozenset({"organization", "janitor"})
+
+
+class FeedTooLarge(DomainError):
+    """The feed (its window) holds more events than ``MAX_FEED_EVENTS``: refused, not cut."""
+
+    status = 422
+    title = "Feed too large"
+    type_slug = "feed-too-large"
 
 
 # --- the window and a feed's change state ----------------------------------------------------
@@ -75,10 +121,12 @@ PRIVATE_KINDS = frozenset({"organization", "janitor"})
 
 @dataclass(frozen=True)
 class Window:
-    """Local dates ``first_date`` to ``last_date`` (inclusive) as the instants ``[start, end)``."""
+    """Local dates ``first_date`` to ``last_date`` (inclusive) as the instants ``[start, end)``;
+    a kind's default window also names the ``today`` it was made for (it moves at midnight)."""
 
     first_date: date
     last_date: date
+    today: date | None = None  # None: fixed dates asked in the URL
 
     @property
     def start(self) -> datetime:
@@ -89,10 +137,65 @@ class Window:
         return local_day_bounds(self.last_date)[1]
 
 
-def feed_window(now: datetime | None = None) -> Window:
-    """The window of feeds served at ``now``: it moves at midnight, Oslo time."""
+def feed_window(
+    kind: str = "room",
+    now: datetime | None = None,
+    first_date: date | str | None = None,
+    last_date: date | str | None = None,
+) -> Window:
+    """The window of a feed of ``kind`` served at ``now``: its kind's default, which moves at
+    midnight Oslo time, or ``first_date``..``last_date`` (dates, or ``YYYY-MM-DD`` text from a
+    URL; either may be left out: the default one stands in), which must lie inside 90 days back
+    and 400 ahead and be in order. ``InvalidInput`` naming ``from``/``to`` otherwise."""
     today = (now or utcnow()).astimezone(OSLO).date()
-    return Window(today - timedelta(days=WINDOW_DAYS_BACK), today + timedelta(days=WINDOW_DAYS_AHEAD))
+    back, ahead = DEFAULT_WINDOWS[kind]
+    if first_date is None and last_date is None:
+        return Window(today - timedelta(days=back), today + timedelta(days=ahead), today)
+    first_date, last_date = _parse_dates(first_date, last_date)
+    earliest = today - timedelta(days=WINDOW_DAYS_BACK)
+    latest = today + timedelta(days=WINDOW_DAYS_AHEAD)
+    first = first_date or max(earliest, min(today - timedelta(days=back), last_date))
+    last = last_date or min(latest, max(today + timedelta(days=ahead), first))
+    errors: dict[str, list[str]] = {}
+    for field_name, day in (("from", first), ("to", last)):
+        if not earliest <= day <= latest:
+            errors[field_name] = [
+                f"{day.isoformat()} is outside the dates a feed covers: from {earliest.isoformat()} "
+                f"({WINDOW_DAYS_BACK} days ago) to {latest.isoformat()} ({WINDOW_DAYS_AHEAD} days ahead)."
+            ]
+    if not errors and last < first:
+        errors["to"] = [f"The last day ({last.isoformat()}) is before the first ({first.isoformat()})."]
+    if errors:
+        raise InvalidInput(errors, "The feed's period (from, to) is not one it can serve.")
+    return Window(first, last)
+
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+
+def _parse_dates(*values: date | str | None) -> tuple[date | None, ...]:
+    parsed: list[date | None] = []
+    errors: dict[str, list[str]] = {}
+    for field_name, value in zip(("from", "to"), values, strict=True):
+        if isinstance(value, str):
+            try:
+                if not _DATE.fullmatch(value):
+                    raise ValueError(value)
+                value = date.fromisoformat(value)
+            except ValueError:
+                errors[field_name] = [f"Not a date of the form YYYY-MM-DD: {value[:40]!r}."]
+                value = None
+        parsed.append(value)
+    if errors:
+        raise InvalidInput(errors, "The feed's period (from, to) must be dates of the form YYYY-MM-DD.")
+    return tuple(parsed)
+
+
+def window_dates(args: Mapping[str, str]) -> dict[str, str | None]:
+    """``from`` and ``to`` of a feed URL's query as keyword arguments of the feed functions
+    (``first_date``, ``last_date``; None when absent). They are checked by the feed function,
+    after the feed itself was found: an unknown feed or token is a 404 whatever the dates."""
+    return {"first_date": args.get("from"), "last_date": args.get("to")}
 
 
 @dataclass(frozen=True)
@@ -113,46 +216,80 @@ class Feed:
 def _feed(kind: str, subject_id: int, window: Window, markers) -> Feed:
     markers = [(scope, version, changed_at) for scope, version, changed_at in markers if scope is not None]
     text = "|".join(
-        [FORMAT_VERSION, kind, str(subject_id), window.first_date.isoformat()]
+        [FORMAT_VERSION, kind, str(subject_id), window.first_date.isoformat(), window.last_date.isoformat()]
         + sorted(
             f"{scope}={version}@{changed_at.astimezone(UTC).isoformat()}"
             for scope, version, changed_at in markers
         )
     )
     etag = '"' + hashlib.sha256(text.encode()).hexdigest()[:40] + '"'
-    last_modified = max((changed_at for _, _, changed_at in markers), default=None)
-    return Feed(kind, subject_id, window, etag, last_modified)
+    return Feed(kind, subject_id, window, etag, last_modified(window, markers))
+
+
+def last_modified(window: Window, markers) -> datetime | None:
+    """The feed's Last-Modified: the whole second after the last change of its markers, so a
+    client whose copy is from that second is never taken for current after another change in
+    the same second; for a default window, not before the start of its today (Oslo midnight:
+    the window moved then, and the body with it)."""
+    changed = max((changed_at for _, _, changed_at in markers), default=None)
+    moments = []
+    if changed is not None:
+        moments.append(changed.astimezone(UTC).replace(microsecond=0) + timedelta(seconds=1))
+    if window.today is not None:
+        moments.append(local_day_bounds(window.today)[0].astimezone(UTC))
+    return max(moments, default=None)
 
 
 def _marker_join(scope_expression):
     return (FeedMarker.scope, FeedMarker.version, FeedMarker.changed_at), FeedMarker.scope == scope_expression
 
 
-def room_feed(room_id: int, now: datetime | None = None) -> Feed:
-    """The public feed of a room (one query); ``NotFound`` when there is no such room."""
+def room_feed(
+    room_id: int,
+    now: datetime | None = None,
+    *,
+    first_date: date | str | None = None,
+    last_date: date | str | None = None,
+) -> Feed:
+    """The public feed of a room (one query); ``NotFound`` when there is no such room. Every feed
+    function takes the dates of a ``?from&to`` window (see :func:`window_dates`)."""
     columns, on = _marker_join(room_scope(room_id))
     rows = db.session.execute(
         select(Room.id, *columns).outerjoin(FeedMarker, on).where(Room.id == room_id)
     ).all()
     if not rows:
         raise NotFound(f"There is no room {room_id}.")
-    return _feed("room", room_id, feed_window(now), [row[1:] for row in rows])
+    window = feed_window("room", now, first_date, last_date)
+    return _feed("room", room_id, window, [row[1:] for row in rows])
 
 
-def building_feed(building_id: int, now: datetime | None = None) -> Feed:
+def building_feed(
+    building_id: int,
+    now: datetime | None = None,
+    *,
+    first_date: date | str | None = None,
+    last_date: date | str | None = None,
+) -> Feed:
     """The public feed of a building (one query); ``NotFound`` when there is no such building."""
     columns, on = _marker_join(building_scope(building_id))
     query = select(Building.id, *columns).outerjoin(FeedMarker, on).where(Building.id == building_id)
     rows = db.session.execute(query).all()
     if not rows:
         raise NotFound(f"There is no building {building_id}.")
-    return _feed("building", building_id, feed_window(now), [row[1:] for row in rows])
+    window = feed_window("building", now, first_date, last_date)
+    return _feed("building", building_id, window, [row[1:] for row in rows])
 
 
 _NO_SUCH_FEED = "There is no feed at this address; it may have been replaced by a new one."
 
 
-def organization_feed(token: str, now: datetime | None = None) -> Feed:
+def organization_feed(
+    token: str,
+    now: datetime | None = None,
+    *,
+    first_date: date | str | None = None,
+    last_date: date | str | None = None,
+) -> Feed:
     """The private feed of the organisation whose current token is ``token`` (one query)."""
     columns, on = _marker_join(literal("organization:") + cast(FeedToken.organization_id, String))
     query = (
@@ -167,10 +304,17 @@ def organization_feed(token: str, now: datetime | None = None) -> Feed:
     rows = db.session.execute(query).all()
     if not rows:
         raise NotFound(_NO_SUCH_FEED)
-    return _feed("organization", rows[0][0], feed_window(now), [row[1:] for row in rows])
+    window = feed_window("organization", now, first_date, last_date)
+    return _feed("organization", rows[0][0], window, [row[1:] for row in rows])
 
 
-def janitor_feed(token: str, now: datetime | None = None) -> Feed:
+def janitor_feed(
+    token: str,
+    now: datetime | None = None,
+    *,
+    first_date: date | str | None = None,
+    last_date: date | str | None = None,
+) -> Feed:
     """The private feed of the janitor whose current token is ``token`` (one query): its markers
     are those of every assigned building and the janitor's own (assignments)."""
     building_scopes = select(literal("building:") + cast(janitor_buildings.c.building_id, String)).where(
@@ -192,7 +336,8 @@ def janitor_feed(token: str, now: datetime | None = None) -> Feed:
     rows = db.session.execute(query).all()
     if not rows:
         raise NotFound(_NO_SUCH_FEED)
-    return _feed("janitor", rows[0][0], feed_window(now), [row[1:] for row in rows])
+    window = feed_window("janitor", now, first_date, last_date)
+    return _feed("janitor", rows[0][0], window, [row[1:] for row in rows])
 
 
 # --- private feed tokens ---------------------------------------------------------------------
@@ -308,8 +453,19 @@ def revoke_janitor_token(actor: Actor) -> None:
 
 
 def render_feed(feed: Feed) -> bytes:
-    """The calendar of ``feed``: three queries (name, bookings, series) and the renderer."""
+    """The calendar of ``feed``: five queries (name, bookings, rooms, organisations, series) and
+    the renderer; ``FeedTooLarge`` when it would hold more than ``MAX_FEED_EVENTS`` VEVENTs."""
     events, series = feed_components(feed)
+    count = len(events) + sum(1 + len(item.overrides) for item in series)
+    if count > MAX_FEED_EVENTS:
+        first, last = feed.window.first_date.isoformat(), feed.window.last_date.isoformat()
+        raise FeedTooLarge(
+            f"The feed from {first} to {last} would hold {count} events, more than the "
+            f"{MAX_FEED_EVENTS} a feed may hold; ask for a shorter period with "
+            "?from=YYYY-MM-DD&to=YYYY-MM-DD.",
+            events=count,
+            limit=MAX_FEED_EVENTS,
+        )
     return render_calendar(feed_name(feed), events, series)
 
 
@@ -411,7 +567,7 @@ def feed_components(feed: Feed) -> tuple[list[FeedEvent], list[FeedSeries]]:
     by_series: dict[int, list] = defaultdict(list)
     for row in rows:
         if row.series_id is None:
-            singles.append(_event(row, booking_uid(row.id), looks(row)))
+            singles.append(_event(row, booking_uid(row.id), looks))
         else:
             by_series[row.series_id].append(row)
     if not by_series:
@@ -434,44 +590,97 @@ def feed_components(feed: Feed) -> tuple[list[FeedEvent], list[FeedSeries]]:
 Look = tuple[str, str | None, str | None, str]
 
 
+# The label versions and last label change of one room or organisation, as this feed shows them.
+_Label = tuple[int, datetime | None]
+_NO_LABEL: _Label = (0, None)
+
+
+def _labels(*markers: tuple[int | None, datetime | None]) -> _Label:
+    """Several label markers (outer-joined: None where a label was never changed) as one."""
+    versions = sum(version or 0 for version, _ in markers)
+    times = [changed_at for _, changed_at in markers if changed_at is not None]
+    return versions, max(times, default=None)
+
+
 class _Looks:
     """What each booking row looks like in this feed; rows that read alike (most occurrences of
-    a series) share one computed look."""
+    a series) share one computed look. Also each row's SEQUENCE and DTSTAMP with the renames of
+    what the feed shows of it (:meth:`stamp`)."""
 
     def __init__(self, feed: Feed, rows) -> None:
         self.kind = feed.kind
         room_ids = {row.room_id for row in rows}
         organization_ids = {row.organization_id for row in rows}
-        self.locations = (
-            {
-                room_id: ", ".join(part for part in parts if part)
-                for room_id, *parts in db.session.execute(
-                    select(Room.id, Room.name, Building.name, Building.address)
-                    .join(Building, Building.id == Room.building_id)
-                    .where(Room.id.in_(room_ids))
+        self.locations: dict[int, str] = {}
+        self.room_labels: dict[int, _Label] = {}
+        if room_ids:
+            room_label = aliased(FeedMarker)
+            building_label = aliased(FeedMarker)
+            query = (
+                select(
+                    Room.id,
+                    Room.name,
+                    Building.name,
+                    Building.address,
+                    room_label.version,
+                    room_label.changed_at,
+                    building_label.version,
+                    building_label.changed_at,
                 )
-            }
-            if room_ids
-            else {}
-        )
-        self.organizations = (
-            {
-                row.id: row
-                for row in db.session.execute(
-                    select(
-                        Organization.id,
-                        Organization.name,
-                        Organization.contact_name,
-                        Organization.email,
-                        Organization.phone,
-                    ).where(Organization.id.in_(organization_ids))
+                .join(Building, Building.id == Room.building_id)
+                .outerjoin(room_label, room_label.scope == literal(ROOM_LABEL) + cast(Room.id, String))
+                .outerjoin(
+                    building_label,
+                    building_label.scope == literal(BUILDING_LABEL) + cast(Building.id, String),
                 )
-            }
-            if organization_ids
-            else {}
-        )
+                .where(Room.id.in_(room_ids))
+            )
+            for room_id, room, building, address, *markers in db.session.execute(query):
+                self.locations[room_id] = ", ".join(part for part in (room, building, address) if part)
+                self.room_labels[room_id] = _labels(markers[0:2], markers[2:4])
+        self.organizations = {}
+        self.organization_labels: dict[int, _Label] = {}
+        if organization_ids:
+            name_label = aliased(FeedMarker)
+            contact_label = aliased(FeedMarker)
+            shown_label = literal(ORGANIZATION_LABEL) + cast(Organization.id, String)
+            shown_contact = literal(ORGANIZATION_CONTACT) + cast(Organization.id, String)
+            query = (
+                select(
+                    Organization.id,
+                    Organization.name,
+                    Organization.contact_name,
+                    Organization.email,
+                    Organization.phone,
+                    name_label.version,
+                    name_label.changed_at,
+                    contact_label.version,
+                    contact_label.changed_at,
+                )
+                .outerjoin(name_label, name_label.scope == shown_label)
+                .outerjoin(contact_label, contact_label.scope == shown_contact)
+                .where(Organization.id.in_(organization_ids))
+            )
+            for row in db.session.execute(query):
+                self.organizations[row.id] = row
+                # What the events of this kind of feed show of the organisation (see _look).
+                shown = {"organization": (), "janitor": (row[5:7], row[7:9])}.get(self.kind, (row[5:7],))
+                self.organization_labels[row.id] = _labels(*shown)
         self.cache: dict[tuple, Look] = {}
         self.by_booking: dict[int, Look] = {}
+
+    def stamp(self, row) -> tuple[int, datetime]:
+        """The row's SEQUENCE and DTSTAMP in this feed: its own, raised by the renames of the
+        room, building and organisation labels the feed shows of it."""
+        room_versions, room_changed = self.room_labels.get(row.room_id, _NO_LABEL)
+        organization_versions, organization_changed = self.organization_labels.get(
+            row.organization_id, _NO_LABEL
+        )
+        changed = row.updated_at
+        for moment in (room_changed, organization_changed):
+            if moment is not None and moment > changed:
+                changed = moment
+        return row.sequence + room_versions + organization_versions, changed
 
     def __call__(self, row) -> Look:
         look = self.by_booking.get(row.id)
@@ -524,9 +733,17 @@ def _look(kind: str, row, location: str, organization) -> Look:
 
 
 def _event(
-    row, uid: str, look: Look, *, sequence: int | None = None, recurrence_id: datetime | None = None
+    row,
+    uid: str,
+    looks: _Looks,
+    *,
+    of_series: tuple[int, datetime] | None = None,
+    recurrence_id: datetime | None = None,
 ) -> FeedEvent:
-    summary, description, location, status = look
+    """A row as an event: a single booking with its own stamp, or a series' occurrence
+    (``recurrence_id``) with the series' SEQUENCE and DTSTAMP (``of_series``)."""
+    summary, description, location, status = looks(row)
+    sequence, last_modified = looks.stamp(row) if of_series is None else of_series
     return FeedEvent(
         uid=uid,
         start=row.start,
@@ -535,8 +752,8 @@ def _event(
         description=description,
         location=location,
         status=status,
-        sequence=row.sequence if sequence is None else sequence,
-        last_modified=row.updated_at,
+        sequence=sequence,
+        last_modified=last_modified,
         recurrence_id=recurrence_id,
     )
 
@@ -572,7 +789,7 @@ def _series(
     ``elsewhere`` (by id: outside the feed's rooms) are not shown: their dates are EXDATEs."""
     instances = _instances(series_row, occurrences)
     visible = [o for o in occurrences if o.status in statuses and o.id not in elsewhere]
-    strays = [_event(o, booking_uid(o.id), looks(o)) for o in visible if o.original_start not in instances]
+    strays = [_event(o, booking_uid(o.id), looks) for o in visible if o.original_start not in instances]
     members = sorted(
         (o for o in visible if o.original_start in instances), key=lambda o: (o.original_start, o.id)
     )
@@ -582,12 +799,17 @@ def _series(
     master_look = _most_common(
         [looks(o) for o in members if o.id not in moved] or [looks(o) for o in members]
     )
-    sequence = series_row.sequence + sum(o.sequence for o in occurrences)
+    stamps = [looks.stamp(o) for o in occurrences]
+    sequence = series_row.sequence + sum(own for own, _ in stamps)
+    last_modified = max([series_row.updated_at, *(changed for _, changed in stamps)])
     uid = series_uid(series_row.id)
     overrides = tuple(
-        _event(o, uid, looks(o), sequence=sequence, recurrence_id=o.original_start)
+        _event(o, uid, looks, of_series=(sequence, last_modified), recurrence_id=o.original_start)
         for o in members
-        if o.id in moved or looks(o) != master_look
+        if o.id in moved
+        or looks(o) != master_look
+        # on a clock-change night readers expand the rule differently: say when it is
+        or not reads_alike(series_row.start, series_row.end, o.original_start)
     )
     shown = {o.original_start for o in members}
     summary, description, location, status = master_look
@@ -601,7 +823,7 @@ def _series(
         location=location,
         status=status,
         sequence=sequence,
-        last_modified=max([series_row.updated_at, *(o.updated_at for o in occurrences)]),
+        last_modified=last_modified,
         exdates=tuple(sorted(start for start in instances if start not in shown)),
         overrides=overrides,
     )

@@ -24,6 +24,7 @@ whole life of a booking:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -969,6 +970,51 @@ def cancel_series(
             _cancelled_event(cancelled, actor, reason, total)
     db.session.flush()
     return series, total
+
+
+def series_cancellation_fees(
+    actor: Actor, series_id: int, from_date=None, now: datetime | None = None
+) -> list[tuple[Booking, CancellationFee]]:
+    """What cancelling the series now would cost, date by date: the occurrences
+    ``cancel_series`` would cancel (open, not started, on or after ``from_date``), in time order,
+    each with its fee; their fees add up to its total. Reads only (a confirmation page)."""
+    series = get_series(actor, series_id)
+    now = now or utcnow()
+    return [
+        (booking, cancellation_for(booking, actor, now))
+        for booking in series.occurrences
+        if booking.status in OPEN_STATUSES
+        and booking.start > now
+        and (from_date is None or booking.start.astimezone(OSLO).date() >= from_date)
+    ]
+
+
+# What ``status_reason`` says when a service wrote it (the sentences above), as a code the pages
+# word in the reader's language; None for a person's own words (an administrator's reason for
+# declining, a member's for cancelling), which are shown as written.
+_REASON_CODES = (
+    (
+        re.compile(r"The time was given to (another booking|other bookings) \(#\d+( and more)?\)\."),
+        "overruled",
+    ),
+    (re.compile(r"The building is closed on this date\."), "closure"),
+    (re.compile(r"Displaced by an administrator's booking: .*", re.S), "override"),
+    (re.compile(r"The municipality rejected the organisation\."), "organization_rejected"),
+    (re.compile(r"Rejected|Not approved"), "no_reason"),
+    (re.compile(r"Cancelled"), "cancelled_by_organization"),
+    (re.compile(r"Cancelled by the municipality"), "cancelled_by_municipality"),
+    (re.compile(r"Series cancelled"), "series_cancelled"),
+)
+
+
+def status_reason_code(reason: str) -> str | None:
+    """The code of a reason a service stored (``overruled``, ``closure``, ``override``,
+    ``organization_rejected``, ``no_reason``, ``cancelled_by_organization``,
+    ``cancelled_by_municipality``, ``series_cancelled``), or None for a person's own words."""
+    for pattern, code in _REASON_CODES:
+        if pattern.fullmatch(reason or ""):
+            return code
+    return None
 
 
 def displace_for_closures(

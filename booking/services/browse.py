@@ -144,7 +144,7 @@ def recent_decisions(actor: Actor, now: datetime, days: int = 30) -> list[Bookin
         return []
     query = (
         select(Booking)
-        .options(joinedload(Booking.room))
+        .options(joinedload(Booking.room), selectinload(Booking.series))
         .where(
             Booking.organization_id.in_(actor.organization_ids),
             Booking.status.in_(("rejected", "cancelled")),

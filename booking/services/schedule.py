@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager, selectinload
 
 from booking.domain.errors import InvalidInput, NotFound
@@ -34,7 +34,7 @@ from booking.domain.timeslots import local_day_bounds, occupied_until
 from booking.extensions import db
 from booking.models import Booking, Building, Room
 from booking.models.booking import MAX_OCCUPANCY_HOURS
-from booking.services.access import Actor, require_building_staff
+from booking.services.access import Actor, can_read_building_private, require_building_staff, require_role
 from pricing.weekly import OSLO, WeeklyWindow, elapsed, uncovered, window_intervals
 
 Interval = tuple[datetime, datetime]
@@ -174,28 +174,96 @@ def day_schedule(actor: Actor, building_id: int, day: date) -> DaySchedule:
     ).scalar_one_or_none()
     if building is None:
         raise NotFound(f"There is no building {building_id}.")
+    _require_schedule_day(day)
+    bookings = _confirmed_bookings([building_id], day)
+    return _building_day(building, day, bookings)
+
+
+def buildings_day_schedules(actor: Actor, day: date) -> list[DaySchedule]:
+    """The day schedules of every building the actor may read, by building name: a janitor's
+    assigned buildings, every building for an admin (403 for anyone else). Three queries however
+    many buildings and bookings there are: the buildings, their closures, the bookings."""
+    require_role(actor, "janitor", "admin")
+    _require_schedule_day(day)
+    query = select(Building).options(selectinload(Building.closures)).order_by(Building.name, Building.id)
+    if not actor.is_admin:
+        query = query.where(Building.id.in_(actor.building_ids or {0}))
+    buildings = list(db.session.execute(query).scalars())
+    by_building: dict[int, list[Booking]] = {building.id: [] for building in buildings}
+    for booking in _confirmed_bookings(list(by_building), day):
+        by_building[booking.room.building_id].append(booking)
+    return [_building_day(building, day, by_building[building.id]) for building in buildings]
+
+
+@dataclass(frozen=True)
+class DayCount:
+    """How busy a building is on a day: its confirmed bookings and the first one's start (local
+    time, clipped to the day), None for a day without bookings."""
+
+    bookings: int
+    first_start: datetime | None
+
+
+def day_counts(actor: Actor, building_ids: list[int], day: date) -> dict[int, DayCount]:
+    """Per building the actor may read among ``building_ids``: the bookings of the day, as the
+    day schedule counts them (confirmed, overlapping the local day); one query. Buildings the
+    actor may not read are left out."""
+    _require_schedule_day(day)
+    readable = [b for b in building_ids if can_read_building_private(actor, b)]
+    counts = {building_id: DayCount(0, None) for building_id in readable}
+    if not readable:
+        return counts
+    day_start, day_end = local_day_bounds(day)
+    rows = db.session.execute(
+        _day_bookings_filter(
+            select(Room.building_id, func.count(Booking.id), func.min(Booking.start)).join(Booking.room),
+            readable,
+            day_start,
+            day_end,
+        ).group_by(Room.building_id)
+    )
+    for building_id, bookings, first_start in rows:
+        first = max(first_start, day_start).astimezone(OSLO)
+        counts[building_id] = DayCount(bookings, first)
+    return counts
+
+
+def _require_schedule_day(day: date) -> None:
     if not FIRST_DAY <= day <= LAST_DAY:
         raise InvalidInput({"date": [f"Choose a date from {FIRST_DAY} to {LAST_DAY}."]})
-    day_start, day_end = local_day_bounds(day)
-    bookings = (
-        db.session.execute(
-            select(Booking)
-            .join(Booking.room)
-            .join(Booking.organization)
-            .options(contains_eager(Booking.room), contains_eager(Booking.organization))
-            .where(
-                Room.building_id == building_id,
-                Booking.status == "confirmed",
-                Booking.start < day_end,
-                Booking.end > day_start,
-                # bookings last at most a week: this bound keeps the (room_id, start) index scan short
-                Booking.start > day_start - timedelta(hours=MAX_OCCUPANCY_HOURS),
-            )
-            .order_by(Booking.start, Room.name, Booking.id)
-        )
-        .scalars()
-        .all()
+
+
+def _day_bookings_filter(query, building_ids: list[int], day_start: datetime, day_end: datetime):
+    """``query`` (joined to the bookings' rooms) narrowed to the confirmed bookings of the
+    buildings that overlap the day."""
+    return query.where(
+        Room.building_id.in_(building_ids),
+        Booking.status == "confirmed",
+        Booking.start < day_end,
+        Booking.end > day_start,
+        # bookings last at most a week: this bound keeps the (room_id, start) index scan short
+        Booking.start > day_start - timedelta(hours=MAX_OCCUPANCY_HOURS),
     )
+
+
+def _confirmed_bookings(building_ids: list[int], day: date) -> list[Booking]:
+    """The confirmed bookings of the buildings that overlap the local day, with their rooms and
+    organisations, in time order (one query)."""
+    if not building_ids:
+        return []
+    day_start, day_end = local_day_bounds(day)
+    query = (
+        select(Booking)
+        .join(Booking.room)
+        .join(Booking.organization)
+        .options(contains_eager(Booking.room), contains_eager(Booking.organization))
+    )
+    query = _day_bookings_filter(query, building_ids, day_start, day_end)
+    return list(db.session.execute(query.order_by(Booking.start, Room.name, Booking.id)).scalars())
+
+
+def _building_day(building: Building, day: date, bookings: list[Booking]) -> DaySchedule:
+    day_start, day_end = local_day_bounds(day)
     staffed = building.staffed_windows
     entries = [_entry(booking, staffed) for booking in bookings]
     closure = next((c for c in building.closures if c.start_date <= day <= c.end_date), None)

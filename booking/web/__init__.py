@@ -37,6 +37,8 @@ def init_web(app: Flask) -> None:
         skip_reason=lambda reason: str(common.SKIP_REASONS.get(reason, reason)),
         supervision_text=common.supervision_text,
         category_name=common.category_name,
+        equipment_name=common.equipment_name,
+        equipment_names=common.equipment_names,
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

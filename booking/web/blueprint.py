@@ -7,6 +7,9 @@ from flask import Blueprint
 from booking.web import (
     account,
     admin,
+    buildings,
+    favicon,
+    grid,
     janitor,
     my,
     rooms,
@@ -119,6 +122,9 @@ URLS = [
 
 # The back office (SPEC §15): each module lists its own pages.
 URLS += admin.URLS + staff_places.URLS + staff_people.URLS + staff_support.URLS
+URLS += grid.URLS + buildings.URLS  # the week grid's fragment, a building's public page
+URLS += janitor.URLS  # all buildings' day sheets on one page, the janitor's calendar link
+URLS += favicon.URLS  # the site's icon under its old name
 
 for path, endpoint, view, methods in URLS:
     bp.add_url_rule(path, endpoint, view, methods=methods)

@@ -8,8 +8,8 @@ import json
 from flask import redirect, render_template, request
 from flask_babel import gettext as _
 
-from booking.domain.errors import NotAuthenticated
-from booking.web.common import login_url
+from booking.domain.errors import InvalidInput, NotAuthenticated, RuleViolation
+from booking.web.common import input_message, login_url, rule_message
 
 
 def _texts(status: int) -> tuple[str, str]:
@@ -41,6 +41,11 @@ def render_error_page(error, problem_response):
         detail = _(
             "The form had expired or was sent from somewhere else. Go back, reload the page and try again."
         )
+    elif isinstance(error, RuleViolation):  # a rule the page did not catch, in the page's words
+        detail = rule_message(error)
+    elif isinstance(error, InvalidInput):
+        messages = [input_message(m) for ms in error.errors.values() for m in ms if isinstance(m, str)]
+        detail = " ".join(dict.fromkeys(messages)) or detail
     page = render_template("web/error.html", status=status, title=title, detail=detail)
     response = problem_response.__class__(page, status=status, mimetype="text/html")
     for key, value in problem_response.headers.items():

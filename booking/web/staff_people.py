@@ -63,7 +63,7 @@ MORE_LINE_NAMES = {"move_rent": _l("Move, rent"), "move_supervision": _l("Move, 
 
 USERS_PER_PAGE = 50
 MAX_USER_PAGE = 10_000
-AUDIT_PER_PAGE = 50
+AUDIT_PER_PAGE = 20  # each entry shows before and after side by side: a phone page stays readable
 _MONTH = re.compile(r"^(20\d\d|2100)-(0[1-9]|1[0-2])$")  # as the API's InvoiceArgs
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 

@@ -132,6 +132,7 @@ def _pages(role: str, ids: dict, scenario) -> list[tuple[str, str, str | None]]:
     when = f"date={day}&start=18:00&length=120"
     room = f"/rooms/{ids['room']}?{when}"
     public = [("search", "/", None), ("search-results", f"/?{when}&capacity=10", None), ("room", room, None)]
+    public.append(("building-public", f"/buildings/{ids['building']}", None))
     rounds = [("rounds", "/rounds", None), ("round", f"/rounds/{ids['round']}", None)]
     if role == "anonymous":
         links = _mail_links(scenario, "dans@demo.test")
@@ -155,6 +156,7 @@ def _pages(role: str, ids: dict, scenario) -> list[tuple[str, str, str | None]]:
             ("search", "/", None),
             ("janitor", "/janitor", None),
             ("janitor-day", f"/janitor/{ids['building']}?date={day}", None),
+            ("janitor-all", f"/janitor/all?date={day}", None),
         ]
     return [
         ("search", "/", None),
@@ -179,6 +181,7 @@ def _pages(role: str, ids: dict, scenario) -> list[tuple[str, str, str | None]]:
         ("round", f"/rounds/{ids['round']}", None),
         ("janitor", "/janitor", None),
         ("janitor-day", f"/janitor/{ids['building']}?date={day}", None),
+        ("janitor-all", f"/janitor/all?date={day}", None),
     ]
 
 

@@ -143,10 +143,10 @@ def test_the_demo_round_end_to_end(new_page, scenario):
     choir.goto("/my")
     series = choir.locator("article.series", has_text="Bedriftskoret")
     assert series.locator("li.booking-row").count() >= 10
-    if choir.locator("section.feed input[type=text]").count() == 0:
+    if choir.locator("section.feed .feed-url").count() == 0:
         choir.get_by_role("button", name="Lag kalenderlenke").click()
         choir.wait_for_url(re.compile(r".*/my#feed-\d+$"))
-    url = choir.locator("section.feed input[type=text]").input_value()
+    url = choir.locator("section.feed .feed-url").input_value()
     calendar = choir.request.get(url)
     assert calendar.ok and "text/calendar" in calendar.headers["content-type"]
     body = calendar.text()

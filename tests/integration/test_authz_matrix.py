@@ -488,6 +488,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("DELETE", "/api/v1/tokens/<int:token_id>"): row(401, 404, 404, 404, 404, 204),  # the admin's token
     ("POST", "/api/v1/organizations"): everyone(201),  # self-registration
     ("GET", "/healthz"): everyone(200),
+    ("GET", "/favicon.ico"): everyone(200),
     # API: anyone, the answer does not tell whether the address has an account (SPEC §13)
     ("POST", "/api/v1/password-reset"): everyone(202),
     # API: whoever holds a mailed link's token
@@ -564,6 +565,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # pages
     ("GET", "/"): everyone(200),
     ("GET", "/rooms/<int:room_id>"): everyone(200),
+    ("GET", "/rooms/<int:room_id>/week"): everyone(200),  # the week grid as a fragment (grid.js)
+    ("GET", "/buildings/<int:building_id>"): everyone(200),  # a building's public page with its feed link
     ("GET", "/rooms/<int:room_id>/quote"): everyone(200),
     # the booking form: whoever cannot book for the organisation gets the form back with an error
     ("POST", "/rooms/<int:room_id>"): row(422, 303, 422, 422, 422, 303),
@@ -634,6 +637,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/janitor/<int:building_id>/morning-sheet"): row(303, 403, 403, 303, 403, 403),
     ("GET", "/janitor"): row(303, 200, 200, 303, 303, 200),  # members: an empty list; one building: its day
     ("GET", "/janitor/<int:building_id>"): row(303, 403, 403, 200, 403, 200),
+    ("GET", "/janitor/all"): row(303, 403, 403, 200, 200, 200),  # a janitor: their own buildings; admin: all
+    # a janitor's own link; admins have none
+    ("POST", "/janitor/feed-token"): row(303, 403, 403, 303, 303, 403),
     ("GET", "/admin"): page_admin_only(200),
     ("POST", "/admin/bookings/<int:booking_id>/approve"): page_admin_only(303),
     ("POST", "/admin/bookings/<int:booking_id>/reject"): page_admin_only(303),

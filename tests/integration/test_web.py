@@ -476,12 +476,15 @@ def test_private_feed_link_is_made_shown_and_rotated(client, world):
     html = client.get("/my").get_data(as_text=True)
     import re
 
-    first = re.search(r'value="(http://booking\.test/feeds/org/[^"]+\.ics)"', html).group(1)
+    first = re.search(
+        r'class="feed-url"[^>]*>(http://booking\.test/feeds/org/[^<]+\.ics)</textarea>', html
+    ).group(1)
     assert f'href="webcal://{first.split("://", 1)[1]}"' in html
     assert 'class="secondary copy-button"' in html
     assert post(client, f"/my/organizations/{organization.id}/feed-token").status_code == 303
     second = re.search(
-        r'value="(http://booking\.test/feeds/org/[^"]+\.ics)"', client.get("/my").get_data(as_text=True)
+        r'class="feed-url"[^>]*>(http://booking\.test/feeds/org/[^<]+\.ics)</textarea>',
+        client.get("/my").get_data(as_text=True),
     )
     assert second.group(1) != first
     assert client.get(first.replace("http://booking.test", "")).status_code == 404, (

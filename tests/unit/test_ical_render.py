@@ -27,6 +27,7 @@ from booking.feeds.ical import (
     FeedEvent,
     FeedSeries,
     booking_uid,
+    reads_alike,
     render_calendar,
     series_uid,
 )
@@ -265,7 +266,6 @@ def test_one_vcalendar_with_the_publishing_properties(feed: bytes) -> None:
     header = lines[: lines.index("BEGIN:VTIMEZONE")]
     for expected in (
         "VERSION:2.0",
-        "METHOD:PUBLISH",
         "CALSCALE:GREGORIAN",
         "NAME:Kulturhuset – Storsalen",
         "X-WR-CALNAME:Kulturhuset – Storsalen",
@@ -275,6 +275,19 @@ def test_one_vcalendar_with_the_publishing_properties(feed: bytes) -> None:
         assert expected in header
     (prodid,) = [line for line in header if line.startswith("PRODID:")]
     assert prodid.isascii() and len(prodid) > len("PRODID:")
+    # SPEC §7.12: a feed is no iTIP message; with METHOD:PUBLISH RFC 5546 would ask an ORGANIZER
+    # on every VEVENT.
+    assert not any(line.startswith(("METHOD", "ORGANIZER")) for line in lines)
+
+
+def test_a_method_needs_an_organizer_on_every_event() -> None:
+    with pytest.raises(ValueError, match="ORGANIZER"):
+        render_calendar(None, SINGLES, ALL_SERIES, method="PUBLISH")
+    data = render_calendar(None, SINGLES, ALL_SERIES, method="PUBLISH", organizer="booking@kommune.example")
+    vevents = blocks(content_lines(data), "VEVENT")
+    assert len(vevents) == 6
+    assert all(vevent.count("ORGANIZER:mailto:booking@kommune.example") == 1 for vevent in vevents)
+    assert content_lines(data).count("METHOD:PUBLISH") == 1
 
 
 # --- requirement 4: time zone ----------------------------------------------------------
@@ -443,3 +456,90 @@ def test_ical_js_expands_to_the_expected_occurrences(feed: bytes, ical_js: Path,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == expected_occurrences()
+
+
+# --- requirement 10: the nights the clocks change ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "alike"),
+    [
+        # An ordinary evening, and the evenings before and after the changes.
+        (oslo(2027, 3, 10, 18), oslo(2027, 3, 10, 20), True),
+        (oslo(2027, 3, 27, 18), oslo(2027, 3, 27, 20), True),
+        (oslo(2027, 10, 31, 18), oslo(2027, 10, 31, 20), True),
+        # 02:30 on the spring night does not exist; 01:30-02:30 ends in the gap.
+        (oslo(2027, 3, 28, 2, 30), oslo(2027, 3, 28, 3, 30), False),
+        (oslo(2027, 3, 28, 1, 30), oslo(2027, 3, 28, 2, 30), False),
+        # 22:00-08:00 over either night: nine or eleven hours, not ten.
+        (oslo(2027, 3, 27, 22), oslo(2027, 3, 28, 8), False),
+        (oslo(2027, 10, 30, 22), oslo(2027, 10, 31, 8), False),
+        # 02:30 on the autumn night happens twice.
+        (oslo(2027, 10, 31, 2, 30), oslo(2027, 10, 31, 3, 30), False),
+        (oslo(2027, 10, 31, 0, 30), oslo(2027, 10, 31, 1, 30), True),
+    ],
+)
+def test_reads_alike_is_false_only_for_instances_a_change_touches(start, end, alike) -> None:
+    assert reads_alike(start, end, start) is alike
+    # The same time of day in another week of a series that starts elsewhere in the year.
+    first = start - timedelta(weeks=5)
+    assert reads_alike(first, first + (end.replace(tzinfo=None) - start.replace(tzinfo=None)), start) is alike
+
+
+def test_an_ambiguous_wall_time_is_written_in_utc() -> None:
+    summer = datetime(2027, 10, 31, 2, 30, tzinfo=OSLO, fold=0)  # 00:30 UTC
+    winter = datetime(2027, 10, 31, 2, 30, tzinfo=OSLO, fold=1)  # 01:30 UTC
+    events = [
+        replace(SINGLES[0], uid=booking_uid(1), start=summer, end=summer + timedelta(minutes=20)),
+        replace(SINGLES[0], uid=booking_uid(2), start=winter, end=winter + timedelta(minutes=30)),
+    ]
+    lines = content_lines(render_calendar("Sal", events, []))
+    assert "DTSTART:20271031T003000Z" in lines and "DTEND:20271031T005000Z" in lines
+    assert "DTSTART:20271031T013000Z" in lines
+    assert "DTEND;TZID=Europe/Oslo:20271031T030000" in lines  # 03:00 CET exists once
+    starts = sorted(event.decoded("DTSTART") for event in Calendar.from_ical("\r\n".join(lines)).events)
+    assert starts == [summer.astimezone(UTC), winter.astimezone(UTC)]
+
+
+def test_exdate_and_recurrence_id_name_the_rules_wall_time_and_a_spanning_master_has_duration() -> None:
+    # Daily 22:00-08:00 from the spring night: the first instance is nine hours long, the
+    # others ten; the second night's instance is skipped, the third moved.
+    first = oslo(2027, 3, 27, 22)
+    series = FeedSeries(
+        uid=series_uid(9),
+        start=first,
+        end=oslo(2027, 3, 28, 8),
+        rrule="FREQ=DAILY;COUNT=4",
+        summary="Overnatting",
+        sequence=0,
+        last_modified=LAST_CHANGE,
+        exdates=(oslo(2027, 3, 28, 22),),
+        overrides=(
+            FeedEvent(
+                uid=series_uid(9),
+                start=first,
+                end=oslo(2027, 3, 28, 8),
+                summary="Overnatting",
+                sequence=0,
+                last_modified=LAST_CHANGE,
+                recurrence_id=first,
+            ),
+        ),
+    )
+    lines = content_lines(render_calendar("Sal", [], [series]))
+    master = blocks(lines, "VEVENT")[0]
+    assert "DURATION:PT10H" in master and not any(line.startswith("DTEND") for line in master)
+    assert "EXDATE;TZID=Europe/Oslo:20270328T220000" in lines
+    assert "RECURRENCE-ID;TZID=Europe/Oslo:20270327T220000" in lines
+    rows = [
+        (event.decoded("DTSTART"), event.decoded("DTEND"))
+        for event in recurring_ical_events.of(Calendar.from_ical("\r\n".join(lines))).between(*WINDOW_2027)
+    ]
+    assert sorted(rows) == [
+        (first, oslo(2027, 3, 28, 8)),
+        (oslo(2027, 3, 29, 22), oslo(2027, 3, 30, 8)),
+        (oslo(2027, 3, 30, 22), oslo(2027, 3, 31, 8)),
+    ]
+
+
+WINDOW_2027 = (datetime(2027, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC))

@@ -3,7 +3,8 @@
 // Without JavaScript the button does the same with a full page.
 (function () {
   "use strict";
-  var form = document.getElementById("booking-form");
+  // The booking form, or the price form of those who cannot book: the same fields for the quote.
+  var form = document.getElementById("booking-form") || document.getElementById("price-form");
   var target = document.getElementById("quote");
   if (!form || !target || !window.fetch || !window.URLSearchParams) { return; }
   var url = form.getAttribute("data-quote-url");
@@ -34,6 +35,10 @@
 
   function schedule() {
     toggleWeekly();
+    // A conflict shown above the form (after "Book") is about the time asked then: the live
+    // quote below speaks for the form as it is now.
+    var conflict = document.getElementById("conflict");
+    if (conflict) { conflict.hidden = true; }
     window.clearTimeout(timer);
     timer = window.setTimeout(refresh, 350);
   }
@@ -42,5 +47,5 @@
   form.addEventListener("change", schedule);
   toggleWeekly();
   form.classList.add("live-quote");
-  if (!target.querySelector("table, .conflict")) { refresh(); }
+  if (!target.querySelector("table") && !document.querySelector(".conflict")) { refresh(); }
 })();
