@@ -516,7 +516,12 @@ def test_janitor_day_sheet(client, make, world):
     html, body = page.get_data(as_text=True), text(page)
     assert "Stabekk Strykeorkester" in body and "Kari" in body and "30 stoler på rad" in body
     assert 'href="tel:+4740000000"' in html
-    assert "Tilsyn trengs 18:00–20:00." in body and "Låses opp 18:00" in body and "Låses 20:00" in body
+    assert (
+        "Tilsyn Trengs 18:00–20:00." in body
+        and "Tilsyn Tilsyn" not in body
+        and "Låses opp 18:00" in body
+        and "Låses 20:00" in body
+    )
     assert f"date={day - timedelta(days=1)}" in html and f"date={day + timedelta(days=1)}" in html
     assert 'media="print"' in html
 
