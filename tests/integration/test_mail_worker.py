@@ -413,7 +413,7 @@ def _attachment(received) -> bytes:
 
 def _identities_by_icalendar(data: bytes) -> tuple[str, list[tuple]]:
     calendar = Calendar.from_ical(data)
-    return str(calendar["METHOD"]), sorted(
+    return str(calendar.get("METHOD", "")), sorted(
         (
             str(e["UID"]),
             e.decoded("RECURRENCE-ID").astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
