@@ -16,8 +16,12 @@ Who sees what (SPEC §7, decisions in the README):
   before today to 400 days after it; building and janitor feeds, which gather many rooms, from
   7 days before to 60 after (the busiest building of the benchmark data stays under 1 MB,
   which Google Calendar is reported to need). Any feed takes ``?from=YYYY-MM-DD&to=YYYY-MM-DD``
-  inside the long window. A series is published whole, as RRULE + EXDATE + overrides, when one
-  of its visible occurrences overlaps the window.
+  inside the long window. A series with a visible occurrence in the window is clipped to it
+  (:func:`_clip`): its master starts at the first instance of an occurrence the window shows
+  and its rule ends (``UNTIL``) on the day of the last, with EXDATEs and overrides between the
+  two only. Inside the window a reader's expansion is exactly the service's occurrences;
+  outside it a reader sees nothing of the series but those between the two instances, each true
+  (the same UID, so a client keeps one series as the window moves).
 * A feed of more than ``MAX_FEED_EVENTS`` VEVENTs is refused (``FeedTooLarge``, 422
   problem+json saying so and how to ask for less), never cut short: a client would take a cut
   feed for the whole truth. The limit is counted on the loaded components, before rendering.
@@ -27,8 +31,9 @@ Who sees what (SPEC §7, decisions in the README):
   change in that second), and for a default window at least the start of today in Oslo: the
   window moves at midnight, and the body with it.
 
-A series is written as one master VEVENT whose DTSTART is the rule's first instance; EXDATE is
-every rule instance without a visible occurrence (skipped, cancelled, rejected, deleted or, in a
+A series is written as one master VEVENT whose DTSTART is the first instance written (the
+rule's first, or the window's, see above); EXDATE is every instance written without a visible
+occurrence (skipped, cancelled, rejected, deleted or, in a
 public feed, still pending); an occurrence that was moved or that reads differently from the
 master (title, notes, status) is a RECURRENCE-ID override, and so is an occurrence that readers
 would expand differently on a night the clocks change (``booking.feeds.ical.reads_alike``). The
@@ -51,7 +56,7 @@ import re
 import secrets
 from collections import Counter, defaultdict, namedtuple
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
@@ -100,11 +105,11 @@ DEFAULT_WINDOWS = {
     "janitor": (7, 60),
 }
 # The hard limit on a feed's VEVENTs (masters, overrides, single bookings). At the benchmark
-# building feed's ~370 bytes per VEVENT that is about 4 MB: four times what Google Calendar is
+# building feed's ~350 bytes per VEVENT that is about 4 MB: four times what Google Calendar is
 # reported to take, and about 1.5 s to load and render here. A feed beyond it is refused.
 MAX_FEED_EVENTS = 12_000
 # Part of every ETag: raise it when a release changes the bytes rendered for the same data.
-FORMAT_VERSION = "2"
+FORMAT_VERSION = "3"
 PRIVATE_KINDS = frozenset({"organization", "janitor"})
 
 
@@ -579,7 +584,7 @@ def feed_components(feed: Feed) -> tuple[list[FeedEvent], list[FeedSeries]]:
     ).all()
     series = []
     for series_row in series_rows:
-        item, strays = _series(series_row, by_series[series_row.id], statuses, looks, elsewhere)
+        item, strays = _series(series_row, by_series[series_row.id], statuses, looks, elsewhere, window)
         singles.extend(strays)
         if item is not None:
             series.append(item)
@@ -782,17 +787,38 @@ def _instances(series_row, occurrences) -> dict[datetime, datetime]:
 
 
 def _series(
-    series_row, occurrences: list, statuses, looks: _Looks, elsewhere: Collection[int] = ()
+    series_row,
+    occurrences: list,
+    statuses,
+    looks: _Looks,
+    elsewhere: Collection[int] = (),
+    window: Window | None = None,
 ) -> tuple[FeedSeries | None, list[FeedEvent]]:
     """One series as a master with EXDATEs and overrides; occurrences that stand for no instance
     of the rule (which the service never makes) are returned as single events. Occurrences in
-    ``elsewhere`` (by id: outside the feed's rooms) are not shown: their dates are EXDATEs."""
+    ``elsewhere`` (by id: outside the feed's rooms) are not shown: their dates are EXDATEs.
+
+    With a ``window`` the series is clipped to it (see :func:`_clip`): only the rule's instances
+    from the first to the last one the window shows are written, and only the occurrences
+    (overrides, single events) that overlap the window or stand for such an instance. Without
+    one (the calendars mailed with notifications) it is written whole."""
     instances = _instances(series_row, occurrences)
     visible = [o for o in occurrences if o.status in statuses and o.id not in elsewhere]
-    strays = [_event(o, booking_uid(o.id), looks) for o in visible if o.original_start not in instances]
+    strays = [
+        _event(o, booking_uid(o.id), looks)
+        for o in visible
+        if o.original_start not in instances and (window is None or _overlaps(o.start, o.end, window))
+    ]
     members = sorted(
         (o for o in visible if o.original_start in instances), key=lambda o: (o.original_start, o.id)
     )
+    first, rrule = series_row.start, series_row.rrule
+    if window is not None and members:
+        first, last, rrule = _clip(series_row, instances, members, window)
+        if first is None:
+            return None, strays
+        members = [o for o in members if first <= o.original_start <= last]
+        instances = {start: end for start, end in instances.items() if first <= start <= last}
     if not members:
         return None, strays
     moved = {o.id for o in members if o.start != o.original_start or o.end != instances[o.original_start]}
@@ -815,9 +841,9 @@ def _series(
     summary, description, location, status = master_look
     item = FeedSeries(
         uid=uid,
-        start=series_row.start,
-        end=series_row.end,
-        rrule=series_row.rrule,
+        start=first,
+        end=instances[first],
+        rrule=rrule,
         summary=summary,
         description=description,
         location=location,
@@ -828,6 +854,43 @@ def _series(
         overrides=overrides,
     )
     return item, strays
+
+
+def _overlaps(start: datetime, end: datetime, window: Window) -> bool:
+    return start < window.end and end > window.start
+
+
+def _clip(series_row, instances: dict[datetime, datetime], members: list, window: Window):
+    """The part of a series a feed with ``window`` writes: ``(first, last, rrule)``, the first
+    and last instance (by rule start) written and the rule that gives exactly those.
+
+    The written instances run from the first to the last instance of a visible occurrence that
+    overlaps the window (at its own time: a moved one counts where it is now). A reader thus
+    sees every occurrence in the window, each at its time; outside the window it sees at most
+    the series' occurrences between those two instances (a moved one at its new time), never
+    one that is not there, and nothing of the series before or after them.
+
+    The first instance becomes the master's DTSTART, so it must be one every reader expands
+    alike (``reads_alike``): on a clock-change night the range starts at an earlier instance.
+    The rule ends with ``UNTIL`` at the last second of the last instance's day in Oslo, which no
+    reader can take for another instance, as the service's rules give at most one a day. A series
+    written whole keeps its stored rule, and so does one whose rule no longer parses."""
+    starts = sorted(instances)
+    inside = [o.original_start for o in members if _overlaps(o.start, o.end, window)]
+    if not inside:
+        return None, None, series_row.rrule
+    first_index = starts.index(min(inside))
+    while first_index > 0 and not reads_alike(series_row.start, series_row.end, starts[first_index]):
+        first_index -= 1
+    first, last = starts[first_index], max(inside)
+    if first == starts[0] and last == starts[-1]:
+        return first, last, series_row.rrule
+    try:
+        rule = recurrence.parse_rrule(series_row.rrule)
+    except DomainError:
+        return starts[0], starts[-1], series_row.rrule
+    until = local_day_bounds(last.astimezone(OSLO).date())[1] - timedelta(seconds=1)
+    return first, last, replace(rule, until=until.astimezone(UTC), count=None).to_rrule_string()
 
 
 def _most_common(looks: list[Look]) -> Look:

@@ -50,6 +50,18 @@ def rooms_by_id(room_ids) -> dict[int, Room]:
     return {room.id: room for room in rows}
 
 
+def own_booking_ids(actor: Actor, booking_ids) -> set[int]:
+    """Which of ``booking_ids`` belong to the actor's organisations (a taken slot that is the
+    user's own booking says so instead of naming the organisation as a stranger)."""
+    ids = sorted({i for i in booking_ids if i is not None})
+    if not ids or not actor.organization_ids:
+        return set()
+    query = select(Booking.id).where(
+        Booking.id.in_(ids), Booking.organization_id.in_(sorted(actor.organization_ids))
+    )
+    return set(db.session.execute(query).scalars())
+
+
 @dataclass(frozen=True)
 class FreeRoom:
     room: Room

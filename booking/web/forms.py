@@ -158,7 +158,7 @@ class Form:
             self.error(name, _("Please enter a date as YYYY-MM-DD."))
             return None
         if not 2000 <= parsed.year <= 2100:
-            self.error(name, _("Please enter a date as YYYY-MM-DD."))
+            self.error(name, _("Please choose a date between the years 2000 and 2100."))
             return None
         return parsed
 
@@ -322,7 +322,8 @@ def booking_form(
         "notes": notes,
         "own_supervisor": own_supervisor,
         "public_title": public_title,
-        "skip_holidays": skip_holidays,
+        # Holidays are skipped in a series; a single date on a holiday is booked as asked.
+        "skip_holidays": skip_holidays and "recurrence" in when,
         "on_conflict": on_conflict,
     }
     if "recurrence" in when:

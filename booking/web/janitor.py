@@ -125,7 +125,7 @@ def janitor_feed_submit():
     back = request.form.get("back", "")
     if back == "all":
         target = url_for("web.janitor_all")
-    elif back.isdigit() and int(back) in who.building_ids:
+    elif back.isascii() and back.isdigit() and int(back) in who.building_ids:
         target = url_for("web.janitor_day", building_id=int(back))
     else:
         target = url_for("web.janitor_index")

@@ -41,10 +41,12 @@ from booking.web.forms import BOOKING_LABELS, CATEGORIES, KIND_NAMES, Form, book
 from booking.web.i18n import day, span
 
 
-def _conflict_outcome(conflict: BookingConflict) -> dict:
+def _conflict_outcome(who, conflict: BookingConflict) -> dict:
     rooms = browse.rooms_by_id(s["room_id"] for s in conflict.suggestions)
     suggestions = [dict(s, room=rooms.get(s["room_id"])) for s in conflict.suggestions]
-    return {"kind": "conflict", "conflicts": conflict.conflicts, "suggestions": suggestions}
+    own = browse.own_booking_ids(who, (c.get("booking_id") for c in conflict.conflicts))
+    conflicts = [dict(c, own=c.get("booking_id") in own) for c in conflict.conflicts]
+    return {"kind": "conflict", "conflicts": conflicts, "suggestions": suggestions}
 
 
 # Where a service's invalid-input message goes on the form, by the field it names.
@@ -119,7 +121,7 @@ def evaluate(room, source, *, book: bool):
             return form, {"kind": "created", "created": bookings.create_booking(who, wanted)}, 201
         return form, {"kind": "plan", "plan": bookings.plan_booking(who, wanted)}, 200
     except BookingConflict as conflict:
-        return form, _conflict_outcome(conflict), 409
+        return form, _conflict_outcome(who, conflict), 409
     except RuleViolation as violation:
         form.error(FIELD_OF_RULE.get(violation.rule, "date"), rule_message(violation, room))
     except InvalidInput as error:

@@ -134,6 +134,8 @@ def test_the_live_quote_names_what_is_missing(open_page, scenario, width):
     room = _room_id(scenario, "Verkstedet")
     page.goto(f"/rooms/{room}?date={scenario.nojs_day}&start=18:00&length=120")
     page.locator("#quote table").wait_for()
+    _fits(page)  # the itemised quote stacks on a phone (it made the page 458 px wide)
+    shot(page, f"roomform-quote-{width}")
     page.fill("#end", "")
     page.locator("#quote .missing").wait_for()
     quote = page.inner_text("#quote")

@@ -301,7 +301,9 @@ def test_a_janitor_makes_and_renews_the_private_calendar_link_from_the_page(clie
     assert _feed_url(client.get("/janitor").get_data(as_text=True)) == new_url
 
 
-@pytest.mark.parametrize("back", ["", "index", "999999", "https://evil.example/", "//evil.example"])
+@pytest.mark.parametrize(
+    "back", ["", "index", "999999", "https://evil.example/", "//evil.example", "²", "\uff12", "-1"]
+)
 def test_the_calendar_link_form_goes_back_to_the_janitors_own_pages_only(client, town, back):
     log_in(client, town["janitor"].user)
     answer = post(client, "/janitor/feed-token", {"back": back})

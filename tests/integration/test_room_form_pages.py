@@ -245,6 +245,31 @@ def test_a_taken_time_comes_first_and_is_focusable(client, make, world):
     assert 'id="conflict"' in linked.get_data(as_text=True)
 
 
+def test_a_time_taken_by_the_users_own_booking_says_so(client, make, world):
+    building, room, organization, member = world
+    day = clear_weekday(TUESDAY)
+    api_book(client, make.member(organization), room, organization, day, "18:00", "20:00")
+    log_in(client, member.user)
+    page = post(client, f"/rooms/{room.id}", form(organization, day))
+    assert page.status_code == 409
+    body = text(page)
+    assert "deres egen booking" in body and "opptatt av Stabekk Strykeorkester" not in body
+    assert 'href="/my"' in page.get_data(as_text=True)
+
+
+def test_a_single_booking_on_a_public_holiday_is_booked(client, make, world):
+    building, room, organization, member = world
+    log_in(client, member.user)
+    christmas = today().replace(month=12, day=25)
+    if christmas <= today() + timedelta(days=2):
+        christmas = christmas.replace(year=christmas.year + 1)
+    # The form ticks "skip holidays" by default; for one date it does not refuse the holiday.
+    page = post(client, f"/rooms/{room.id}", form(organization, christmas, skip_holidays="on"))
+    assert page.status_code == 303, text(page)
+    booked = db.session.query(Booking).filter_by(room_id=room.id).one()
+    assert booked.start.astimezone(OSLO).date() == christmas
+
+
 def test_a_request_to_an_approval_room_says_it_awaits_approval(client, make, world):
     building, room, organization, member = world
     hall = make.room(building, name="Storsalen", kind="hall", capacity=200, requires_approval=True)

@@ -109,6 +109,8 @@ SINGLES = (
     ),
 )
 ALL_SERIES = (WEEKLY_SERIES, MONTHLY_SERIES, COUNT_SERIES)
+# Every VEVENT of the test feed: the singles, the masters and their overrides.
+ITEMS = (*SINGLES, *ALL_SERIES, *(override for series in ALL_SERIES for override in series.overrides))
 
 
 def expected_occurrences() -> list[dict[str, str]]:
@@ -381,6 +383,21 @@ def test_stamps_uids_sequence_and_status_come_from_the_data(feed: bytes) -> None
     assert {"SEQUENCE:5", "DTSTAMP:20260204T081542Z", "SUMMARY:Korøvelse (flyttet)"} <= set(moved)
     assert "STATUS:TENTATIVE" in by_key[("UID:series-3@booking.invalid", None)]
     assert "UID:booking-10@booking.invalid" in {uid for uid, _ in by_key}
+    # A feed states STATUS only where it is not CONFIRMED (what clients assume without it)...
+    given = sorted(item.status for item in ITEMS)
+    assert given.count("CONFIRMED") == 4 and given.count("TENTATIVE") == 2
+    statuses = [line for vevent in vevents for line in vevent if line.startswith("STATUS")]
+    assert statuses == ["STATUS:TENTATIVE"] * 2
+    # ...and icalendar reads the rest as the booked events they are.
+    parsed = Calendar.from_ical(feed).walk("VEVENT")
+    assert sorted(str(event.get("STATUS", "CONFIRMED")) for event in parsed) == given
+
+
+def test_a_mailed_calendar_states_every_status() -> None:
+    mailed = render_calendar(None, SINGLES, ALL_SERIES, method="PUBLISH", organizer="booking@kommune.test")
+    vevents = blocks(content_lines(mailed), "VEVENT")
+    statuses = [next(line for line in vevent if line.startswith("STATUS:")) for vevent in vevents]
+    assert sorted(statuses) == sorted(f"STATUS:{item.status}" for item in ITEMS)
 
 
 def test_series_master_carries_rrule_and_exdate(feed: bytes) -> None:
