@@ -389,45 +389,45 @@ def _application_round(buildings: dict, organizations: dict, users: dict) -> Non
 KORPS, DANS, INNEBANDY, KONSULENT, SJAKK = (org[0] for org in ORGANIZATIONS)
 
 # The week from the day the demo is loaded: (days from today as digits, room, organisation, time,
-# title, notes). The organisation's member books the rooms that need no approval (and gets them at
-# once); the municipality books the confirmed times in the halls that need approval.
+# title, attendees, notes). The organisation's member books the rooms that need no approval (and
+# gets them at once); the municipality books the confirmed times in the halls that need approval.
 # fmt: off
 WEEK = [
     # Bekkestua kulturhus
-    ("024", "Møterom Kaffekroken", DANS, "09:30-11:30", "Styremøte", "Kaffe og kopper fram, takk."),
-    ("13", "Møterom Kaffekroken", KONSULENT, "12:00-14:00", "Lunsjmøte", "Prosjektor med HDMI."),
-    ("0123456", "Øvingsrom 1", KORPS, "17:00-19:00", "Aspirantkorps", "20 stoler, takk."),
-    ("035", "Øvingsrom 2", KORPS, "18:00-20:30", "Slagverkøving", "Trommesettet blir stående."),
-    ("14", "Verkstedet", DANS, "13:00-15:00", "Kostymesying", ""),
-    ("0", "Storsalen", DANS, "11:00-13:00", "Dansekurs", "Høyttaleranlegget trengs."),
-    ("5", "Storsalen", KORPS, "11:00-15:00", "Loppemarked", "Bord langs veggene."),
+    ("024", "Møterom Kaffekroken", DANS, "09:30-11:30", "Styremøte", 8, "Kaffe og kopper fram, takk."),
+    ("13", "Møterom Kaffekroken", KONSULENT, "12:00-14:00", "Lunsjmøte", 14, "Prosjektor med HDMI."),
+    ("0123456", "Øvingsrom 1", KORPS, "17:00-19:00", "Aspirantkorps", 18, "20 stoler, takk."),
+    ("035", "Øvingsrom 2", KORPS, "18:00-20:30", "Slagverkøving", 6, "Trommesettet blir stående."),
+    ("14", "Verkstedet", DANS, "13:00-15:00", "Kostymesying", 5, ""),
+    ("0", "Storsalen", DANS, "11:00-13:00", "Dansekurs", 40, "Høyttaleranlegget trengs."),
+    ("5", "Storsalen", KORPS, "11:00-15:00", "Loppemarked", 150, "Bord langs veggene."),
     # Hauger skole
-    ("0123456", "Gymsal A", INNEBANDY, "17:00-18:30", "Innebandy G12", ""),
-    ("024", "Gymsal B", INNEBANDY, "17:00-18:30", "Innebandy J10", "Vantene ligger i boden."),
-    ("13", "Gymsal hele", INNEBANDY, "19:00-21:00", "Innebandy senior", "Vant rundt hele salen."),
-    ("024", "Musikkrommet", KORPS, "18:00-20:00", "Juniorkorps", ""),
-    ("13", "Klasserom 101", KONSULENT, "09:00-15:00", "Kurs i ledelse", "Tavla vasket, takk."),
-    ("2", "Klasserom 102", KORPS, "18:00-19:30", "Foreldremøte", ""),
+    ("0123456", "Gymsal A", INNEBANDY, "17:00-18:30", "Innebandy G12", 16, ""),
+    ("024", "Gymsal B", INNEBANDY, "17:00-18:30", "Innebandy J10", 14, "Vantene ligger i boden."),
+    ("13", "Gymsal hele", INNEBANDY, "19:00-21:00", "Innebandy senior", 22, "Vant rundt hele salen."),
+    ("024", "Musikkrommet", KORPS, "18:00-20:00", "Juniorkorps", 25, ""),
+    ("13", "Klasserom 101", KONSULENT, "09:00-15:00", "Kurs i ledelse", 20, "Tavla vasket, takk."),
+    ("2", "Klasserom 102", KORPS, "18:00-19:30", "Foreldremøte", 30, ""),
     # Rykkinnhallen
-    ("01234", "Hallflate", INNEBANDY, "17:00-19:00", "Innebandytrening", "Mål ut og inn."),
-    ("5", "Hallflate", INNEBANDY, "10:00-12:00", "Kamp G12", "Sekretariatsbord ved midtlinjen."),
-    ("013", "Klubbrommet", INNEBANDY, "19:00-21:00", "Styremøte", ""),
-    ("2", "Styrerommet", KONSULENT, "16:00-20:00", "Strategimøte", "Mat leveres 16:00."),
-    ("6", "Styrerommet", DANS, "12:00-14:00", "Årsmøte", "Stoler til 10."),
+    ("01234", "Hallflate", INNEBANDY, "17:00-19:00", "Innebandytrening", 24, "Mål ut og inn."),
+    ("5", "Hallflate", INNEBANDY, "10:00-12:00", "Kamp G12", 60, "Sekretariatsbord ved midtlinjen."),
+    ("013", "Klubbrommet", INNEBANDY, "19:00-21:00", "Styremøte", 8, ""),
+    ("2", "Styrerommet", KONSULENT, "16:00-20:00", "Strategimøte", 9, "Mat leveres 16:00."),
+    ("6", "Styrerommet", DANS, "12:00-14:00", "Årsmøte", 10, "Stoler til 10."),
 ]
 
 # Requests waiting for the municipality: (days from today, room, organisation, time, title,
-# attendees). Storsalen on the third day is wanted twice (the korps and the consultancy) and
+# attendees, notes). Storsalen on the third day is wanted twice (the korps and the consultancy) and
 # Rykkinnhallen's floor on the sixth day three times; the chess club is not verified yet, so even
 # a room without approval is a request for it.
 REQUESTS = [
-    (2, "Storsalen", KONSULENT, "17:00-21:00", "Fagseminar", 120),
-    (2, "Storsalen", KORPS, "18:00-20:00", "Konsert for foreldre", 200),
-    (3, "Storsalen", DANS, "18:00-22:00", "Dansegalla", 150),
-    (5, "Hallflate", INNEBANDY, "13:00-17:00", "Innebandyturnering", 120),
-    (5, "Hallflate", KONSULENT, "14:00-18:00", "Bedriftsidrettsdag", 80),
-    (5, "Hallflate", DANS, "15:00-18:00", "Dansefest", 100),
-    (4, "Klubbrommet", SJAKK, "18:00-21:00", "Sjakkturnering", 16),
+    (2, "Storsalen", KONSULENT, "17:00-21:00", "Fagseminar", 120, "Prosjektor og to trådløse mikrofoner."),
+    (2, "Storsalen", KORPS, "18:00-20:00", "Konsert for foreldre", 200, "Kakesalg i foajeen."),
+    (3, "Storsalen", DANS, "18:00-22:00", "Dansegalla", 150, "Dansegulvet må vaskes før vi kommer."),
+    (5, "Hallflate", INNEBANDY, "13:00-17:00", "Innebandyturnering", 120, "Fire baner med vant."),
+    (5, "Hallflate", KONSULENT, "14:00-18:00", "Bedriftsidrettsdag", 80, ""),
+    (5, "Hallflate", DANS, "15:00-18:00", "Dansefest", 100, "Lydanlegg og plass til 100."),
+    (4, "Klubbrommet", SJAKK, "18:00-21:00", "Sjakkturnering", 16, "Åtte bord og stille rom, takk."),
 ]
 # fmt: on
 
@@ -470,8 +470,8 @@ def _week_of_bookings(buildings: dict, organizations: dict, users: dict, today: 
         }
         create_booking(actor, BookingRequest.from_input(data), now=now)
 
-    for days, room, org, hours, title, notes in WEEK:
+    for days, room, org, hours, title, attendees, notes in WEEK:
         for offset in map(int, days):
-            book(offset, room, org, hours, title, 12, notes, request=False)
-    for offset, room, org, hours, title, attendees in REQUESTS:
-        book(offset, room, org, hours, title, attendees, "", request=True)
+            book(offset, room, org, hours, title, attendees, notes, request=False)
+    for offset, room, org, hours, title, attendees, notes in REQUESTS:
+        book(offset, room, org, hours, title, attendees, notes, request=True)
