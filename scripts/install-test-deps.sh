@@ -42,3 +42,13 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
          "production set-up's test, which skips without it" >&2
   fi
 fi
+# libical's validator for the feeds' RFC 5545/5546 check (compiled by the test with gcc).
+if ! pkg-config --exists libical 2>/dev/null; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libical-dev pkg-config >/dev/null
+  else
+    echo "install-test-deps: libical-dev is missing; install Debian's libical-dev (as root) for the" \
+         "feeds' libical check, which skips without it" >&2
+  fi
+fi
