@@ -876,7 +876,8 @@ def _clip(series_row, instances: dict[datetime, datetime], members: list, window
     reader can take for another instance, as the service's rules give at most one a day. A series
     written whole keeps its stored rule, and so does one whose rule no longer parses."""
     starts = sorted(instances)
-    inside = [o.original_start for o in members if _overlaps(o.start, o.end, window)]
+    window_start, window_end = window.start, window.end
+    inside = [o.original_start for o in members if o.start < window_end and o.end > window_start]
     if not inside:
         return None, None, series_row.rrule
     first_index = starts.index(min(inside))

@@ -420,7 +420,7 @@ def _identities_by_icalendar(data: bytes) -> tuple[str, list[tuple]]:
             if "RECURRENCE-ID" in e
             else None,
             int(e["SEQUENCE"]),
-            str(e["STATUS"]),
+            str(e.get("STATUS", "CONFIRMED")),  # a feed states STATUS only where it is not CONFIRMED
         )
         for e in calendar.walk("VEVENT")
     )

@@ -279,7 +279,10 @@ def test_closure_form_errors_are_shown_with_the_form(client, admin, make):
             {"closure_start": "2030-02-01", "closure_end": "2030-01-01"},
             "Siste dag må være samme dag som eller etter første.",
         ),
-        ({"closure_start": "1999-12-31", "closure_end": "2030-01-01"}, "Velg en dato mellom år 2000 og 2100."),
+        (
+            {"closure_start": "1999-12-31", "closure_end": "2030-01-01"},
+            "Velg en dato mellom år 2000 og 2100.",
+        ),
         (
             {"closure_start": "2030-01-01", "closure_end": "2030-01-02", "closure_reason": "x" * 501},
             "Høyst 500 tegn.",
