@@ -187,7 +187,7 @@ def test_room_and_building_pages_show_their_public_feed(client, make, world):
     make.room(building, name="Lageret", active=False)
     page = client.get(f"/rooms/{room.id}")
     html = page.get_data(as_text=True)
-    feed = re.search(rf'value="https?://([^"/]+)/feeds/rooms/{room.id}\.ics" readonly', html)
+    feed = re.search(rf'class="feed-url"[^>]*>https?://([^"/<]+)/feeds/rooms/{room.id}\.ics</textarea>', html)
     assert feed, "the URL to copy"
     assert f'href="webcal://{feed.group(1)}/feeds/rooms/{room.id}.ics"' in html
     assert 'class="secondary copy-button" data-copy="room-feed"' in html and "js/copy.js" in html
@@ -195,7 +195,9 @@ def test_room_and_building_pages_show_their_public_feed(client, make, world):
     page = client.get(f"/buildings/{building.id}")
     assert page.status_code == 200
     html, body = page.get_data(as_text=True), text(page)
-    feed = re.search(rf'value="https?://([^"/]+)/feeds/buildings/{building.id}\.ics" readonly', html)
+    feed = re.search(
+        rf'class="feed-url"[^>]*>https?://([^"/<]+)/feeds/buildings/{building.id}\.ics</textarea>', html
+    )
     assert feed and f'href="webcal://{feed.group(1)}/feeds/buildings/{building.id}.ics"' in html
     assert f'href="/rooms/{room.id}"' in html and "Øvingsrom 1" in body and "Lageret" not in body
     assert "Gamle Ringeriksvei 40" in body and "mandag 08:00–16:00" not in body

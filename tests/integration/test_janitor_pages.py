@@ -272,7 +272,7 @@ def test_all_buildings_page_sends_a_fixed_number_of_statements(client, make, tow
 
 
 def _feed_url(html: str) -> str | None:
-    found = re.search(r'id="janitor-feed-url" value="([^"]+)"', html)
+    found = re.search(r'id="janitor-feed-url" class="feed-url"[^>]*>([^<]+)</textarea>', html)
     return found and found.group(1)
 
 
