@@ -6,23 +6,11 @@ from __future__ import annotations
 
 from datetime import time
 
-from flask_babel import lazy_gettext as _l
-
 from booking.feeds import links
 from booking.services.buildings import get_building
-from booking.web.common import render
+from booking.web.common import WEEKDAY_NAMES, render
 from booking.web.forms import KIND_NAMES, today
 from pricing.weekly import WeeklyWindow
-
-DAY_NAMES = (
-    _l("Monday"),
-    _l("Tuesday"),
-    _l("Wednesday"),
-    _l("Thursday"),
-    _l("Friday"),
-    _l("Saturday"),
-    _l("Sunday"),
-)
 
 
 def _clock(value: time, end: bool = False) -> str:
@@ -40,7 +28,7 @@ def week_hours(windows: list[WeeklyWindow]) -> list[tuple[str, str]]:
                 if w.weekday == weekday
             ),
         )
-        for weekday, name in enumerate(DAY_NAMES)
+        for weekday, name in enumerate(WEEKDAY_NAMES)
     ]
 
 

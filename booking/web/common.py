@@ -124,6 +124,15 @@ LINE_NAMES = {
     "cancellation_rent": _l("Cancellation, rent"),
     "cancellation_supervision": _l("Cancellation, supervision"),
 }
+WEEKDAY_NAMES = (  # by ISO weekday - 1 (Monday is 0)
+    _l("Monday"),
+    _l("Tuesday"),
+    _l("Wednesday"),
+    _l("Thursday"),
+    _l("Friday"),
+    _l("Saturday"),
+    _l("Sunday"),
+)
 UNIT_NAMES = {"half_hour": _l("half hour"), "hour": _l("hour"), "booking": _l("booking")}
 STATUS_NAMES = {
     "pending": _l("awaiting approval"),

@@ -31,19 +31,10 @@ from booking.models.types import utcnow
 from booking.services import browse
 from booking.services import rounds as service
 from booking.services.access import require_admin, require_organization
-from booking.web.common import actor, notify, render, require_login, rule_message, see_other
+from booking.web.common import WEEKDAY_NAMES, actor, notify, render, require_login, rule_message, see_other
 from booking.web.forms import Form
 from pricing.weekly import OSLO
 
-WEEKDAYS = (
-    _l("Monday"),
-    _l("Tuesday"),
-    _l("Wednesday"),
-    _l("Thursday"),
-    _l("Friday"),
-    _l("Saturday"),
-    _l("Sunday"),
-)
 STATE_NAMES = {
     "draft": _l("not open yet"),
     "open": _l("open for applications"),
@@ -86,7 +77,7 @@ WISH_FIELDS = 3  # the form's wish rows: the most a round takes (``service.MAX_W
 
 
 def weekday_name(weekday: int | None) -> str:
-    return str(WEEKDAYS[weekday]) if weekday is not None and 0 <= weekday <= 6 else "–"
+    return str(WEEKDAY_NAMES[weekday]) if weekday is not None and 0 <= weekday <= 6 else "–"
 
 
 CLASS_NAMES = {
@@ -278,7 +269,7 @@ def _page(round_id: int, form: Form | None = None, status: int = 200):
         order_text=order_text,
         class_text=class_text,
         minutes_text=service.minutes_text,
-        weekdays=WEEKDAYS,
+        weekdays=WEEKDAY_NAMES,
         wish_fields=WISH_FIELDS,
     )
 

@@ -40,21 +40,13 @@ from booking.services import buildings as building_service
 from booking.services import pricing as pricing_service
 from booking.services import rooms as room_service
 from booking.services.access import require_admin
-from booking.web.common import notify, render, require_login, see_other
+from booking.web.common import WEEKDAY_NAMES, notify, render, require_login, see_other
 from booking.web.forms import KIND_NAMES, Form, today
 from booking.web.i18n import day, span
 from pricing import CATEGORIES, PRICE_GROUPS, PriceList
 from pricing.weekly import WEEKDAYS
 
-DAY_NAMES = {
-    "mon": _l("Monday"),
-    "tue": _l("Tuesday"),
-    "wed": _l("Wednesday"),
-    "thu": _l("Thursday"),
-    "fri": _l("Friday"),
-    "sat": _l("Saturday"),
-    "sun": _l("Sunday"),
-}
+DAY_NAMES = dict(zip(WEEKDAYS, WEEKDAY_NAMES, strict=True))
 SUPERVISION_NAMES = {
     "outside_staffed_hours": _l("Outside staffed hours"),
     "always": _l("Always"),
