@@ -27,6 +27,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from booking import models  # noqa: F401 - registers the tables
     from booking.api import init_api
     from booking.errors import register_error_handlers
+    from booking.feeds import cache as feed_cache
     from booking.feeds import markers
     from booking.ratelimit import init_rate_limits
     from booking.services.audit import init_audit
@@ -35,6 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     markers.install(db.session)  # feed change markers follow every booking change
     init_audit(app)  # the audit log follows every change
+    feed_cache.init_app(app)  # at start-up, so a wrong BOOKING_FEED_CACHE_URL stops it there
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     register_error_handlers(app)
     init_api(app)

@@ -429,11 +429,11 @@ def test_an_unreachable_store_costs_a_rendering_never_an_error(world, renders, d
         dispose(server)
 
 
-def test_an_unknown_store_setting_is_refused():
+def test_an_unknown_store_setting_stops_the_app_at_start_up(database_url):
+    from booking import create_app
+
     with pytest.raises(ValueError, match="BOOKING_FEED_CACHE_URL"):
-        cache.init_app(
-            type("App", (), {"config": {"BOOKING_FEED_CACHE_URL": "memcached://x"}, "extensions": {}})
-        )
+        create_app({"SQLALCHEMY_DATABASE_URI": database_url, "BOOKING_FEED_CACHE_URL": "memcached://x"})
 
 
 # --- Redis ---------------------------------------------------------------------------------------
