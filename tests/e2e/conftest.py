@@ -248,6 +248,9 @@ def scenario(tmp_path_factory) -> Scenario:
         BOOKING_DATABASE_URL=database_url,
         BOOKING_SECRET_KEY=SECRET_KEY,
         BOOKING_PUBLIC_URL=scenario.base_url,
+        # The browser tests log in a few hundred times from one address within minutes: the
+        # default login limit (10 a minute, 100 an hour) answered 429 and left them on /login.
+        BOOKING_RATELIMIT_LOGIN="1000 per minute",
     )
     env.pop("BOOKING_TEST_DATABASE_URL", None)
     log = OUTPUT / "gunicorn.log"

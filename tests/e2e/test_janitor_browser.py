@@ -142,7 +142,7 @@ def test_the_private_calendar_link(new_page, scenario, width):
     assert answer.status == 200 and answer.headers["content-type"].startswith("text/calendar")
     assert "BEGIN:VCALENDAR" in answer.text()
     feed.get_by_role("button", name="Copy").click()
-    assert feed.locator(".copy-status").inner_text() == "Copied"
+    feed.locator(".copy-status").get_by_text("Copied", exact=True).wait_for()  # the clipboard answers async
     assert page.evaluate("navigator.clipboard.readText()") == url
     shot(page, f"janitor-calendar-link-{width}")
     _fits_and_passes_axe(page, f"calendar link {width}")
