@@ -298,7 +298,12 @@ def test_nginx_passes_a_slow_whole_body_serves_static_files_compresses_and_hides
         assert len(packed.body) < len(plain.body) / 3
 
         assert get(nginx_port, "/feeds/org/s3cret-token-value.ics").status == 404
-        logged = (tmp_path / "access.log").read_text()
+        # nginx writes the log line after it has answered: wait for it a moment.
+        deadline = time.monotonic() + 5
+        while "/feeds/org/" not in (logged := (tmp_path / "access.log").read_text()):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         assert "/feeds/org/-.ics" in logged and "s3cret-token-value" not in logged
         assert f'"GET {path}" 200' in logged
 
