@@ -223,7 +223,7 @@ def end_of_day_utc(day: date) -> str:
 def long_series(client, make):
     """A weekly series of 16 Wednesdays from at least 14 days ahead (past the building feeds' 60
     days), with: week 1 cancelled, week 2 moved out to the Thursday of week 13, week 9 moved in
-    to the Thursday of week 5, week 10 retitled and week 12 cancelled."""
+    to the Thursday of week 5, week 10 retitled and week 12 cancelled. With its member."""
     building = make.building(name="Idrettshallen")
     room = make.room(building, name="Hallen", max_advance_days=400)
     organization = make.organization(name="Bærum Basket")
@@ -264,13 +264,13 @@ def long_series(client, make):
     uid = f"series-{series['id']}@booking.invalid"
     occurrences = sorted(((uid, iso_utc(b["start"]), iso_utc(b["end"])) for b in listed.get_json()), key=_key)
     assert len(occurrences) == 14
-    return building, room, first, uid, occurrences
+    return building, room, first, uid, occurrences, member
 
 
 def test_a_series_is_clipped_to_the_window_and_every_reader_sees_its_occurrences_there(
     client, long_series, ical_js, tmp_path
 ):
-    building, room, first, uid, occurrences = long_series
+    building, room, first, uid, occurrences, _ = long_series
     week = {n: first + timedelta(weeks=n) for n in range(16)}
     windows = {
         # the default window (7 days back to 60 ahead): it starts before the series, ends in week 5 or 6
@@ -352,3 +352,28 @@ def test_a_window_that_starts_on_a_clock_change_night_starts_the_master_the_day_
         assert inside(rows, window_first, window_last) == inside(expected, window_first, window_last)
         assert len(inside(rows, window_first, window_last)) == 2
         assert set(rows) <= set(expected) and len(rows) == 3  # the day before, outside, is true too
+
+
+def test_a_clipped_series_is_stamped_by_all_its_occurrences_also_those_it_does_not_write(client, long_series):
+    """A building's feed reads only the occurrences it writes, but SEQUENCE and DTSTAMP count
+    them all: the same as in the room's feed, which writes the whole series, and raised by a
+    change to an occurrence far outside the window."""
+    building, room, first, uid, _, member = long_series
+
+    def stamps(path):
+        master = by_uid(get_feed(client, path).data)[(uid, None)]
+        return prop(master, "SEQUENCE"), prop(master, "DTSTAMP")
+
+    building_path, room_path = f"/feeds/buildings/{building.id}.ics", f"/feeds/rooms/{room.id}.ics"
+    before = stamps(building_path)
+    assert before == stamps(room_path)
+    series_id = int(uid.removeprefix("series-").split("@")[0])
+    last = client.get(
+        f"/api/v1/bookings?series_id={series_id}&status=confirmed", headers=member.headers
+    ).get_json()[-1]
+    assert date.fromisoformat(last["start"][:10]) > today() + timedelta(days=60)  # beyond the window
+    retitled = client.patch(f"/api/v1/bookings/{last['id']}", json={"title": "Cup"}, headers=member.headers)
+    assert retitled.status_code == 200, retitled.get_json()
+    after = stamps(building_path)
+    assert after == stamps(room_path)
+    assert int(after[0]) > int(before[0]) and after[1] >= before[1]

@@ -709,8 +709,9 @@ def test_a_feed_is_rendered_from_a_fixed_number_of_queries(client, app, world, m
             counts.append(len(statements))
     finally:
         stop()
-    # markers, name, bookings, rooms (with their labels), organisations (with theirs), series
-    assert counts == [6, 6, 6]
+    # markers, name, the window's bookings, their series, the rest of the series' written
+    # occurrences, the series' stamps, rooms (with their labels), organisations (with theirs)
+    assert counts == [8, 8, 8]
 
 
 # --- requirement 9: no personal data in public feeds -------------------------------------------
