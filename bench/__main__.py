@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> None:
     load.add_argument("--clients", type=int, default=16)
     load.add_argument("--seconds", type=float, default=30)
     load.add_argument("--max-requests", type=int, default=100_000)
+    load.add_argument("--before", default=None, help="a git revision: run its code beside this one, in turns")
+    load.add_argument("--rounds", type=int, default=2, help="with --before: rounds of each")
 
     history = sub.add_parser("history", help="concurrent lifecycle histories, checked (resets the database)")
     history.add_argument("--url", default=HISTORY_URL)
@@ -201,16 +203,29 @@ def main(argv: list[str] | None = None) -> None:
         run_schedule(args.url, args.repeat, command=command)
     elif args.command == "load":
         from bench.load import run as run_load
+        from bench.load import run_beside
 
-        run_load(
-            args.url,
-            target=args.target,
-            workers=args.workers,
-            clients=args.clients,
-            seconds=args.seconds,
-            max_requests=args.max_requests,
-            command=command,
-        )
+        if args.before:
+            run_beside(
+                args.url,
+                args.before,
+                workers=args.workers,
+                clients=args.clients,
+                seconds=args.seconds,
+                max_requests=args.max_requests,
+                rounds=args.rounds,
+                command=command,
+            )
+        else:
+            run_load(
+                args.url,
+                target=args.target,
+                workers=args.workers,
+                clients=args.clients,
+                seconds=args.seconds,
+                max_requests=args.max_requests,
+                command=command,
+            )
     elif args.command == "feed-cache":
         from bench.bench_feed_cache import run as run_feed_cache
 

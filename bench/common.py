@@ -211,7 +211,9 @@ def start_gunicorn(
     worker_class: str = "sync",
     threads: int = 1,
     timeout: float = 60,
+    cwd: Path = ROOT,
 ) -> Server:
+    """Start gunicorn serving ``app_spec`` from the code in ``cwd`` (this checkout by default)."""
     port = free_port()
     command = [
         sys.executable,
@@ -230,7 +232,7 @@ def start_gunicorn(
         app_spec,
     ]
     process = subprocess.Popen(
-        command, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     server = Server(process, f"http://127.0.0.1:{port}")
     deadline = time.monotonic() + timeout

@@ -9,20 +9,36 @@ first fetch renders the feed, later polls revalidate with If-None-Match (304) ni
 Bounded by ``--seconds`` and ``--max-requests``; only loopback addresses are accepted as target.
 Without ``--target`` it starts gunicorn on the given database and deletes the bookings it made
 afterwards.
+
+``--before REV`` measures the code at git revision REV beside this checkout in one run: the
+revision's files are exported to a temporary folder, and the mix runs against a server of each in
+turns (``--rounds`` each, the order alternating, so a change in the machine's load hits both
+alike), each on the same database with the rendered feeds forgotten first (both start cold).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import random
+import subprocess
+import tempfile
 import threading
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
 from bench.bench_create import _cleanup, _next_ids
-from bench.common import Client, Timings, append_report, peak_rss_mb, require_loopback, start_gunicorn
+from bench.common import (
+    ROOT,
+    Client,
+    Timings,
+    append_report,
+    peak_rss_mb,
+    require_loopback,
+    start_gunicorn,
+)
 from bench.seed import token_for
 from booking.config import normalize_database_url
 from pricing import OSLO
@@ -272,15 +288,7 @@ def run(
     first_new = _next_ids(url)
     try:
         if target is None:
-            server = start_gunicorn(
-                "wsgi:app",
-                {
-                    "BOOKING_DATABASE_URL": url,
-                    "BOOKING_SECRET_KEY": "bench",
-                    "BOOKING_RATELIMIT_ENABLED": "false",
-                },
-                workers,
-            )
+            server = start_gunicorn("wsgi:app", _server_env(url), workers)
             target = server.url
         elapsed, results, first_fetches = drive(target, facts, clients, seconds, max_requests)
         if server is not None:
@@ -301,3 +309,81 @@ def run(
     ]
     append_report("Load: a realistic mix", url, lines, command, save=report)
     return {"requests": len(results), "rps": len(results) / elapsed if elapsed else 0.0, "errors": errors}
+
+
+def _server_env(url: str) -> dict:
+    return {"BOOKING_DATABASE_URL": url, "BOOKING_SECRET_KEY": "bench", "BOOKING_RATELIMIT_ENABLED": "false"}
+
+
+def _forget_rendered_feeds(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        if conn.execute(text("SELECT to_regclass('feed_cache')")).scalar() is not None:
+            conn.execute(text("DELETE FROM feed_cache"))
+    engine.dispose()
+
+
+def run_beside(
+    url: str,
+    before: str,
+    *,
+    workers: int = 4,
+    clients: int = 16,
+    seconds: float = 30,
+    max_requests: int = 100_000,
+    rounds: int = 2,
+    report: bool = True,
+    command: str = "python -m bench load --before REV",
+) -> dict:
+    """The mix against the code at git revision ``before`` and against this checkout, in turns
+    (see the module's notes); the figures of each over all its rounds, and their ratio."""
+    url = normalize_database_url(url)
+    facts = _facts(url)
+    git = ["git", "-C", str(ROOT)]
+    commit = subprocess.run(
+        [*git, "rev-parse", "--short", before], capture_output=True, text=True, check=True
+    )
+    labels = (f"before ({commit.stdout.strip()})", "now")
+    runs: dict[str, list] = {label: [] for label in labels}
+    with tempfile.TemporaryDirectory(prefix="bench-before-") as folder:
+        files = subprocess.run([*git, "archive", before], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", folder], input=files, check=True)
+        code = {labels[0]: Path(folder), labels[1]: ROOT}
+        for round_ in range(rounds):
+            for label in labels if round_ % 2 == 0 else labels[::-1]:
+                _forget_rendered_feeds(url)
+                first_new = _next_ids(url)
+                server = start_gunicorn("wsgi:app", _server_env(url), workers, cwd=code[label])
+                try:
+                    runs[label].append(drive(server.url, facts, clients, seconds, max_requests))
+                finally:
+                    server.stop()
+                    _cleanup(url, first_new)
+    lines = [
+        f"- setup: gunicorn {workers} sync workers, {clients} concurrent keep-alive clients, "
+        f"{seconds:.0f} s of the mix per client and round, {rounds} rounds each, the order alternating; "
+        "the rendered feeds forgotten before each round"
+    ]
+    figures = {}
+    for label in labels:
+        elapsed = sum(run[0] for run in runs[label])
+        results = [r for run in runs[label] for r in run[1]]
+        first_fetches = [f for run in runs[label] for f in run[2]]
+        errors = sum(1 for _, status, _ in results + first_fetches if status >= 500)
+        everything = Timings([ms for *_, ms in results])
+        first = Timings([ms for *_, ms in first_fetches]).summary()
+        figures[label] = (len(results) / elapsed if elapsed else 0.0, everything.p(99))
+        lines += [
+            "",
+            f"**{label}**: first fetches of the subscribed feeds {first}; server errors (5xx): {errors}",
+            "",
+            *summarize(elapsed, results),
+        ]
+    (rps_before, p99_before), (rps_now, p99_now) = figures[labels[0]], figures[labels[1]]
+    ratio = rps_now / rps_before if rps_before else float("inf")
+    lines.append(
+        f"- **now / before: {ratio:.2f}x the throughput ({rps_now:.1f} vs {rps_before:.1f} req/s); "
+        f"p99 {p99_now:.0f} ms vs {p99_before:.0f} ms**"
+    )
+    append_report("Load: a realistic mix, beside the code before", url, lines, command, save=report)
+    return {"ratio": ratio, "rps": rps_now, "p99_ms": p99_now, "before_rps": rps_before}
