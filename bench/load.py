@@ -35,7 +35,10 @@ from bench.common import (
     Client,
     Timings,
     append_report,
+    cpu_seconds,
+    cpu_used,
     peak_rss_mb,
+    postgres_pids,
     require_loopback,
     start_gunicorn,
 )
@@ -355,7 +358,13 @@ def run_beside(
                 first_new = _next_ids(url)
                 server = start_gunicorn("wsgi:app", _server_env(url), workers, cwd=code[label])
                 try:
-                    runs[label].append(drive(server.url, facts, clients, seconds, max_requests))
+                    app_cpu, database_cpu = cpu_seconds(server.worker_pids()), cpu_seconds(postgres_pids())
+                    elapsed, results, first_fetches = drive(server.url, facts, clients, seconds, max_requests)
+                    used = (
+                        cpu_used(app_cpu, cpu_seconds(server.worker_pids())),
+                        cpu_used(database_cpu, cpu_seconds(postgres_pids())),
+                    )
+                    runs[label].append((elapsed, results, first_fetches, used))
                 finally:
                     server.stop()
                     _cleanup(url, first_new)
@@ -365,17 +374,21 @@ def run_beside(
         "the rendered feeds forgotten before each round"
     ]
     figures = {}
-    for label in labels:
+    for label in labels:  # each run: (seconds, the mix's results, first fetches, (app, PostgreSQL) CPU)
         elapsed = sum(run[0] for run in runs[label])
         results = [r for run in runs[label] for r in run[1]]
         first_fetches = [f for run in runs[label] for f in run[2]]
         errors = sum(1 for _, status, _ in results + first_fetches if status >= 500)
+        requests = len(results) + len(first_fetches)
+        app_ms, database_ms = (sum(run[3][i] for run in runs[label]) * 1000 / requests for i in (0, 1))
         everything = Timings([ms for *_, ms in results])
         first = Timings([ms for *_, ms in first_fetches]).summary()
         figures[label] = (len(results) / elapsed if elapsed else 0.0, everything.p(99))
         lines += [
             "",
-            f"**{label}**: first fetches of the subscribed feeds {first}; server errors (5xx): {errors}",
+            f"**{label}**: first fetches of the subscribed feeds {first}; server errors (5xx): {errors}; "
+            f"CPU per request, first fetches included: app workers {app_ms:.1f} ms, "
+            f"PostgreSQL {database_ms:.1f} ms",
             "",
             *summarize(elapsed, results),
         ]
