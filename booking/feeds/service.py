@@ -54,7 +54,8 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections import Counter, defaultdict, namedtuple
+import threading
+from collections import Counter, OrderedDict, defaultdict, namedtuple
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -459,10 +460,17 @@ def revoke_janitor_token(actor: Actor) -> None:
 
 def render_feed(feed: Feed) -> bytes:
     """The calendar of ``feed``: the name and :func:`feed_components`' six queries, and the
-    renderer; ``FeedTooLarge`` when it would hold more than ``MAX_FEED_EVENTS`` VEVENTs."""
-    events, series = feed_components(feed)
-    count = len(events) + sum(1 + len(item.overrides) for item in series)
+    renderer; ``FeedTooLarge`` when it would hold more than ``MAX_FEED_EVENTS`` VEVENTs.
+
+    A refusal is remembered by the feed's ETag (which names its data and window) in this
+    process, so asking again for the same too-large feed costs no loading: the refusal of the
+    busiest building's long window took seconds of a worker every time."""
+    count = _refused_counts.get(feed.etag)
+    if count is None or count <= MAX_FEED_EVENTS:  # (the limit may have been raised since)
+        events, series = feed_components(feed)
+        count = len(events) + sum(1 + len(item.overrides) for item in series)
     if count > MAX_FEED_EVENTS:
+        _refused_counts.put(feed.etag, count)
         first, last = feed.window.first_date.isoformat(), feed.window.last_date.isoformat()
         raise FeedTooLarge(
             f"The feed from {first} to {last} would hold {count} events, more than the "
@@ -472,6 +480,27 @@ def render_feed(feed: Feed) -> bytes:
             limit=MAX_FEED_EVENTS,
         )
     return render_calendar(feed_name(feed), events, series)
+
+
+class _Memo:
+    """A small, bounded, thread-safe map whose oldest entries give way to new ones."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            return self.items.get(key)
+
+    def put(self, key, value) -> None:
+        with self.lock:
+            self.items[key] = value
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+_refused_counts = _Memo(256)  # ETag -> VEVENTs of a feed refused as too large
 
 
 def feed_name(feed: Feed) -> str:

@@ -9,6 +9,7 @@ import os
 import subprocess
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import recurring_ical_events
@@ -26,6 +27,7 @@ from tests.integration.test_feeds import (
     at,
     book,
     by_uid,
+    count_statements,
     get_feed,
     iso_utc,
     org_feed_path,
@@ -150,6 +152,28 @@ def test_a_feed_over_the_hard_limit_is_refused_with_a_clear_message_not_cut(clie
     assert len(vevents(get_feed(client, spread["building"]).data)) == 1  # within the limit: served
     shorter = f"?to={(today() + timedelta(days=150)).isoformat()}"
     assert len(vevents(get_feed(client, spread["room"] + shorter).data)) == 2
+
+
+def test_a_refusal_is_remembered_until_the_feed_changes(client, app, spread, make, monkeypatch):
+    """Asking again for a feed refused as too large loads no booking; a change to it (a new
+    ETag) is counted afresh."""
+    monkeypatch.setattr(service, "MAX_FEED_EVENTS", 2)
+    statements, stop = count_statements(app)
+    try:
+        for _ in range(2):
+            statements.clear()
+            assert assert_problem(client.get(spread["room"]), 422)["events"] == 3
+            reads = [s for s in statements if "FROM bookings" in s]
+        assert reads == []  # the second refusal: markers only, no booking read
+        room = SimpleNamespace(id=int(spread["room"].split("/")[-1].removesuffix(".ics")))
+        organization = make.organization()
+        day = today() + timedelta(days=5)
+        book(client, make.member(organization), room, organization, at(day, "08:00"), at(day, "09:00"))
+        statements.clear()
+        assert assert_problem(client.get(spread["room"]), 422)["events"] == 4
+        assert [s for s in statements if "FROM bookings" in s]
+    finally:
+        stop()
 
 
 def test_last_modified_moves_when_the_window_moves_at_midnight(client, spread):
