@@ -90,6 +90,16 @@ def test_load_tool_replays_the_mix_without_server_errors(bench_url):
     assert _bookings(bench_url) == before
 
 
+def test_load_tool_runs_a_revision_beside_this_checkout(bench_url):
+    before = _bookings(bench_url)
+    figures = load.run_beside(
+        bench_url, "HEAD", workers=1, clients=2, seconds=2, max_requests=40, rounds=1, report=False
+    )
+    assert figures["rps"] > 0 and figures["before_rps"] > 0  # both servers answered the mix
+    assert figures["errors"] == 0
+    assert _bookings(bench_url) == before
+
+
 def _outbox_events(url: str) -> int:
     from booking.models import OutboxEvent
 
