@@ -77,7 +77,7 @@ from booking.services.access import (
     require_user,
 )
 from booking.services.notifications import booking_event
-from booking.services.pricing import combined_quote, price_lists, quote_occurrences
+from booking.services.pricing import PRICE_LISTS_KEY, combined_quote, price_lists, quote_occurrences
 from pricing import OSLO, CancellationFee, Quote, QuoteLine
 from pricing.cancellation import booking_cancellation_fee, move_fee, owed_moves, with_moves
 from pricing.quotes import merge_lines
@@ -412,10 +412,11 @@ _ROUND_PENDING = (
 
 # The room and the organisation of a create request, with all the rules, the conflict check and
 # the quote read of them: the room's building, the building's closures and the room's atomic
-# units (a few rows each). One row per pair, none when either is missing. Built once per use.
+# units (a few rows each), and the price lists' identities (``PRICE_LISTS_KEY``). One row per
+# pair, none when either is missing. Built once per use.
 def _targets_statement(for_writing: bool, postgresql: bool):
     query = (
-        select(Room, Organization, _ROUND_PENDING)
+        select(Room, Organization, _ROUND_PENDING, PRICE_LISTS_KEY.label("price_lists_key"))
         .join(Organization, true())
         .where(Room.id == bindparam("room_id"), Organization.id == bindparam("organization_id"))
         .options(
@@ -447,8 +448,17 @@ def _targets_statement(for_writing: bool, postgresql: bool):
 _TARGETS = {(w, pg): _targets_statement(w, pg) for w in (False, True) for pg in (False, True)}
 
 
-def _load_targets(request: BookingRequest, *, for_writing: bool) -> tuple[Room, Organization, bool]:
-    """The targets, and whether an unpublished round may cover the room on or after the start;
+@dataclass(frozen=True)
+class _Targets:
+    room: Room
+    organization: Organization
+    round_pending: bool  # an unpublished round may cover the room on or after the start
+    price_lists_key: str | None
+
+
+def _load_targets(request: BookingRequest, *, for_writing: bool) -> _Targets:
+    """The targets, whether an unpublished round may cover the room on or after the start, and
+    the price lists' identities;
     ``for_writing`` also takes the organisation's share lock and, on PostgreSQL, the locks of the
     room's units."""
     postgresql = db.session.get_bind().dialect.name == "postgresql"
@@ -466,7 +476,7 @@ def _load_targets(request: BookingRequest, *, for_writing: bool) -> tuple[Room, 
         .first()
     )
     if found is not None:
-        return found.Room, found.Organization, bool(found.round_pending)
+        return _Targets(found.Room, found.Organization, bool(found.round_pending), found.price_lists_key)
     if db.session.get(Room, request.room_id) is None:
         raise InvalidInput({"room_id": [f"There is no room {request.room_id}."]})
     raise InvalidInput({"organization_id": [f"There is no organisation {request.organization_id}."]})
@@ -552,7 +562,8 @@ def plan_booking(
     until the transaction ends."""
     require_user(actor)
     now = now or utcnow()
-    room, organization, round_pending = _load_targets(request, for_writing=for_writing)
+    targets = _load_targets(request, for_writing=for_writing)
+    room, organization = targets.room, targets.organization
     if not can_act_for_organization(actor, organization.id):
         raise RuleViolation("not_a_member", "You can only book for organisations you are a member of.")
     if request.force and not actor.is_admin:
@@ -578,7 +589,7 @@ def plan_booking(
     )
     if not occurrences:
         raise RuleViolation("closed", "Every occurrence falls on a holiday or a closure; nothing to book.")
-    if round_pending and not actor.is_admin:
+    if targets.round_pending and not actor.is_admin:
         _check_no_round_holding(room, occurrences)
 
     status = _initial_status(actor, room, organization)
@@ -600,7 +611,13 @@ def plan_booking(
         raise _conflict_error(room, occurrences, blocked, request.attendees)
 
     skipped.sort(key=lambda s: s.start)
-    quotes = quote_occurrences(room, organization.effective_category, occurrences, request.own_supervisor)
+    quotes = quote_occurrences(
+        room,
+        organization.effective_category,
+        occurrences,
+        request.own_supervisor,
+        lists=price_lists(targets.price_lists_key),
+    )
     return Plan(request, room, organization, status, occurrences, skipped, quotes, displaced, rrule, pending)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, func, select
 
 from booking.domain import recurrence
 from booking.domain.errors import InvalidInput, NotAuthenticated, PermissionDenied, StateConflict
@@ -15,25 +15,46 @@ from booking.services.access import Actor, can_act_for_organization, require_adm
 from pricing import OSLO, PriceList, Quote, QuoteRequest, price_list_in_force, quote
 from pricing.quotes import merge_lines
 
-_PRICE_LISTS = select(PriceListVersion.id, PriceListVersion.created_at, PriceListVersion.data).order_by(
-    PriceListVersion.valid_from
-)
+# A version's identity as text: versions are never edited, so the ids and creation times of all
+# versions name the whole list (a version rolled back and its id reused has another time).
+_IDENTITY = cast(PriceListVersion.id, String) + "@" + cast(PriceListVersion.created_at, String)
+_PRICE_LISTS = select(
+    PriceListVersion.id, PriceListVersion.created_at, PriceListVersion.data, _IDENTITY
+).order_by(PriceListVersion.valid_from)
+# The identities of all versions in one value, for a statement that runs anyway to read along
+# (a create's targets): with it, ``price_lists`` answers from this process's memory when the
+# versions are the ones it read last, and the create sends one statement less (bench peer,
+# created: 7 -> 6 statements).
+PRICE_LISTS_KEY = select(func.aggregate_strings(_IDENTITY, ",")).scalar_subquery()
 _PARSED: dict[tuple, PriceList] = {}  # versions are never edited: parse each row once per process
+_BY_KEY: dict[tuple[str, ...], tuple[PriceList, ...]] = {}  # all versions, by their identities
 
 
-def price_lists() -> list[PriceList]:
-    """Every version, oldest first: one statement; each row parsed once per process."""
+def price_lists(key: str | None = None) -> list[PriceList]:
+    """Every version, oldest first: one statement; each row parsed once per process. With
+    ``key`` (``PRICE_LISTS_KEY`` read in this transaction), no statement when this process has
+    read those very versions before."""
+    known = _BY_KEY.get(_identities(key)) if key else None
+    if known is not None:
+        return list(known)
     rows = db.session.execute(_PRICE_LISTS)
-    lists = []
-    for row_id, created_at, data in rows:
-        key = (row_id, created_at)
-        parsed = _PARSED.get(key)
+    lists, identities = [], []
+    for row_id, created_at, data, identity in rows:
+        parsed = _PARSED.get((row_id, created_at))
         if parsed is None:
             if len(_PARSED) > 1000:
                 _PARSED.clear()
-            parsed = _PARSED[key] = PriceList.from_dict(data)
+            parsed = _PARSED[row_id, created_at] = PriceList.from_dict(data)
         lists.append(parsed)
+        identities.append(identity)
+    if len(_BY_KEY) > 100:
+        _BY_KEY.clear()
+    _BY_KEY[tuple(sorted(identities))] = tuple(lists)
     return lists
+
+
+def _identities(key: str) -> tuple[str, ...]:
+    return tuple(sorted(key.split(",")))
 
 
 def create_price_list(actor: Actor, data: dict) -> PriceList:
