@@ -19,6 +19,7 @@ alike), each on the same database with the rendered feeds forgotten first (both 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import random
 import subprocess
 import tempfile
@@ -28,6 +29,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
 
 from bench.bench_create import _cleanup, _next_ids
 from bench.common import (
@@ -38,7 +40,6 @@ from bench.common import (
     cpu_seconds,
     cpu_used,
     peak_rss_mb,
-    postgres_pids,
     require_loopback,
     start_gunicorn,
 )
@@ -284,7 +285,7 @@ def run(
     report: bool = True,
     command: str = "python -m bench load",
 ) -> dict:
-    url = normalize_database_url(url)
+    url = _absolute(normalize_database_url(url))
     facts = _facts(url)
     server = None
     rss: list[float] = []
@@ -315,7 +316,42 @@ def run(
 
 
 def _server_env(url: str) -> dict:
-    return {"BOOKING_DATABASE_URL": url, "BOOKING_SECRET_KEY": "bench", "BOOKING_RATELIMIT_ENABLED": "false"}
+    # The rendered feeds in the database, whatever the caller's environment says: they are
+    # forgotten between rounds there (``_forget_rendered_feeds``).
+    return {
+        "BOOKING_DATABASE_URL": url,
+        "BOOKING_SECRET_KEY": "bench",
+        "BOOKING_RATELIMIT_ENABLED": "false",
+        "BOOKING_FEED_CACHE_URL": "database",
+    }
+
+
+def _absolute(url: str) -> str:
+    """A relative SQLite path made absolute: servers started in another folder (and the app,
+    which reads relative paths in its instance folder) then open the same file as this process."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if not Path(parsed.database).is_absolute():
+            return parsed.set(database=str(Path(parsed.database).resolve())).render_as_string(False)
+    return url
+
+
+def _database_backends(url: str) -> list[int]:
+    """The PostgreSQL backends connected to the benchmark's database (the servers' connections);
+    none on SQLite. Their CPU counts from their start, which is the server's."""
+    if not url.startswith("postgresql"):
+        return []
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        pids = conn.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+        ).scalars()
+        pids = list(pids)
+    engine.dispose()
+    return pids
 
 
 def _forget_rendered_feeds(url: str) -> None:
@@ -340,7 +376,7 @@ def run_beside(
 ) -> dict:
     """The mix against the code at git revision ``before`` and against this checkout, in turns
     (see the module's notes); the figures of each over all its rounds, and their ratio."""
-    url = normalize_database_url(url)
+    url = _absolute(normalize_database_url(url))
     facts = _facts(url)
     git = ["git", "-C", str(ROOT)]
     commit = subprocess.run(
@@ -348,6 +384,7 @@ def run_beside(
     )
     labels = (f"before ({commit.stdout.strip()})", "now")
     runs: dict[str, list] = {label: [] for label in labels}
+    served_from: dict[str, str] = {}  # the folder a worker of each side runs in
     with tempfile.TemporaryDirectory(prefix="bench-before-") as folder:
         files = subprocess.run([*git, "archive", before], capture_output=True, check=True).stdout
         subprocess.run(["tar", "-x", "-C", folder], input=files, check=True)
@@ -358,11 +395,12 @@ def run_beside(
                 first_new = _next_ids(url)
                 server = start_gunicorn("wsgi:app", _server_env(url), workers, cwd=code[label])
                 try:
-                    app_cpu, database_cpu = cpu_seconds(server.worker_pids()), cpu_seconds(postgres_pids())
+                    served_from[label] = os.readlink(f"/proc/{server.worker_pids()[0]}/cwd")
+                    app_cpu = cpu_seconds(server.worker_pids())
                     elapsed, results, first_fetches = drive(server.url, facts, clients, seconds, max_requests)
                     used = (
                         cpu_used(app_cpu, cpu_seconds(server.worker_pids())),
-                        cpu_used(database_cpu, cpu_seconds(postgres_pids())),
+                        sum(cpu_seconds(_database_backends(url)).values()),
                     )
                     runs[label].append((elapsed, results, first_fetches, used))
                 finally:
@@ -380,15 +418,17 @@ def run_beside(
         first_fetches = [f for run in runs[label] for f in run[2]]
         errors = sum(1 for _, status, _ in results + first_fetches if status >= 500)
         requests = len(results) + len(first_fetches)
-        app_ms, database_ms = (sum(run[3][i] for run in runs[label]) * 1000 / requests for i in (0, 1))
+        app_ms, database_ms = (
+            sum(run[3][i] for run in runs[label]) * 1000 / requests if requests else 0.0 for i in (0, 1)
+        )
         everything = Timings([ms for *_, ms in results])
         first = Timings([ms for *_, ms in first_fetches]).summary()
         figures[label] = (len(results) / elapsed if elapsed else 0.0, everything.p(99), errors)
         lines += [
             "",
             f"**{label}**: first fetches of the subscribed feeds {first}; server errors (5xx): {errors}; "
-            f"CPU per request, first fetches included: app workers {app_ms:.1f} ms, "
-            f"PostgreSQL {database_ms:.1f} ms",
+            f"CPU per request, first fetches included: app workers {app_ms:.1f} ms"
+            + (f", PostgreSQL (this database's backends) {database_ms:.1f} ms" if database_ms else ""),
             "",
             *summarize(elapsed, results),
         ]
@@ -407,4 +447,5 @@ def run_beside(
         "p99_ms": p99_now,
         "before_rps": rps_before,
         "errors": errors_before + errors_now,
+        "served_from": served_from,
     }

@@ -5,11 +5,14 @@ themselves come from the big runs recorded in BENCHMARKS.md."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from bench import bench_create, bench_mail, bench_queries, bench_registry, load
+from bench.common import ROOT
 from bench.seed import SIZES, seed
 
 pytestmark = pytest.mark.slow
@@ -97,6 +100,10 @@ def test_load_tool_runs_a_revision_beside_this_checkout(bench_url):
     )
     assert figures["rps"] > 0 and figures["before_rps"] > 0  # both servers answered the mix
     assert figures["errors"] == 0
+    # the revision was served from its exported folder, this checkout from its own
+    before_folder, now_folder = figures["served_from"].values()
+    assert Path(now_folder) == ROOT and Path(before_folder) != ROOT
+    assert Path(before_folder).name.startswith("bench-before-")  # (removed after the run)
     assert _bookings(bench_url) == before
 
 
