@@ -36,6 +36,7 @@ from bench.common import (
     cpu_used,
     peak_rss_mb,
     postgres_pids,
+    server_env,
     start_gunicorn,
 )
 from bench.seed import token_for
@@ -313,7 +314,7 @@ def run(
 ) -> dict:
     url = normalize_database_url(url)
     attempts = plan_attempts(url, count=int(seconds * 2000) + 100, conflict_share=conflict_share)
-    env = {"BOOKING_DATABASE_URL": url, "BOOKING_SECRET_KEY": "bench", "BOOKING_RATELIMIT_ENABLED": "false"}
+    env = server_env(url)
 
     # Baseline: the conflicting slots are held already, like the seeded bookings in the product.
     baseline_app.prepare(url)

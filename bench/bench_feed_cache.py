@@ -26,7 +26,7 @@ import gzip
 import time
 import uuid
 
-from bench.common import Client, Timings, append_report, start_gunicorn, time_calls
+from bench.common import Client, Timings, append_report, server_env, start_gunicorn, time_calls
 
 
 def _busiest_building(app) -> tuple[int, int]:
@@ -156,12 +156,7 @@ def _over_http(url: str, cache_url: str, path: str, repeat: int) -> tuple[Timing
     the server keeps its entry under the default prefix: its first GET renders, in the warm-up)."""
     from booking.config import normalize_database_url
 
-    env = {
-        "BOOKING_DATABASE_URL": normalize_database_url(url),
-        "BOOKING_SECRET_KEY": "bench",
-        "BOOKING_RATELIMIT_ENABLED": "false",
-        "BOOKING_FEED_CACHE_URL": cache_url,
-    }
+    env = server_env(normalize_database_url(url), BOOKING_FEED_CACHE_URL=cache_url)
     server = start_gunicorn("wsgi:app", env, 1)
     client = Client(server.url, timeout=120)
     try:

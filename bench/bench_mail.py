@@ -52,6 +52,7 @@ from bench.common import (
     cpu_used,
     percentile,
     postgres_pids,
+    server_env,
     start_gunicorn,
 )
 from bench.common import append_report as _append_report
@@ -493,7 +494,7 @@ def run_delay(
     # would never end there).
     attempts = plan_attempts(url, count=int(seconds * 400) + 100, conflict_share=conflict_share)
     requests = [(a.conflicting, _product_request(a)) for a in attempts]
-    env = {"BOOKING_DATABASE_URL": url, "BOOKING_SECRET_KEY": "bench", "BOOKING_RATELIMIT_ENABLED": "false"}
+    env = server_env(url)
 
     # The same plan twice: each run's bookings are deleted before the next, so its free slots
     # are free again.

@@ -203,6 +203,17 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def server_env(url: str, **extra: str) -> dict:
+    """The environment of a benchmark's app server on ``url``: a fixed secret, no rate limits
+    (the clients all come from one address), and ``extra`` settings."""
+    return {
+        "BOOKING_DATABASE_URL": url,
+        "BOOKING_SECRET_KEY": "bench",
+        "BOOKING_RATELIMIT_ENABLED": "false",
+        **extra,
+    }
+
+
 def start_gunicorn(
     app_spec: str,
     env: dict,

@@ -41,6 +41,7 @@ from bench.common import (
     cpu_used,
     peak_rss_mb,
     require_loopback,
+    server_env,
     start_gunicorn,
 )
 from bench.seed import token_for
@@ -318,12 +319,7 @@ def run(
 def _server_env(url: str) -> dict:
     # The rendered feeds in the database, whatever the caller's environment says: they are
     # forgotten between rounds there (``_forget_rendered_feeds``).
-    return {
-        "BOOKING_DATABASE_URL": url,
-        "BOOKING_SECRET_KEY": "bench",
-        "BOOKING_RATELIMIT_ENABLED": "false",
-        "BOOKING_FEED_CACHE_URL": "database",
-    }
+    return server_env(url, BOOKING_FEED_CACHE_URL="database")
 
 
 def _absolute(url: str) -> str:
