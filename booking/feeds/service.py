@@ -14,9 +14,11 @@ Who sees what (SPEC §7, decisions in the README):
   organisation, its contact person, phone and e-mail, attendees and notes.
 * The window (SPEC §7.7) is local dates, inclusive: room and organisation feeds from 90 days
   before today to 400 days after it; building and janitor feeds, which gather many rooms, from
-  7 days before to 60 after (the busiest building of the benchmark data stays under 1 MB,
-  which Google Calendar is reported to need). Any feed takes ``?from=YYYY-MM-DD&to=YYYY-MM-DD``
-  inside the long window. A series with a visible occurrence in the window is clipped to it
+  7 days before to 60 after. A default window's feed larger than ``MAX_DEFAULT_FEED_BYTES``
+  (1 MB, which Google Calendar is reported to need) ends on an earlier day, the latest whose
+  feed fits, never before today (:func:`_within_bytes`; the busiest building of the benchmark
+  data: 33 days ahead). Any feed takes ``?from=YYYY-MM-DD&to=YYYY-MM-DD`` inside the long
+  window, served as asked. A series with a visible occurrence in the window is clipped to it
   (:func:`_clip`): its master starts at the first instance of an occurrence the window shows
   and its rule ends (``UNTIL``) on the day of the last, with EXDATEs and overrides between the
   two only. Inside the window a reader's expansion is exactly the service's occurrences;
@@ -25,6 +27,8 @@ Who sees what (SPEC §7, decisions in the README):
 * A feed of more than ``MAX_FEED_EVENTS`` VEVENTs is refused (``FeedTooLarge``, 422
   problem+json saying so and how to ask for less), never cut short: a client would take a cut
   feed for the whole truth. The limit is counted on the loaded components, before rendering.
+  (A default window that ends early under the byte bound is not a cut: every day it covers is
+  whole, and the days after it are not in its window.)
 * Validators: the ETag names the markers, the window and ``FORMAT_VERSION``. Last-Modified is
   the whole second after the markers' last change (``If-Modified-Since`` has whole seconds: a
   client that fetched within the second of a change is never told it is current after a second
@@ -109,8 +113,11 @@ DEFAULT_WINDOWS = {
 # building feed's ~350 bytes per VEVENT that is about 4 MB: four times what Google Calendar is
 # reported to take, and about 1.5 s to load and render here. A feed beyond it is refused.
 MAX_FEED_EVENTS = 12_000
+# A default window's feed ends early rather than be larger than this (SPEC §7.7: Google Calendar
+# is reported to fail above about 1 MB); a window asked with ?from&to is served as asked.
+MAX_DEFAULT_FEED_BYTES = 1_000_000
 # Part of every ETag: raise it when a release changes the bytes rendered for the same data.
-FORMAT_VERSION = "3"
+FORMAT_VERSION = "4"
 PRIVATE_KINDS = frozenset({"organization", "janitor"})
 
 
@@ -459,16 +466,19 @@ def revoke_janitor_token(actor: Actor) -> None:
 
 
 def render_feed(feed: Feed) -> bytes:
-    """The calendar of ``feed``: the name and :func:`feed_components`' six queries, and the
-    renderer; ``FeedTooLarge`` when it would hold more than ``MAX_FEED_EVENTS`` VEVENTs.
+    """The calendar of ``feed``: the name, :func:`_load`'s six queries and the renderer;
+    ``FeedTooLarge`` when it would hold more than ``MAX_FEED_EVENTS`` VEVENTs. A default window
+    is cut short at its far end when it would be larger than ``MAX_DEFAULT_FEED_BYTES``
+    (:func:`_within_bytes`).
 
     A refusal is remembered by the feed's ETag (which names its data and window) in this
     process, so asking again for the same too-large feed costs no loading: the refusal of the
     busiest building's long window took seconds of a worker every time."""
     count = _refused_counts.get(feed.etag)
     if count is None or count <= MAX_FEED_EVENTS:  # (the limit may have been raised since)
-        events, series = feed_components(feed)
-        count = len(events) + sum(1 + len(item.overrides) for item in series)
+        loaded = _load(feed)
+        events, series = _components(loaded, feed.window)
+        count = _vevent_count(events, series)
     if count > MAX_FEED_EVENTS:
         _refused_counts.put(feed.etag, count)
         first, last = feed.window.first_date.isoformat(), feed.window.last_date.isoformat()
@@ -479,7 +489,68 @@ def render_feed(feed: Feed) -> bytes:
             events=count,
             limit=MAX_FEED_EVENTS,
         )
-    return render_calendar(feed_name(feed), events, series)
+    name = feed_name(feed)
+    if feed.window.today is not None:
+        return _within_bytes(name, loaded, feed.window, events, series)
+    return render_calendar(name, events, series)
+
+
+def _vevent_count(events: list[FeedEvent], series: list[FeedSeries]) -> int:
+    return len(events) + sum(1 + len(item.overrides) for item in series)
+
+
+def _within_bytes(name: str, loaded: _Loaded, window: Window, events: list, series: list) -> bytes:
+    """The calendar of a default ``window``, which ends on an earlier day when the whole would be
+    larger than ``MAX_DEFAULT_FEED_BYTES``: the latest day whose feed fits, found by estimate.
+
+    A feed whose estimate (:func:`_estimated_size`) is well inside the bound is rendered whole,
+    as most are. Else each try keeps the share of the VEVENTs (by start) that the bound allows of
+    the estimated or rendered size, less 2 %, and ends the day before the first VEVENT left out;
+    a try that still does not fit ends earlier still. No day before today is cut off (a feed of
+    that much today alone is served whole). The cut depends only on the data and the default
+    window, so the ETag, which names both, still names the body; every try is built from the rows
+    already loaded. (The benchmark's busiest building: 1,620,664 bytes to 60 days ahead, 948,921
+    to 33 days ahead, in one try.)"""
+    today, estimate = window.today, _estimated_size(name, events, series)
+    body = render_calendar(name, events, series) if estimate <= MAX_DEFAULT_FEED_BYTES * 0.9 else None
+    while body is None or (len(body) > MAX_DEFAULT_FEED_BYTES and window.last_date > today):
+        size = estimate if body is None else len(body)
+        starts = sorted(_local_date(start) for start in _vevent_starts(events, series))
+        keep = int(len(starts) * (MAX_DEFAULT_FEED_BYTES / size) * 0.98)
+        cut = min(starts[keep] if keep < len(starts) else window.last_date, window.last_date)
+        window = replace(window, last_date=max(cut - timedelta(days=1), today))
+        events, series = _components(loaded, window)
+        body = render_calendar(name, events, series)
+    return body
+
+
+def _vevent_starts(events: list[FeedEvent], series: list[FeedSeries]):
+    for item in (*events, *series):
+        yield item.start
+    for item in series:
+        for override in item.overrides:
+            yield override.start
+
+
+def _estimated_size(name: str, events: list[FeedEvent], series: list[FeedSeries]) -> int:
+    """The bytes of the calendar of ``events`` and ``series``, from rendering every eighth of
+    them (in start order, with its overrides): an eighth of the rendering's cost. 0 for fewer
+    than 64, which are rendered whole at once."""
+    items = sorted([*events, *series], key=lambda item: (item.start, item.uid))
+    if len(items) < 64:
+        return 0
+    sample = items[::8]
+    header = len(render_calendar(name, [], []))
+    sampled = render_calendar(
+        name,
+        [item for item in sample if isinstance(item, FeedEvent)],
+        [item for item in sample if isinstance(item, FeedSeries)],
+    )
+    return header + (len(sampled) - header) * len(items) // len(sample)
+
+
+def _local_date(moment: datetime) -> date:
+    return moment.astimezone(OSLO).date()
 
 
 class _Memo:
@@ -568,9 +639,28 @@ _BookingRow = namedtuple("_BookingRow", [column.key for column in _COLUMNS])
 
 
 def feed_components(feed: Feed) -> tuple[list[FeedEvent], list[FeedSeries]]:
-    """The feed's single bookings and series, ready for :func:`render_calendar` (six queries:
-    the bookings the window shows, their series, the rest of the occurrences the clipped series
-    write, the series' stamps, rooms, organisations).
+    """The feed's single bookings and series, ready for :func:`render_calendar`: what
+    :func:`_load` reads, built for the feed's window."""
+    return _components(_load(feed), feed.window)
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """What a feed's window needs from the database (see :func:`_load`); :func:`_components`
+    builds the feed from it for that window or any shorter one with the same first day."""
+
+    statuses: tuple[str, ...]
+    shown: list  # the bookings the window shows
+    by_series: dict[int, dict[int, object]]  # series id -> its occurrences read, by id
+    series_rows: list
+    groups: dict[int, list]  # series id -> (room, organisation, sequence sum, count, last change)
+    looks: _Looks
+    elsewhere: set[int]  # occurrences read that are outside the feed's rooms
+
+
+def _load(feed: Feed) -> _Loaded:
+    """Six queries: the bookings the window shows, their series, the rest of the occurrences the
+    clipped series write, the series' stamps, rooms, organisations.
 
     A series is read only as far as the feed writes it (:func:`_clip`): the window's occurrences
     first, then, once the rules say which instances the clipped series run from and to, the
@@ -656,16 +746,30 @@ def feed_components(feed: Feed) -> tuple[list[FeedEvent], list[FeedSeries]]:
         room_ids={group[0] for rows in groups.values() for group in rows},
         organization_ids={group[1] for rows in groups.values() for group in rows},
     )
-    singles = [_event(row, booking_uid(row.id), looks) for row in shown if row.series_id is None]
+    return _Loaded(statuses, shown, by_series, series_rows, groups, looks, elsewhere)
+
+
+def _components(loaded: _Loaded, window: Window) -> tuple[list[FeedEvent], list[FeedSeries]]:
+    """The single events and series of ``window``: the loaded window's, or a shorter one's (the
+    rows of a longer window are a superset of what a shorter one writes; :func:`_clip` and the
+    window test of single bookings keep only what it shows)."""
+    looks = loaded.looks
+    singles = [
+        _event(row, booking_uid(row.id), looks)
+        for row in loaded.shown
+        if row.series_id is None and _overlaps(row.start, row.end, window)
+    ]
     series = []
-    for series_row in series_rows:
-        stamps = [looks.group_stamp(*group) for group in groups[series_row.id]]
+    for series_row in loaded.series_rows:
+        stamps = [looks.group_stamp(*group) for group in loaded.groups[series_row.id]]
         stamp = (
             series_row.sequence + sum(sequence for sequence, _ in stamps),
             max([series_row.updated_at, *(changed for _, changed in stamps)]),
         )
-        occurrences = list(by_series[series_row.id].values())
-        item, strays = _series(series_row, occurrences, statuses, looks, elsewhere, window, stamp=stamp)
+        occurrences = list(loaded.by_series[series_row.id].values())
+        item, strays = _series(
+            series_row, occurrences, loaded.statuses, looks, loaded.elsewhere, window, stamp=stamp
+        )
         singles.extend(strays)
         if item is not None:
             series.append(item)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 from sqlalchemy import Text, bindparam, cast, exists, select
 
@@ -14,8 +12,8 @@ from booking.domain.timeslots import occupied_until
 from booking.extensions import db
 from booking.models import Building, Closure, Occupancy, Room, room_units
 from booking.models.types import utcnow
-from booking.services.availability import busy_intervals
-from pricing.weekly import WeeklyWindow, elapsed, is_within, parse_windows
+from booking.services.availability import busy_intervals, open_test
+from pricing.weekly import elapsed
 
 LIMIT = 5
 HORIZON_DAYS = 14
@@ -95,12 +93,6 @@ _ALL_FREE_ROOMS = (
 _FREE_ROOMS = _ALL_FREE_ROOMS.limit(bindparam("limit"))
 
 
-@lru_cache(maxsize=256)
-def _windows(opening_hours: str | None) -> tuple[WeeklyWindow, ...]:
-    """Opening hours from their stored text: keyed by the text itself, so never stale."""
-    return tuple(parse_windows((json.loads(opening_hours) if opening_hours else None) or []))
-
-
 def free_other_rooms(room: Room, start: datetime, end: datetime, attendees: int, limit: int) -> list[dict]:
     """Rooms of the same kind with room for everyone, free and open at the requested time."""
     days = local_dates(start, end)
@@ -113,14 +105,7 @@ def free_other_rooms(room: Room, start: datetime, end: datetime, attendees: int,
         "last_day": max(days),
         **Occupancy.overlap_parameters(start, end),
     }
-    open_by_hours: dict[str | None, bool] = {}  # buildings mostly share their hours
-
-    def is_open(opening_hours: str | None) -> bool:
-        if opening_hours not in open_by_hours:
-            windows = _windows(opening_hours)
-            open_by_hours[opening_hours] = not windows or is_within(windows, start, end)
-        return open_by_hours[opening_hours]
-
+    is_open = open_test(start, end)
     # The first ``limit`` free rooms, of which those open then; should any be closed by their
     # hours, every free room (rare: buildings are mostly open when a room is asked for).
     rows = db.session.execute(_FREE_ROOMS, {**parameters, "limit": limit}).all()
