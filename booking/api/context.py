@@ -76,11 +76,29 @@ def login_required(view):
     return wrapper
 
 
-def paginate(query, pagination_parameters) -> list:
-    """Run ``query`` for one page and tell flask-smorest the total (X-Pagination header)."""
+def paginate(query, pagination_parameters, *, rows: bool = False) -> list:
+    """Run ``query`` for one page and tell flask-smorest the total (X-Pagination header): ORM
+    entities, or with ``rows`` plain rows as dicts.
+
+    The first page of rows comes with its total counted beside each row (a window count): one
+    statement, whose filter runs once instead of once for the count and again for the page (a
+    room search tests every room's occupancy). Later pages count first, so that a page number
+    too large for an SQL OFFSET never reaches the database. (For ORM entities the separate count
+    stays: it can count from an index where the window count reads every whole row.)"""
+    size, first = pagination_parameters.page_size, pagination_parameters.first_item
+    if rows and first == 0:
+        counted = query.add_columns(func.count().over().label(_TOTAL)).limit(size)
+        page = db.session.execute(counted).mappings().all()
+        pagination_parameters.item_count = page[0][_TOTAL] if page else 0
+        return [{key: value for key, value in row.items() if key != _TOTAL} for row in page]
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     pagination_parameters.item_count = total
-    if pagination_parameters.first_item >= total:
+    if first >= total:
         return []  # past the end (a page number too large for an SQL OFFSET included)
-    page = query.limit(pagination_parameters.page_size).offset(pagination_parameters.first_item)
+    page = query.limit(size).offset(first)
+    if rows:
+        return [dict(row) for row in db.session.execute(page).mappings()]
     return list(db.session.scalars(page))
+
+
+_TOTAL = "_total"

@@ -26,7 +26,7 @@ blp = Blueprint("rooms", __name__, description="Rooms and room search")
 def search_rooms(pagination_parameters, **filters):
     """Search rooms by building, kind, capacity, equipment, and free time (`free_from` and
     `free_to` together: rooms open then and with no booking overlapping)"""
-    query = rooms.search_rooms(filters)
+    query = rooms.room_rows(filters)
     free_from, free_to = filters.get("free_from"), filters.get("free_to")
     if (free_from is None) != (free_to is None):
         raise InvalidInput(
@@ -36,7 +36,7 @@ def search_rooms(pagination_parameters, **filters):
         if free_to <= free_from:
             raise InvalidInput({"free_to": ["Must be after free_from."]})
         query = availability.only_free(query, free_from, free_to)
-    return paginate(query, pagination_parameters)
+    return rooms.room_dicts(paginate(query, pagination_parameters, rows=True))
 
 
 @blp.route("/<int:room_id>/availability", methods=["GET"])

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from sqlalchemy import String, cast, delete, insert, select
+from sqlalchemy import String, cast, delete, insert, literal, select, union_all
 from sqlalchemy.orm import selectinload
 
 from booking.domain.errors import InvalidInput, NotFound, StateConflict
 from booking.extensions import db, lock_units
-from booking.models import Room, room_units
+from booking.models import Room, room_parts, room_units
 from booking.services.access import Actor, require_admin
 from booking.services.buildings import get_building
 
@@ -36,15 +36,53 @@ def get_room(room_id: int) -> Room:
 
 
 def search_rooms(filters: dict):
-    """A select of rooms matching the search filters (availability filters are added by the
-    booking service, which owns occupancy)."""
+    """A select of rooms (ORM entities, for the pages that price them) matching the search
+    filters (availability filters are added by the availability service, which owns occupancy)."""
     # parts and units are in every room's representation: load them for the whole page at once,
     # their ids only (a page of 50 rooms: 10.0 -> 7.2 ms CPU to load, 1,000,000 occurrences)
-    query = (
-        select(Room)
-        .options(selectinload(Room.parts).load_only(Room.id), selectinload(Room.units).load_only(Room.id))
-        .order_by(Room.building_id, Room.name, Room.id)
+    query = select(Room).options(
+        selectinload(Room.parts).load_only(Room.id), selectinload(Room.units).load_only(Room.id)
     )
+    return _filtered(query, filters)
+
+
+# A room's own columns, for the API's search: read as plain rows, with the ids of units and
+# parts added in one statement for the whole page (:func:`room_dicts`), a page of 50 free rooms
+# costs 6.2 ms of CPU instead of 11.7 as ORM entities with their relationships (1,000,000
+# occurrences; the same JSON).
+_ROOM_COLUMNS = tuple(column for column in Room.__table__.c if column.key not in ("created_at", "updated_at"))
+
+
+def room_rows(filters: dict):
+    """A select of the rooms matching the search filters as rows of their own columns; see
+    :func:`room_dicts`."""
+    return _filtered(select(*_ROOM_COLUMNS), filters)
+
+
+def room_dicts(rows: list[dict]) -> list[dict]:
+    """Rows of :func:`room_rows` (as dicts) as the room's representation: with ``unit_ids`` and
+    ``part_ids`` (in id order, as the relationships give them), read in one statement."""
+    ids = [row["id"] for row in rows]
+    units: dict[int, list[int]] = {room_id: [] for room_id in ids}
+    parts: dict[int, list[int]] = {room_id: [] for room_id in ids}
+    if ids:
+        links = union_all(
+            select(room_units.c.room_id, room_units.c.unit_id, literal(True)).where(
+                room_units.c.room_id.in_(ids)
+            ),
+            select(room_parts.c.room_id, room_parts.c.part_id, literal(False)).where(
+                room_parts.c.room_id.in_(ids)
+            ),
+        )
+        for room_id, other_id, is_unit in db.session.execute(links):
+            (units if is_unit else parts)[room_id].append(other_id)
+    return [
+        {**row, "unit_ids": sorted(units[row["id"]]), "part_ids": sorted(parts[row["id"]])} for row in rows
+    ]
+
+
+def _filtered(query, filters: dict):
+    query = query.order_by(Room.building_id, Room.name, Room.id)
     if filters.get("building_id") is not None:
         query = query.where(Room.building_id == filters["building_id"])
     if filters.get("kind"):

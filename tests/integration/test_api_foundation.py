@@ -310,6 +310,47 @@ def test_room_list_is_paginated(client, make):
     assert len(response.get_json()) == 1
     assert '"total": 3' in response.headers["X-Pagination"]
     assert_problem(client.get("/api/v1/rooms?page_size=501"), 422)
+    past = client.get("/api/v1/rooms?page=3&page_size=2")  # past the end: no row, still a total
+    assert past.status_code == 200 and past.get_json() == []
+    assert '"total": 3' in past.headers["X-Pagination"]
+    none = client.get("/api/v1/rooms?kind=gym")
+    assert none.get_json() == [] and '"total": 0' in none.headers["X-Pagination"]
+
+
+def test_a_searched_room_reads_as_the_room_itself(client, make):
+    """The search reads rooms as plain rows with their units' and parts' ids beside them: each
+    must be the representation ``GET /rooms/{id}`` gives, divisible rooms, their halves and a
+    room with every setting off its default included."""
+    admin = make.admin()
+    building = make.building()
+    halves = [make.room(building, name=f"Halvdel {n}", kind="gym", equipment=["basket"]) for n in "BA"]
+    whole = client.post(
+        "/api/v1/rooms",
+        json={
+            "building_id": building.id,
+            "name": "Hele hallen",
+            "kind": "gym",
+            "capacity": 200,
+            "parts": [halves[0].id, halves[1].id],
+            "description": "Hele hallen, æøå",
+            "requires_approval": True,
+            "supervision": "always",
+            "buffer_minutes": 15,
+            "accessible": True,
+        },
+        headers=admin.headers,
+    )
+    assert whole.status_code == 201, whole.get_json()
+    make.room(building, name="Stengt", active=False)
+    found = client.get(f"/api/v1/rooms?building_id={building.id}")
+    assert found.status_code == 200
+    assert len(found.get_json()) == 4
+    for room in found.get_json():
+        assert room == client.get(f"/api/v1/rooms/{room['id']}").get_json()
+    by_name = {room["name"]: room for room in found.get_json()}
+    assert by_name["Hele hallen"]["parts"] == sorted(h.id for h in halves)
+    assert set(by_name["Hele hallen"]["units"]) == {h.id for h in halves}
+    assert by_name["Halvdel A"]["units"] == [halves[1].id]
 
 
 @pytest.mark.parametrize(
