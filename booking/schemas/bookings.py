@@ -2,7 +2,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from webargs.fields import DelimitedList
 
 from booking.domain.lifecycle import Status
-from booking.schemas.common import Count, Id, LocalDateTime, Text
+from booking.schemas.common import Count, Id, LocalDateTime, Snapshot, Text
 
 
 class QuoteLineSchema(Schema):
@@ -116,8 +116,8 @@ class BookingSchema(Schema):
     public_title = fields.Boolean()
     own_supervisor = fields.Boolean()
     notes = fields.String()
-    quote = fields.Nested(QuoteSchema)
-    cancellation_fee = fields.Nested(FeeSchema, allow_none=True)
+    quote = Snapshot(QuoteSchema)
+    cancellation_fee = Snapshot(FeeSchema, allow_none=True)
     cancelled_at = LocalDateTime(allow_none=True)
     created_at = LocalDateTime()
     updated_at = LocalDateTime()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, date, datetime
 
@@ -127,3 +128,39 @@ class PartialMixin:
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("partial", True)
         super().__init__(*args, **kwargs)
+
+
+class Snapshot(fields.Nested):
+    """A stored JSON snapshot (a booking's quote, a cancellation fee: written by the pricing
+    engine's ``to_dict``, so plain JSON values) dumped as its nested schema dumps it: the
+    schema's keys, recursively, with the values as they are. The schema still documents it
+    (OpenAPI); only marshmallow's conversion of values that are already JSON is skipped. A
+    member's page of 50 bookings dumps in 2.3 ms instead of 5.0 (their quotes were 60 %)."""
+
+    def _serialize(self, nested_obj, attr, obj, **kwargs):
+        if nested_obj is None:
+            return None
+        plan = _plan(type(self.schema))
+        return [_picked(item, plan) for item in nested_obj] if self.many else _picked(nested_obj, plan)
+
+
+@functools.cache
+def _plan(schema_class: type[Schema]) -> tuple:
+    """(attribute, key, nested plan or None, is a list) of each field a schema dumps."""
+    plan = []
+    for name, field in schema_class().dump_fields.items():
+        inner = field.inner if isinstance(field, fields.List) else field
+        nested = _plan(type(inner.schema)) if isinstance(inner, fields.Nested) else None
+        plan.append((field.attribute or name, field.data_key or name, nested, isinstance(field, fields.List)))
+    return tuple(plan)
+
+
+def _picked(value: dict, plan: tuple) -> dict:
+    picked = {}
+    for attribute, key, nested, many in plan:
+        if attribute in value:
+            item = value[attribute]
+            if nested is not None and item is not None:
+                item = [_picked(each, nested) for each in item] if many else _picked(item, nested)
+            picked[key] = item
+    return picked
