@@ -186,7 +186,7 @@ def list_bookings(actor: Actor, filters: dict):
     require_user(actor)
     if actor.role not in ("admin", "member"):
         raise PermissionDenied("Bookings are listed for members and admins; janitors use the day schedule.")
-    query = select(Booking).options(joinedload(Booking.room), joinedload(Booking.organization))
+    query = select(Booking)
     if not actor.is_admin:
         query = query.where(Booking.organization_id.in_(actor.organization_ids))
     for key, column in (
