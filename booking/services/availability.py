@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from sqlalchemy import Text, bindparam, cast, exists, select
+from sqlalchemy.orm import joinedload
 
 from booking.domain.conflicts import PendingRequest, competing_groups, suggested_winner
 from booking.domain.errors import InvalidInput
@@ -54,7 +55,9 @@ def room_availability(room_id: int, start: datetime, end: datetime) -> dict:
         raise InvalidInput({"to": ["Must be after from."]})
     if end - start > timedelta(days=MAX_RANGE_DAYS):
         raise InvalidInput({"to": [f"At most {MAX_RANGE_DAYS} days after from."]})
-    room = get_room(room_id)
+    # The room with its building and the building's closures (two statements), and the busy
+    # time of the room's units asked by room (not a list of units read first): 5 -> 3 statements.
+    room = get_room(room_id, joinedload(Room.building).selectinload(Building.closures))
     rows = db.session.execute(
         select(
             Booking.id,
@@ -69,7 +72,7 @@ def room_availability(room_id: int, start: datetime, end: datetime) -> dict:
         .join(Occupancy, Occupancy.booking_id == Booking.id)
         .join(Organization, Organization.id == Booking.organization_id)
         .where(
-            Occupancy.unit_id.in_(room.unit_ids),
+            Occupancy.unit_id.in_(select(room_units.c.unit_id).where(room_units.c.room_id == room.id)),
             Occupancy.active.is_(True),
             Occupancy.overlapping(start, end),
         )

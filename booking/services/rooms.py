@@ -28,8 +28,9 @@ FIELDS = (
 )
 
 
-def get_room(room_id: int) -> Room:
-    room = db.session.get(Room, room_id)
+def get_room(room_id: int, *options) -> Room:
+    """The room, loaded with the given loader ``options``; ``NotFound`` when there is none."""
+    room = db.session.get(Room, room_id, options=options)
     if room is None:
         raise NotFound(f"There is no room {room_id}.")
     return room
