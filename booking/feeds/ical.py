@@ -51,6 +51,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from icalendar import Timezone, TimezoneDaylight, TimezoneStandard, vDuration, vRecur
 
@@ -149,22 +150,34 @@ def render_calendar(
     lines += _VTIMEZONE_LINES
     items: list[FeedEvent | FeedSeries] = [*events, *series]
     _check_unique_uids(items)
-    for item in sorted(items, key=_sort_key):
-        if isinstance(item, FeedSeries):
-            _series_vevent(lines, item, organizer_line)
-            _check_unique_uids(item.overrides)
-            for override in sorted(item.overrides, key=_sort_key):
-                if override.uid != item.uid or override.recurrence_id is None:
-                    raise ValueError(f"override of {item.uid} needs its UID and a recurrence_id")
-                recurrence_id = _nominal_text(override.recurrence_id, item.start)
-                _vevent(lines, override, organizer=organizer_line, recurrence_id=recurrence_id)
-        elif item.recurrence_id is not None:  # an occurrence without its series (a mailed CANCEL)
-            recurrence_id = _nominal_text(item.recurrence_id, item.series_start or item.recurrence_id)
-            _vevent(lines, item, organizer=organizer_line, recurrence_id=recurrence_id)
-        else:
-            _vevent(lines, item, organizer=organizer_line)
-    lines.append("END:VCALENDAR")
-    return "".join(map(_fold, lines)).encode("utf-8")
+    text = [*map(_fold, lines)]
+    text += (_component_text(item, organizer_line) for item in sorted(items, key=_sort_key))
+    text.append("END:VCALENDAR\r\n")
+    return "".join(text).encode("utf-8")
+
+
+@lru_cache(maxsize=16_384)  # about 15 MB of a worker's memory when full
+def _component_text(item: FeedEvent | FeedSeries, organizer_line: str | None) -> str:
+    """The folded content lines of one event, or of a series with its overrides. A pure function
+    of the (frozen) component, so memoised: after a change to one booking, a feed's next
+    rendering writes that booking's component and looks up the others (the busiest building of
+    the benchmark: 0.16 s to render from nothing, 0.02 s again). A component that is refused
+    (``ValueError``) is not remembered."""
+    lines: list[str] = []
+    if isinstance(item, FeedSeries):
+        _series_vevent(lines, item, organizer_line)
+        _check_unique_uids(item.overrides)
+        for override in sorted(item.overrides, key=_sort_key):
+            if override.uid != item.uid or override.recurrence_id is None:
+                raise ValueError(f"override of {item.uid} needs its UID and a recurrence_id")
+            recurrence_id = _nominal_text(override.recurrence_id, item.start)
+            _vevent(lines, override, organizer=organizer_line, recurrence_id=recurrence_id)
+    elif item.recurrence_id is not None:  # an occurrence without its series (a mailed CANCEL)
+        recurrence_id = _nominal_text(item.recurrence_id, item.series_start or item.recurrence_id)
+        _vevent(lines, item, organizer=organizer_line, recurrence_id=recurrence_id)
+    else:
+        _vevent(lines, item, organizer=organizer_line)
+    return "".join(map(_fold, lines))
 
 
 def reads_alike(series_start: datetime, series_end: datetime, instance_start: datetime) -> bool:

@@ -560,3 +560,31 @@ def test_exdate_and_recurrence_id_name_the_rules_wall_time_and_a_spanning_master
 
 
 WINDOW_2027 = (datetime(2027, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC))
+
+
+def test_each_component_is_written_for_what_it_is_now_also_when_remembered():
+    """Components are remembered by value: the same component gives the same bytes, a changed
+    one its new text, an override changed inside a series the series' new text, and a refused
+    component is refused every time."""
+    single = FeedEvent(
+        uid=booking_uid(9),
+        start=oslo(2026, 5, 5, 10),
+        end=oslo(2026, 5, 5, 12),
+        summary="Styremøte",
+        sequence=0,
+        last_modified=LAST_CHANGE,
+    )
+    first = render_calendar("Rom", [single], [WEEKLY_SERIES])
+    assert render_calendar("Rom", [single], [WEEKLY_SERIES]) == first
+    renamed = replace(single, summary="Årsmøte", sequence=1)
+    moved = replace(WEEKLY_SERIES.overrides[0], summary="Konsert")
+    changed = render_calendar("Rom", [renamed], [replace(WEEKLY_SERIES, overrides=(moved,))])
+    assert b"SUMMARY:" + "Årsmøte".encode() in changed and b"SUMMARY:Styrem" not in changed
+    assert b"SUMMARY:Konsert" in changed
+    assert changed.count(b"BEGIN:VEVENT") == first.count(b"BEGIN:VEVENT")
+    assert render_calendar("Rom", [single], [WEEKLY_SERIES]) == first
+    same_instant = replace(single, start=single.start.astimezone(UTC), end=single.end.astimezone(UTC))
+    assert render_calendar("Rom", [same_instant], [WEEKLY_SERIES]) == first
+    for _ in range(2):
+        with pytest.raises(ValueError, match="end must be after start"):
+            render_calendar("Rom", [replace(single, end=single.start)], [])
