@@ -1,7 +1,7 @@
 """The size bound of a default feed window (SPEC §7.7): a feed whose default window would be
-larger than ``MAX_DEFAULT_FEED_BYTES`` ends on an earlier day, the latest whose feed fits, never
-before today; it is then the same bytes as asking for that shorter window with ``?from&to``, and
-a window asked that way is served as asked."""
+larger than ``MAX_DEFAULT_FEED_BYTES`` ends on an earlier day, chosen so that the feed fits,
+never before today; it is then the same bytes as asking for that shorter window with
+``?from&to``; a feed that fits is served whole, and a window asked with ``?from&to`` as asked."""
 
 from __future__ import annotations
 
@@ -72,6 +72,24 @@ def test_a_feed_of_many_events_is_bounded_by_its_estimate_in_one_or_more_tries(c
     assert_ends_early_as_if_asked(
         client, f"/feeds/buildings/{building.id}.ics", "building", building.id, monkeypatch
     )
+
+
+def test_a_feed_that_fits_is_served_whole_also_when_its_estimate_is_close(client, make, monkeypatch):
+    """Seventy bookings (estimated from every eighth) and a bound of exactly the whole feed's
+    size, and a bound just under it."""
+    building = make.building(name="Grendehuset")
+    room = make.room(building, name="Salen")
+    organization = make.organization(name="Asker Sjakklubb")
+    member = make.member(organization)
+    for n in range(70):
+        start = at(today() + timedelta(days=1 + n % 55), f"{8 + 2 * (n // 55)}:00")
+        book(client, member, room, organization, start, start + timedelta(hours=1), title=f"Parti {n}")
+    whole = service.render_feed(service.building_feed(building.id))
+    monkeypatch.setattr(service, "MAX_DEFAULT_FEED_BYTES", len(whole))
+    assert service.render_feed(service.building_feed(building.id)) == whole
+    monkeypatch.setattr(service, "MAX_DEFAULT_FEED_BYTES", len(whole) - 1)
+    shorter = service.render_feed(service.building_feed(building.id))
+    assert len(shorter) < len(whole) and len(vevents(shorter)) < len(vevents(whole))
 
 
 def test_no_day_before_today_is_cut_off(client, long_series, monkeypatch):
