@@ -59,7 +59,8 @@ def test_a_default_window_over_the_bound_ends_on_an_earlier_day_as_if_asked(clie
 
 
 def test_a_feed_of_many_events_is_bounded_by_its_estimate_in_one_or_more_tries(client, make, monkeypatch):
-    """Seventy single bookings, enough for the estimate from every eighth of them."""
+    """Seventy single bookings, estimated from every eighth of them (from 64 here)."""
+    monkeypatch.setattr(service, "ESTIMATE_FROM_ITEMS", 64)
     building = make.building(name="Samfunnshuset")
     room = make.room(building, name="Salen")
     organization = make.organization(name="Asker Musikklag")
@@ -75,8 +76,9 @@ def test_a_feed_of_many_events_is_bounded_by_its_estimate_in_one_or_more_tries(c
 
 
 def test_a_feed_that_fits_is_served_whole_also_when_its_estimate_is_close(client, make, monkeypatch):
-    """Seventy bookings (estimated from every eighth) and a bound of exactly the whole feed's
-    size, and a bound just under it."""
+    """Seventy bookings (estimated from every eighth, from 64 here) and a bound of exactly the
+    whole feed's size, and a bound just under it."""
+    monkeypatch.setattr(service, "ESTIMATE_FROM_ITEMS", 64)
     building = make.building(name="Grendehuset")
     room = make.room(building, name="Salen")
     organization = make.organization(name="Asker Sjakklubb")
