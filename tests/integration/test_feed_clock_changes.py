@@ -11,8 +11,6 @@ through a few lines of C compiled here) must report nothing.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
 from datetime import UTC, date, datetime, timedelta
@@ -25,6 +23,7 @@ from icalendar import Calendar
 from booking.extensions import db
 from booking.models import Booking
 from pricing.weekly import OSLO
+from tests.ical_js import ical_js_expansion
 from tests.integration import test_feeds
 from tests.integration.test_feeds import (
     book,
@@ -169,17 +168,7 @@ def icalendar_occurrences(body: bytes) -> list[dict[str, str]]:
 
 
 def ical_js_occurrences(body: bytes, js_dir: Path, tmp_path: Path) -> list[dict[str, str]]:
-    path = tmp_path / "feed.ics"
-    path.write_bytes(body)
-    result = subprocess.run(
-        ["node", "expand.mjs", str(path), *(iso_utc(moment) for moment in WINDOW)],
-        cwd=js_dir,
-        env={**os.environ, "TZ": "America/New_York"},  # neither UTC nor Oslo: no local time leaks in
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    return sorted(json.loads(result.stdout), key=_key)
+    return sorted(ical_js_expansion(body, js_dir, tmp_path, *WINDOW), key=_key)
 
 
 @pytest.fixture(scope="module")

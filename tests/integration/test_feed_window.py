@@ -4,9 +4,6 @@ that moves with the body."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,6 +16,7 @@ from werkzeug.http import http_date, parse_date
 from booking.feeds import service
 from booking.feeds.service import DEFAULT_WINDOWS, MAX_FEED_EVENTS
 from pricing.weekly import OSLO
+from tests.ical_js import ical_js_expansion
 from tests.integration import test_feed_clock_changes, test_feeds
 from tests.integration.test_api_foundation import assert_problem
 from tests.integration.test_feed_clock_changes import service_occurrences
@@ -216,17 +214,8 @@ def icalendar_rows(body: bytes) -> list[tuple[str, str, str]]:
 
 
 def ical_js_rows(body: bytes, js_dir: Path, tmp_path: Path) -> list[tuple[str, str, str]]:
-    path = tmp_path / "clipped.ics"
-    path.write_bytes(body)
-    result = subprocess.run(
-        ["node", "expand.mjs", str(path), *(iso_utc(moment) for moment in EVERYWHERE)],
-        cwd=js_dir,
-        env={**os.environ, "TZ": "America/New_York"},
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    return sorted(((r["uid"], r["start"], r["end"]) for r in json.loads(result.stdout)), key=_key)
+    rows = ical_js_expansion(body, js_dir, tmp_path, *EVERYWHERE)
+    return sorted(((r["uid"], r["start"], r["end"]) for r in rows), key=_key)
 
 
 def inside(rows, first: date, last: date):

@@ -7,8 +7,6 @@ Expansion is compared two ways against an occurrence list computed here with
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import shutil
 import subprocess
@@ -32,6 +30,7 @@ from booking.feeds.ical import (
     series_uid,
 )
 from pricing.weekly import OSLO
+from tests.ical_js import ical_js_expansion
 
 LAST_CHANGE = datetime(2026, 2, 1, 8, 15, 42, tzinfo=UTC)
 JS_DIR = Path(__file__).resolve().parents[1] / "js"
@@ -459,20 +458,7 @@ def ical_js() -> Path:
 
 
 def test_ical_js_expands_to_the_expected_occurrences(feed: bytes, ical_js: Path, tmp_path: Path) -> None:
-    path = tmp_path / "feed.ics"
-    path.write_bytes(feed)
-    window = [moment.strftime("%Y-%m-%dT%H:%M:%SZ") for moment in WINDOW]
-    # A machine time zone that is neither UTC nor Oslo: local time must not leak in.
-    env = {**os.environ, "TZ": "America/New_York"}
-    result = subprocess.run(
-        ["node", "expand.mjs", str(path), *window],
-        cwd=ical_js,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == expected_occurrences()
+    assert ical_js_expansion(feed, ical_js, tmp_path, *WINDOW) == expected_occurrences()
 
 
 # --- requirement 10: the nights the clocks change ----------------------------------------
