@@ -574,3 +574,27 @@ def test_each_component_is_written_for_what_it_is_now_also_when_remembered():
     for _ in range(2):
         with pytest.raises(ValueError, match="end must be after start"):
             render_calendar("Rom", [replace(single, end=single.start)], [])
+
+
+def test_oslo_times_of_the_repeated_hour_are_never_taken_for_each_other():
+    """02:30 on the autumn night twice (fold 0 and 1) compare equal in Python but are different
+    instants: each is written as itself, whichever was rendered first."""
+    first_half_hour = datetime(2026, 10, 25, 2, 30, tzinfo=OSLO, fold=0)  # 00:30Z
+    second = first_half_hour.replace(fold=1)  # 01:30Z
+    end = oslo(2026, 10, 25, 4)
+
+    def event(start):
+        return FeedEvent(
+            uid=booking_uid(3), start=start, end=end, summary="Natt", sequence=0, last_modified=LAST_CHANGE
+        )
+
+    render_calendar("Rom", [event(first_half_hour)], [])
+    assert b"DTSTART:20261025T013000Z" in render_calendar("Rom", [event(second)], [])
+    assert b"DTSTART:20261025T003000Z" in render_calendar("Rom", [event(first_half_hour)], [])
+
+
+def test_a_series_given_lists_is_written_as_with_tuples():
+    listed = replace(
+        WEEKLY_SERIES, exdates=list(WEEKLY_SERIES.exdates), overrides=list(WEEKLY_SERIES.overrides)
+    )
+    assert render_calendar("Rom", [], [listed]) == render_calendar("Rom", [], [WEEKLY_SERIES])

@@ -60,3 +60,24 @@ def test_many_and_missing_keys_and_none():
 
     dumped = Lines().dump({"lines": [{"code": "rent", "amount": 5, "extra": 1}, {}], "fee": None})
     assert dumped == {"lines": [{"code": "rent", "amount_ore": 5}, {}], "fee": None}
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {"total_ore": 20.0, "lines": []},
+        {"total_ore": "20", "price_list_version": 7},
+        {"total_ore": True, "category": None},
+        {"lines": "not a list", "occurrences": [{"lines": [{"quantity": "3", "code": 5}]}]},
+        {"lines": [["not", "a", "dict"]]},
+    ],
+)
+def test_a_snapshot_the_pricing_engine_did_not_write_dumps_as_marshmallow_would(stored):
+    """Values of another type than their field writes go through marshmallow."""
+    booking = {"id": 7, "quote": stored}
+    assert BookingSchema().dump(booking) == NestedBookingSchema().dump(booking)
+
+
+def test_a_quote_stored_as_text_dumps_as_marshmallow_would():
+    booking = {"id": 7, "quote": '{"total_ore": 5}'}
+    assert BookingSchema().dump(booking) == NestedBookingSchema().dump(booking)
