@@ -53,6 +53,18 @@ def assert_ends_early_as_if_asked(client, path: str, kind: str, subject_id: int,
     return served
 
 
+def seventy_bookings(client, make):
+    """A building whose one room has seventy single bookings over the next 55 days."""
+    building = make.building(name="Samfunnshuset")
+    room = make.room(building, name="Salen")
+    organization = make.organization(name="Asker Musikklag")
+    member = make.member(organization)
+    for n in range(70):
+        start = at(today() + timedelta(days=1 + n % 55), f"{8 + 2 * (n // 55)}:00")
+        book(client, member, room, organization, start, start + timedelta(hours=1), title=f"Øving {n}")
+    return building
+
+
 def test_a_default_window_over_the_bound_ends_on_an_earlier_day_as_if_asked(client, long_series, monkeypatch):
     _, room, *_ = long_series
     assert_ends_early_as_if_asked(client, f"/feeds/rooms/{room.id}.ics", "room", room.id, monkeypatch)
@@ -61,15 +73,7 @@ def test_a_default_window_over_the_bound_ends_on_an_earlier_day_as_if_asked(clie
 def test_a_feed_of_many_events_is_bounded_by_its_estimate_in_one_or_more_tries(client, make, monkeypatch):
     """Seventy single bookings, estimated from every eighth of them (from 64 here)."""
     monkeypatch.setattr(service, "ESTIMATE_FROM_ITEMS", 64)
-    building = make.building(name="Samfunnshuset")
-    room = make.room(building, name="Salen")
-    organization = make.organization(name="Asker Musikklag")
-    member = make.member(organization)
-    for n in range(70):
-        day = today() + timedelta(days=1 + n % 55)
-        hour = f"{8 + 2 * (n // 55)}:00"
-        start = at(day, hour)
-        book(client, member, room, organization, start, start + timedelta(hours=1), title=f"Øving {n}")
+    building = seventy_bookings(client, make)
     assert_ends_early_as_if_asked(
         client, f"/feeds/buildings/{building.id}.ics", "building", building.id, monkeypatch
     )
@@ -79,13 +83,7 @@ def test_a_feed_that_fits_is_served_whole_also_when_its_estimate_is_close(client
     """Seventy bookings (estimated from every eighth, from 64 here) and a bound of exactly the
     whole feed's size, and a bound just under it."""
     monkeypatch.setattr(service, "ESTIMATE_FROM_ITEMS", 64)
-    building = make.building(name="Grendehuset")
-    room = make.room(building, name="Salen")
-    organization = make.organization(name="Asker Sjakklubb")
-    member = make.member(organization)
-    for n in range(70):
-        start = at(today() + timedelta(days=1 + n % 55), f"{8 + 2 * (n // 55)}:00")
-        book(client, member, room, organization, start, start + timedelta(hours=1), title=f"Parti {n}")
+    building = seventy_bookings(client, make)
     whole = service.render_feed(service.building_feed(building.id))
     monkeypatch.setattr(service, "MAX_DEFAULT_FEED_BYTES", len(whole))
     assert service.render_feed(service.building_feed(building.id)) == whole
