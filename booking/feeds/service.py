@@ -65,7 +65,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import String, and_, cast, func, literal, or_, select, update
+from sqlalchemy import Integer, String, and_, any_, bindparam, cast, func, literal, or_, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import aliased
 
 from booking.domain import recurrence
@@ -664,6 +665,17 @@ class _Loaded:
     elsewhere: set[int]  # occurrences read that are outside the feed's rooms
 
 
+def _among(column, ids):
+    """``column IN ids``; on PostgreSQL ``column = ANY(:array)``: one statement text whatever the
+    number of ids, so the driver converts it once and the server plans it once (a building's feed
+    names some 340 series: measured, the driver's parsing of each IN list alone was about 13 ms of
+    its 80 ms of CPU per rendering)."""
+    ids = sorted(ids)
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, ids, type_=postgresql.ARRAY(Integer)))
+    return column.in_(ids)
+
+
 def _load(feed: Feed) -> _Loaded:
     """Six queries: the bookings the window shows, their series, the rest of the occurrences the
     clipped series write, the series' stamps, rooms, organisations.
@@ -706,7 +718,7 @@ def _load(feed: Feed) -> _Loaded:
         series_rows = db.session.execute(
             select(
                 Series.id, Series.rrule, Series.start, Series.end, Series.sequence, Series.updated_at
-            ).where(Series.id.in_(list(by_series)))
+            ).where(_among(Series.id, by_series))
         ).all()
     ranges, whole = {}, []
     for series_row in series_rows:
@@ -723,13 +735,13 @@ def _load(feed: Feed) -> _Loaded:
     if ranges:
         more.append(
             and_(
-                Booking.series_id.in_(list(ranges)),
+                _among(Booking.series_id, ranges),
                 Booking.original_start >= min(first for first, _ in ranges.values()),
                 Booking.original_start <= max(last for _, last in ranges.values()),
             )
         )
     if whole:
-        more.append(Booking.series_id.in_(whole))
+        more.append(_among(Booking.series_id, whole))
     # (not the rows read already: 4,948 rows -> 195 for the busiest building of the benchmark)
     for row in read(or_(*more), ~shows) if more else ():
         by_series[row.series_id][row.id] = row
@@ -744,7 +756,7 @@ def _load(feed: Feed) -> _Loaded:
                 func.count(),
                 func.max(Booking.updated_at),
             )
-            .where(Booking.series_id.in_(list(by_series)))
+            .where(_among(Booking.series_id, by_series))
             .group_by(Booking.series_id, Booking.room_id, Booking.organization_id)
         ):
             groups[group[0]].append(group[1:])
@@ -833,7 +845,7 @@ class _Looks:
                     building_label,
                     building_label.scope == literal(BUILDING_LABEL) + cast(Building.id, String),
                 )
-                .where(Room.id.in_(room_ids))
+                .where(_among(Room.id, room_ids))
             )
             for room_id, room, building, address, *markers in db.session.execute(query):
                 self.locations[room_id] = ", ".join(part for part in (room, building, address) if part)
@@ -859,7 +871,7 @@ class _Looks:
                 )
                 .outerjoin(name_label, name_label.scope == shown_label)
                 .outerjoin(contact_label, contact_label.scope == shown_contact)
-                .where(Organization.id.in_(organization_ids))
+                .where(_among(Organization.id, organization_ids))
             )
             for row in db.session.execute(query):
                 self.organizations[row.id] = row
