@@ -15,7 +15,7 @@ from booking.services.auth import actor_for
 from booking.services.bookings import BookingRequest, create_booking
 from pricing import OSLO
 
-LIMITS = {"search": 7, "week": 6, "schedule": 8, "list": 7}
+LIMITS = {"search": 7, "week": 6, "schedule": 8, "list": 7, "buildings": 4}
 
 
 @contextmanager
@@ -189,3 +189,16 @@ def test_a_members_booking_list_is_bounded(client, grow):
     more(3, 4, 3)
     large = _measure(client, "/api/v1/bookings?page_size=500", member.headers)
     assert small == large <= LIMITS["list"], (small, large)
+
+
+def test_the_buildings_list_is_bounded(client, grow):
+    """Each building shows its closures: one statement for the page's closures, not one per
+    building."""
+    _, more = grow
+    more(1, 0, 0)
+    small = _measure(client, "/api/v1/buildings?page_size=100")
+    more(6, 0, 0)
+    large = _measure(client, "/api/v1/buildings?page_size=100")
+    listed = client.get("/api/v1/buildings?page_size=100").get_json()
+    assert len(listed) >= 7 and all(len(b["closures"]) == 1 for b in listed[-7:])
+    assert small == large <= LIMITS["buildings"], (small, large)
