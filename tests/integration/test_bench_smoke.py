@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from bench import bench_create, bench_mail, bench_queries, bench_registry, load
+from bench import bench_create, bench_mail, bench_peer, bench_queries, bench_registry, load
 from bench.common import ROOT
 from bench.seed import SIZES, seed
 
@@ -88,43 +88,22 @@ def test_create_cost_counts_statements_per_outcome_and_cleans_up(bench_url):
 def test_planned_free_attempts_avoid_bookings_left_at_their_times(bench_url):
     """A booking at a planned free slot (a load run with ``--target`` leaves its own at 22:00)
     makes the planner pick another time, so no system is counted wrong for refusing it."""
-    from booking import create_app
-    from booking.extensions import db
-    from booking.models import Booking
-
     first = [a for a in bench_create.plan_attempts(bench_url, 40, 0.0, seed=5) if not a.conflicting]
     left = first[::2]
-    app = create_app({"SQLALCHEMY_DATABASE_URI": bench_url, "SECRET_KEY": "t", "RATELIMIT_ENABLED": False})
-    with app.app_context():
-        start_ids = db.session.scalar(select(func.coalesce(func.max(Booking.id), 0)))
-        for attempt in left:
-            db.session.add(
-                Booking(
-                    room_id=attempt.room_id,
-                    organization_id=attempt.organization_id,
-                    title="Left by a load run",
-                    start=attempt.start,
-                    end=attempt.end,
-                    occupied_until=attempt.end,
-                    attendees=1,
-                    status="confirmed",
-                    quote={},
-                    sequence=0,
-                )
-            )
-        db.session.commit()
+    first_new = bench_create._next_ids(bench_url)
+    try:
+        ours = bench_peer.Ours(bench_url)
         try:
-            again = [a for a in bench_create.plan_attempts(bench_url, 40, 0.0, seed=5) if not a.conflicting]
-            taken = {(a.unit_ids, a.start) for a in left}
-            assert again and not taken & {(a.unit_ids, a.start) for a in again}
-            engine = create_engine(bench_url)
-            assert all(bench_create._free(engine, a.unit_ids, a.start, a.end) for a in again)
-            engine.dispose()
+            assert all(ours(attempt) for attempt in left)
         finally:
-            db.session.execute(Booking.__table__.delete().where(Booking.id > start_ids))
-            db.session.commit()
-            db.session.remove()
-            db.engine.dispose()
+            ours.close()
+        again = [a for a in bench_create.plan_attempts(bench_url, 40, 0.0, seed=5) if not a.conflicting]
+        assert again and not {(a.unit_ids, a.start) for a in left} & {(a.unit_ids, a.start) for a in again}
+        engine = create_engine(bench_url)
+        assert all(bench_create._free(engine, a.unit_ids, a.start, a.end) for a in again)
+        engine.dispose()
+    finally:
+        bench_create._cleanup(bench_url, first_new)
 
 
 def test_load_tool_replays_the_mix_without_server_errors(bench_url):
