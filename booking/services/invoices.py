@@ -66,13 +66,13 @@ def nok(ore: int) -> str:
     return f"{sign}{whole}.{cents:02d}"
 
 
-def _when(booking: Booking, room_name: str) -> str:
+def _when(booking, room_name: str) -> str:
     start, end = booking.start.astimezone(OSLO), booking.end.astimezone(OSLO)
     until = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%Y-%m-%d %H:%M}"
     return f"{room_name}, {start:%Y-%m-%d %H:%M}–{until}"
 
 
-def _lines(booking: Booking, kind: str, snapshot_lines: list[dict], on: date, room_name: str) -> list[dict]:
+def _lines(booking, kind: str, snapshot_lines: list[dict], on: date, room_name: str) -> list[dict]:
     where = _when(booking, room_name)
     return [
         {
@@ -93,8 +93,22 @@ def monthly_invoices(actor: Actor, year: int, month: int) -> dict:
     query. Invoices are ordered by organisation name, lines by date and booking."""
     require_admin(actor)
     start, end = month_bounds(year, month)
+    # Plain rows of the columns the lines need, not entities: a month of the benchmark data
+    # (46,000 bookings) 6.1-7.0 -> 3.6-4.5 s, the same invoices and CSV.
     rows = db.session.execute(
-        select(Booking, Room.name, Organization)
+        select(
+            Booking.id,
+            Booking.status,
+            Booking.start,
+            Booking.end,
+            Booking.quote,
+            Booking.cancellation_fee,
+            Booking.cancelled_at,
+            Room.name.label("room_name"),
+            Organization.id.label("organization_id"),
+            Organization.name.label("organization_name"),
+            Organization.org_number,
+        )
         .join(Room, Room.id == Booking.room_id)
         .join(Organization, Organization.id == Booking.organization_id)
         .where(
@@ -107,24 +121,32 @@ def monthly_invoices(actor: Actor, year: int, month: int) -> dict:
         )
     ).all()
     invoices: dict[int, dict] = {}
-    for booking, room_name, organization in rows:
+    for booking in rows:
         if booking.status == "confirmed":
             lines = _lines(
-                booking, "booking", booking.quote["lines"], booking.start.astimezone(OSLO).date(), room_name
+                booking,
+                "booking",
+                booking.quote["lines"],
+                booking.start.astimezone(OSLO).date(),
+                booking.room_name,
             )
         else:
             fee = booking.cancellation_fee or {"lines": []}
             lines = _lines(
-                booking, "cancellation", fee["lines"], booking.cancelled_at.astimezone(OSLO).date(), room_name
+                booking,
+                "cancellation",
+                fee["lines"],
+                booking.cancelled_at.astimezone(OSLO).date(),
+                booking.room_name,
             )
         if not lines:
             continue
         invoice = invoices.setdefault(
-            organization.id,
+            booking.organization_id,
             {
-                "organization_id": organization.id,
-                "organization_name": organization.name,
-                "org_number": organization.org_number,
+                "organization_id": booking.organization_id,
+                "organization_name": booking.organization_name,
+                "org_number": booking.org_number,
                 "lines": [],
             },
         )
