@@ -668,8 +668,8 @@ class _Loaded:
 def _among(column, ids):
     """``column IN ids``; on PostgreSQL ``column = ANY(:array)``: one statement text whatever the
     number of ids, so the driver converts it once and the server plans it once (a building's feed
-    names some 340 series: measured, the driver's parsing of each IN list alone was about 13 ms of
-    its 80 ms of CPU per rendering)."""
+    names some 340 series: the driver's parsing of its IN lists was about 13 ms per rendering under
+    the profiler; building 7's rendering 84 -> 74-84 ms of CPU, see BENCHMARKS.md)."""
     ids = sorted(ids)
     if db.session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam(None, ids, type_=postgresql.ARRAY(Integer)))

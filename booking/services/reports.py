@@ -249,7 +249,10 @@ def support_report(actor: Actor, from_date: date, to_date: date) -> SupportRepor
         )
     }
     rows = db.session.execute(
-        select(*_FIGURE_COLUMNS).where(*in_period).execution_options(yield_per=_STREAMED_ROWS)
+        select(*_FIGURE_COLUMNS)
+        .join(Organization, Organization.id == Booking.organization_id)
+        .where(*in_period)
+        .execution_options(yield_per=_STREAMED_ROWS)
     )
     staffed_by_building: dict[int, list] = {}
     per_organization: dict[tuple[str, int], OrganizationFigures] = {}
@@ -265,22 +268,12 @@ def support_report(actor: Actor, from_date: date, to_date: date) -> SupportRepor
         category, figures = counted
         key = (category, booking.organization_id)
         if key not in per_organization:
-            per_organization[key] = OrganizationFigures(organization_id=booking.organization_id)
-        per_organization[key].add(figures)
-    named = {o for _, o in per_organization}
-    for organization in (
-        db.session.execute(
-            select(Organization.id, Organization.name, Organization.org_number).where(
-                Organization.id.in_(named)
+            per_organization[key] = OrganizationFigures(
+                organization_id=booking.organization_id,
+                organization_name=booking.organization_name,
+                org_number=booking.org_number,
             )
-        )
-        if named
-        else ()
-    ):
-        for category in CATEGORIES:
-            figures = per_organization.get((category, organization.id))
-            if figures is not None:
-                figures.organization_name, figures.org_number = organization.name, organization.org_number
+        per_organization[key].add(figures)
     categories = []
     total = Figures()
     for category in CATEGORIES:
@@ -296,8 +289,8 @@ def support_report(actor: Actor, from_date: date, to_date: date) -> SupportRepor
     return SupportReport(from_date, to_date, categories, total)
 
 
-# What a booking's figures read of it (``_booking_figures``), and how many rows are fetched at a
-# time while the report streams them.
+# What a booking's figures read of it (``_booking_figures``) and its organisation's name and
+# number, and how many rows are fetched at a time while the report streams them.
 _FIGURE_COLUMNS = (
     Booking.room_id,
     Booking.organization_id,
@@ -308,6 +301,8 @@ _FIGURE_COLUMNS = (
     Booking.quote,
     Booking.cancellation_fee,
     Booking.cancelled_at,
+    Organization.name.label("organization_name"),
+    Organization.org_number,
 )
 _STREAMED_ROWS = 2000
 
