@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app
-from sqlalchemy import Index, LargeBinary, String, case, delete, func, literal, select, true
+from sqlalchemy import Index, LargeBinary, String, Text, case, delete, func, literal, select, true
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -52,6 +52,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from booking.extensions import db
 from booking.feeds.service import Feed
+from booking.models import FeedChange
 from booking.models.types import UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class FeedCacheEntry(db.Model):
     etag: Mapped[str] = mapped_column(String(160))  # the validator: the feed's ETag and window
     last_modified: Mapped[datetime | None] = mapped_column(UTCDateTime)
     body: Mapped[bytes] = mapped_column(LargeBinary)
+    versions: Mapped[str | None] = mapped_column(Text)  # the markers' versions (Feed.versions)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_feed_cache_created_at", "created_at"),)
@@ -102,6 +104,7 @@ class Entry:
     validator: str
     last_modified: datetime | None
     body: bytes  # gzip
+    versions: str | None = None  # the marker versions rendered (``Feed.versions``)
 
     @property
     def etag(self) -> str:
@@ -143,8 +146,7 @@ class DatabaseStore:
     name = "database"
 
     def __init__(self) -> None:
-        self._purged_at: float | None = None  # monotonic time of the last purge
-        self._lock = threading.Lock()
+        self._purge = _Hourly()
 
     def lookup(self, key: str, wanted: str) -> Found:
         table = FeedCacheEntry.__table__
@@ -157,11 +159,11 @@ class DatabaseStore:
         else:
             claimed = true()
         row = db.session.execute(
-            select(table.c.etag, table.c.last_modified, table.c.body, claimed.label("claimed")).select_from(
-                one.outerjoin(table, table.c.key == key)
-            )
+            select(
+                table.c.etag, table.c.last_modified, table.c.body, table.c.versions, claimed.label("claimed")
+            ).select_from(one.outerjoin(table, table.c.key == key))
         ).one()
-        entry = None if row.etag is None else Entry(row.etag, row.last_modified, row.body)
+        entry = None if row.etag is None else Entry(row.etag, row.last_modified, row.body, row.versions)
         return Found(entry, bool(row.claimed))
 
     def release(self, key: str) -> None:
@@ -173,7 +175,12 @@ class DatabaseStore:
         engine = db.engine
         insert = postgresql_insert if engine.dialect.name == "postgresql" else sqlite_insert
         statement = insert(table).values(
-            key=key, etag=entry.validator, last_modified=entry.last_modified, body=entry.body, created_at=now
+            key=key,
+            etag=entry.validator,
+            last_modified=entry.last_modified,
+            body=entry.body,
+            versions=entry.versions,
+            created_at=now,
         )
         statement = statement.on_conflict_do_update(
             index_elements=[table.c.key],
@@ -181,19 +188,28 @@ class DatabaseStore:
                 "etag": statement.excluded.etag,
                 "last_modified": statement.excluded.last_modified,
                 "body": statement.excluded.body,
+                "versions": statement.excluded.versions,
                 "created_at": statement.excluded.created_at,
             },
         )
         with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
             conn.execute(statement)
-            if self._purge_due():
+            if self._purge.due():
                 conn.execute(delete(table).where(table.c.created_at < now - MAX_AGE))
 
-    def _purge_due(self) -> bool:
+
+class _Hourly:
+    """``due()`` is true at most once per ``PURGE_EVERY_SECONDS`` in this process."""
+
+    def __init__(self) -> None:
+        self._at: float | None = None  # monotonic time it was last due
+        self._lock = threading.Lock()
+
+    def due(self) -> bool:
         with self._lock:
-            if self._purged_at is not None and time.monotonic() - self._purged_at < PURGE_EVERY_SECONDS:
+            if self._at is not None and time.monotonic() - self._at < PURGE_EVERY_SECONDS:
                 return False
-            self._purged_at = time.monotonic()
+            self._at = time.monotonic()
             return True
 
 
@@ -212,13 +228,13 @@ class RedisStore:
         self.prefix = prefix
 
     def lookup(self, key: str, wanted: str) -> Found:
-        validator_, last_modified, body = self.client.hmget(
-            self.prefix + key, ["etag", "last_modified", "body"]
+        validator_, last_modified, body, versions = self.client.hmget(
+            self.prefix + key, ["etag", "last_modified", "body", "versions"]
         )
         entry = None
         if validator_ is not None and body is not None:
             stamp = datetime.fromisoformat(last_modified.decode()) if last_modified else None
-            entry = Entry(validator_.decode(), stamp, body)
+            entry = Entry(validator_.decode(), stamp, body, versions.decode() if versions else None)
             if entry.validator == wanted:
                 return Found(entry, True)
         lease = self.client.set(self.prefix + "rendering:" + key, b"1", nx=True, px=RENDER_LEASE_MS)
@@ -233,6 +249,8 @@ class RedisStore:
         mapping = {"etag": entry.validator, "body": entry.body}
         if entry.last_modified is not None:
             mapping["last_modified"] = entry.last_modified.isoformat()
+        if entry.versions is not None:
+            mapping["versions"] = entry.versions
         pipeline.delete(name)  # no field of an earlier entry left behind
         pipeline.hset(name, mapping=mapping)
         pipeline.expire(name, int(MAX_AGE.total_seconds()))
@@ -294,12 +312,23 @@ def lookup(key: str, feed: Feed) -> Found:
 
 
 def keep(key: str, feed: Feed, compressed: bytes) -> None:
-    """Store ``compressed`` (the feed's gzip bytes) as the entry of ``key``; failures are logged."""
+    """Store ``compressed`` (the feed's gzip bytes) as the entry of ``key``; failures are logged.
+    At most once an hour per process, also purge the change log (``FeedChange``) of what no kept
+    entry can still need: changes older than ``MAX_AGE``, as old as the oldest entry kept."""
     kept = store()
     try:
-        kept.put(key, Entry(validator(feed), feed.last_modified, compressed))
+        kept.put(key, Entry(validator(feed), feed.last_modified, compressed, feed.versions))
     except _errors(kept):
         log.warning("feed cache (%s) not written for %s", kept.name, key, exc_info=True)
+    if _changes_purge.due():
+        try:
+            with db.engine.begin() as conn:
+                conn.execute(delete(FeedChange).where(FeedChange.changed_at < utcnow() - MAX_AGE))
+        except SQLAlchemyError:
+            log.warning("feed change log not purged", exc_info=True)
+
+
+_changes_purge = _Hourly()
 
 
 def release(key: str) -> None:

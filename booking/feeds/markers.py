@@ -46,7 +46,17 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, attributes
 
-from booking.models import Booking, Building, FeedMarker, Organization, Room, Series, SkippedOccurrence, User
+from booking.models import (
+    Booking,
+    Building,
+    FeedChange,
+    FeedMarker,
+    Organization,
+    Room,
+    Series,
+    SkippedOccurrence,
+    User,
+)
 from booking.models.room import room_units
 from booking.models.types import UTCDateTime, utcnow
 
@@ -112,9 +122,32 @@ class _Notes:
     renamed_buildings: set[int] = field(default_factory=set)
     changed_organizations: set[int] = field(default_factory=set)  # name or contacts changed
     labels: set[str] = field(default_factory=set)  # label scopes to count a rename in
+    # The time span the changes may reach (``FeedChange``): the changed single bookings' earliest
+    # start and latest end, before and after; ``anywhere`` once anything else changed.
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+    anywhere: bool = False
 
     def __bool__(self) -> bool:
         return any(vars(self).values())
+
+    def reach(self, obj) -> None:
+        """Widen the span by a single booking's times, before and after the change; a booking of
+        a series (whose every component a change reaches) or one whose times are not at hand
+        (expired) reaches anywhere."""
+        starts, ends = _values(obj, "start"), _values(obj, "end")
+        if _values(obj, "series_id") or not starts or not ends:
+            self.anywhere = True
+            return
+        self.first_at = min(starts) if self.first_at is None else min(self.first_at, *starts)
+        self.last_at = max(ends) if self.last_at is None else max(self.last_at, *ends)
+
+    @property
+    def span(self) -> tuple[datetime, datetime] | None:
+        """What ``bump`` records: the span, or None for anywhere."""
+        if self.anywhere or self.first_at is None:
+            return None
+        return self.first_at, self.last_at
 
 
 def install(session_target) -> None:
@@ -155,30 +188,43 @@ def _note(session: Session, notes: _Notes, obj, *, is_new: bool) -> None:
     if isinstance(obj, Booking | Series):
         if is_new or session.is_modified(obj, include_collections=False) or obj in session.deleted:
             _note_booking_like(notes, obj)
+            if isinstance(obj, Booking):
+                notes.reach(obj)
+            else:
+                notes.anywhere = True
     elif isinstance(obj, SkippedOccurrence):
         series = obj.series if obj.series is not None else session.get(Series, obj.series_id)
         if series is not None:
             _note_booking_like(notes, series)
+            notes.anywhere = True
+    # Below, anything noted (a new, deleted or renamed room, building or organisation; a janitor's
+    # assignments) may change any date of a feed.
     elif isinstance(obj, Room):
         if is_new or obj in session.deleted:
             notes.rooms.add(obj.id)
             notes.buildings |= _values(obj, "building_id")
+            notes.anywhere = True
         elif _changed(obj, _ROOM_FIELDS):
             notes.renamed_rooms.add(obj.id)
             notes.buildings |= _values(obj, "building_id")
+            notes.anywhere = True
             if _changed(obj, _ROOM_LABEL_FIELDS):
                 notes.labels.add(room_label_scope(obj.id))
     elif isinstance(obj, Building):
         if is_new or obj in session.deleted:
             notes.buildings.add(obj.id)
+            notes.anywhere = True
         elif _changed(obj, _BUILDING_FIELDS):
             notes.renamed_buildings.add(obj.id)
             notes.labels.add(building_label_scope(obj.id))
+            notes.anywhere = True
     elif isinstance(obj, Organization):
         if is_new or obj in session.deleted:
             notes.organizations.add(obj.id)
+            notes.anywhere = True
         elif _changed(obj, _ORGANIZATION_FIELDS):
             notes.changed_organizations.add(obj.id)
+            notes.anywhere = True
             if _changed(obj, _ORGANIZATION_LABEL_FIELDS):
                 notes.labels.add(organization_label_scope(obj.id))
             if _changed(obj, _ORGANIZATION_CONTACT_FIELDS):
@@ -186,6 +232,7 @@ def _note(session: Session, notes: _Notes, obj, *, is_new: bool) -> None:
     elif isinstance(obj, User):
         if (is_new and obj.role == "janitor") or obj in session.deleted or _changed(obj, _USER_FIELDS):
             notes.users.add(obj.id)
+            notes.anywhere = True
 
 
 def _before_flush(session: Session, flush_context, instances) -> None:
@@ -322,6 +369,7 @@ def _bulk_statement(state) -> None:
     if where is not None:
         query = query.where(where)
     notes = _notes(state.session)
+    notes.anywhere = True
     for room_id, organization_id in state.session.execute(query):
         notes.rooms.add(room_id)
         notes.organizations.add(organization_id)
@@ -334,7 +382,7 @@ def _before_commit(session: Session) -> None:
     notes = session.info.pop(_PENDING, None)
     if notes:
         scopes, rooms = scopes_for(session, notes)
-        bump(session, scopes, rooms=rooms)
+        bump(session, scopes, rooms=rooms, span=notes.span)
 
 
 def _after_transaction_end(session: Session, transaction) -> None:
@@ -383,12 +431,19 @@ def _related_rooms(room_ids):
 
 
 def bump(
-    session: Session, scopes: set[str], now: datetime | None = None, rooms: set[int] = frozenset()
+    session: Session,
+    scopes: set[str],
+    now: datetime | None = None,
+    rooms: set[int] = frozenset(),
+    span: tuple[datetime, datetime] | None = None,
 ) -> None:
     """Advance the markers of ``scopes``, and of ``rooms`` with the rooms sharing a unit and
     their buildings, in one statement: an upsert of the sorted, distinct scopes (row locks are
     taken in that order in every transaction, so two never deadlock). An existing marker gets
-    ``version + 1`` and ``changed_at`` = ``now``, or its previous one if that is later."""
+    ``version + 1`` and ``changed_at`` = ``now``, or its previous one if that is later.
+
+    Each feed scope's new version is logged with ``span``, the time span the change reaches
+    (``FeedChange``; None: any date), in a second statement under the same row locks."""
     if not scopes and not rooms:
         return
     now = now or utcnow()
@@ -396,7 +451,8 @@ def bump(
     if len(scopes) <= _CHUNK:
         statement = _bump_statement(dialect, len(scopes), bool(rooms))
         parameters = {f"scope_{i}": scope for i, scope in enumerate(sorted(scopes))}
-        session.execute(statement, dict(parameters, now=now, rooms=sorted(rooms)))
+        bumped = session.execute(statement, dict(parameters, now=now, rooms=sorted(rooms))).all()
+        _log(session, dialect, bumped, span, now)
         return
     # Many scopes (a rename touching many organisations): resolve the rooms first, then bump in
     # chunks of the one sorted list, so the locks are still taken in ascending order.
@@ -404,10 +460,41 @@ def bump(
         related = session.execute(select(Room.id, Room.building_id).where(_related_rooms(sorted(rooms))))
         scopes = set(scopes) | {s for r, b in related for s in (room_scope(r), building_scope(b))}
     ordered = sorted(scopes)
+    bumped = []
     for first in range(0, len(ordered), _CHUNK):
         chunk = ordered[first : first + _CHUNK]
         parameters = {f"scope_{i}": scope for i, scope in enumerate(chunk)}
-        session.execute(_bump_statement(dialect, len(chunk), False), dict(parameters, now=now, rooms=[]))
+        statement = _bump_statement(dialect, len(chunk), False)
+        bumped += session.execute(statement, dict(parameters, now=now, rooms=[])).all()
+    _log(session, dialect, bumped, span, now)
+
+
+_NOT_FEEDS = (ROOM_LABEL, BUILDING_LABEL, ORGANIZATION_LABEL, ORGANIZATION_CONTACT)
+
+
+def _log(session: Session, dialect: str, bumped, span, now: datetime) -> None:
+    """The ``FeedChange`` rows of the feed scopes just bumped (``(scope, version)`` pairs). A
+    row left from a marker that was deleted and made anew is replaced: the marker's row lock,
+    held by this transaction, makes this one the truth for its version."""
+    first_at, last_at = span or (None, None)
+    rows = [
+        {"scope": scope, "version": version, "first_at": first_at, "last_at": last_at, "changed_at": now}
+        for scope, version in bumped
+        if not scope.startswith(_NOT_FEEDS)
+    ]
+    if rows:
+        session.execute(_log_statement(dialect), rows)
+
+
+@functools.lru_cache(maxsize=2)
+def _log_statement(dialect: str):
+    table = FeedChange.__table__
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.scope, table.c.version],
+        set_={key: statement.excluded[key] for key in ("first_at", "last_at", "changed_at")},
+    )
 
 
 _CHUNK = 16  # scopes per statement: bounds the statement shapes kept and the planning work
@@ -436,7 +523,7 @@ def _bump_statement(dialect: str, scope_count: int, with_rooms: bool):
             "version": table.c.version + 1,
             "changed_at": _next_change(dialect, table.c.changed_at, statement.excluded.changed_at),
         },
-    )
+    ).returning(table.c.scope, table.c.version)
 
 
 def _next_change(dialect: str, previous, now):

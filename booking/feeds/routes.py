@@ -8,8 +8,10 @@ but makes it revalidate each time, which the ETag makes cheap; private feeds are
 
 The order of a GET: the feed is resolved (a private feed's token checked: 404 before anything
 else), a 304 is answered from the markers, then the stored rendering of the feed's scope is
-served when it was made for the same markers and window (``booking.feeds.cache``); only
-otherwise is the feed rendered, compressed once and stored.
+served when it was made for the same markers and window (``booking.feeds.cache``), or when
+every change since it was made lies outside the feed's window (``service.renders_alike``: it
+is stored again under the new markers); only otherwise is the feed rendered, compressed once
+and stored.
 
 gzip (RFC 9110 §8.4): sent when ``Accept-Encoding`` accepts it, with ``Vary: Accept-Encoding``
 on every answer. A strong ETag names one representation, and the gzip bytes are another one
@@ -156,11 +158,15 @@ def serve(feed: Feed) -> Response:
     entry = found.entry
     if entry is not None and entry.validator == wanted:
         return _calendar(feed, feed.etag, feed.last_modified, entry.body, gzipped)
-    if not found.claimed and entry is not None and entry.same_window(wanted):
-        if not_modified(entry.etag, entry.last_modified):
-            return _not_modified(feed, entry.etag, entry.last_modified, gzipped)
-        return _calendar(feed, entry.etag, entry.last_modified, entry.body, gzipped)
+    same_window = entry is not None and entry.same_window(wanted)
     try:
+        if same_window and service.renders_alike(feed, entry.versions):
+            cache.keep(key, feed, entry.body)  # the same bytes, now under this change's validator
+            return _calendar(feed, feed.etag, feed.last_modified, entry.body, gzipped)
+        if not found.claimed and same_window:
+            if not_modified(entry.etag, entry.last_modified):
+                return _not_modified(feed, entry.etag, entry.last_modified, gzipped)
+            return _calendar(feed, entry.etag, entry.last_modified, entry.body, gzipped)
         body = service.render_feed(feed)
         compressed = cache.compress(body)
         cache.keep(key, feed, compressed)

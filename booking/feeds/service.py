@@ -85,6 +85,7 @@ from booking.feeds.markers import (
 from booking.models import (
     Booking,
     Building,
+    FeedChange,
     FeedMarker,
     FeedToken,
     Organization,
@@ -222,6 +223,9 @@ class Feed:
     window: Window
     etag: str  # strong, quoted
     last_modified: datetime | None  # None while no marker exists (data older than markers)
+    # FORMAT_VERSION and the markers' versions, "4|building:7=12": what a kept rendering was made
+    # of (see :func:`renders_alike`)
+    versions: str = ""
 
     @property
     def is_private(self) -> bool:
@@ -238,7 +242,55 @@ def _feed(kind: str, subject_id: int, window: Window, markers) -> Feed:
         )
     )
     etag = '"' + hashlib.sha256(text.encode()).hexdigest()[:40] + '"'
-    return Feed(kind, subject_id, window, etag, last_modified(window, markers))
+    versions = FORMAT_VERSION + "|" + ",".join(sorted(f"{scope}={version}" for scope, version, _ in markers))
+    return Feed(kind, subject_id, window, etag, last_modified(window, markers), versions)
+
+
+def _parse_versions(text: str) -> tuple[str, dict[str, int]]:
+    form, _, markers = text.partition("|")
+    pairs = (item.rpartition("=") for item in markers.split(",") if item)
+    return form, {scope: int(version) for scope, _, version in pairs}
+
+
+def renders_alike(feed: Feed, rendered: str | None) -> bool:
+    """Whether the feed rendered at the marker versions ``rendered`` (``Feed.versions`` of a kept
+    rendering of the same window) has the same bytes now: every version of its markers since
+    then is logged (``FeedChange``) with a span of single bookings' times that misses the window
+    (one query). A change that may reach any date, a version not logged (written before the log,
+    purged, or by a writer that logs nothing), a new or lost marker, or another FORMAT_VERSION
+    says no, and the feed is rendered.
+
+    Exact, not a guess: a feed's bytes depend on its window's bookings, the series it shows and
+    the labels and names it prints (SPEC §7.5, §7.8); a change of anything but a single booking
+    is logged as reaching any date, and a single booking shows in a feed only if its times
+    overlap the window. (In the load mix, most bookings fall beyond a building feed's 60 days.)"""
+    if not rendered:
+        return False
+    form, before = _parse_versions(rendered)
+    now_form, now = _parse_versions(feed.versions)
+    if form != now_form or before.keys() != now.keys():
+        return False
+    since = {scope: (before[scope], now[scope]) for scope in now if now[scope] != before[scope]}
+    if not since or any(old > new for old, new in since.values()):
+        return False
+    reaches = or_(
+        FeedChange.first_at.is_(None),
+        and_(FeedChange.first_at < feed.window.end, FeedChange.last_at > feed.window.start),
+    )
+    query = (
+        select(FeedChange.scope, func.count(), func.count().filter(reaches))
+        .where(
+            or_(
+                *(
+                    and_(FeedChange.scope == scope, FeedChange.version > old, FeedChange.version <= new)
+                    for scope, (old, new) in since.items()
+                )
+            )
+        )
+        .group_by(FeedChange.scope)
+    )
+    counted = {scope: (logged, reaching) for scope, logged, reaching in db.session.execute(query)}
+    return all(counted.get(scope, (0, 0)) == (new - old, 0) for scope, (old, new) in since.items())
 
 
 def last_modified(window: Window, markers) -> datetime | None:

@@ -10,7 +10,7 @@ from booking.models.booking import (
     SkippedOccurrence,
 )
 from booking.models.building import Building, Closure
-from booking.models.feed import FeedMarker, FeedToken
+from booking.models.feed import FeedChange, FeedMarker, FeedToken
 from booking.models.organization import Organization
 from booking.models.outbox import OutboxEvent, OutboxMessage
 from booking.models.registry import RegistryUnit
@@ -33,6 +33,7 @@ __all__ = [
     "ApiToken",
     "Building",
     "Closure",
+    "FeedChange",
     "FeedMarker",
     "FeedToken",
     "Organization",

@@ -48,3 +48,22 @@ class FeedMarker(db.Model):
     scope: Mapped[str] = mapped_column(String(40), primary_key=True)
     version: Mapped[int] = mapped_column(default=1)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FeedChange(db.Model):
+    """What one version of a feed marker changed: the time span of the bookings it touched, so a
+    feed whose window that span misses is known to render the same bytes (``booking.feeds.cache``).
+
+    Written with the marker, in the transaction that bumps it (the marker's row lock orders the
+    versions, so a scope's rows are exactly its versions). ``first_at``/``last_at`` are the
+    earliest start and latest end of every changed single booking, before and after the change;
+    both NULL when the change may reach any date (a series, a rename, an assignment, a bulk
+    statement). Rows older than the rendered feeds they serve are purged."""
+
+    __tablename__ = "feed_changes"
+
+    scope: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    first_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -407,7 +407,7 @@ def test_entries_older_than_max_age_are_purged_when_a_feed_is_stored(client, wor
     db.session.add(FeedCacheEntry(key="room:999999", etag='"x" -', body=b"", created_at=stale))
     db.session.commit()
     kept = cache.store(app)
-    kept._purged_at = None  # a purge is due
+    kept._purge = cache._Hourly()  # a purge is due
     client.get(f"/feeds/buildings/{building.id}.ics")
     assert set(entries()) == {f"building:{building.id}"}
     db.session.add(FeedCacheEntry(key="room:999999", etag='"x" -', body=b"", created_at=stale))
