@@ -15,6 +15,13 @@ cannot fill the store with ranges). What is left of deleted rooms, buildings and
 goes with age: in Redis by expiry, in the database by a purge at most once an hour per process
 of entries older than ``MAX_AGE`` (an index on ``created_at``).
 
+A change that misses the feed's window renders nothing: each entry also names the marker
+versions it was rendered at, and each marker version is logged with the time span of the single
+bookings it changed (``FeedChange``, written in the bumping transaction). When every version
+since an entry's lies outside the entry's window (``service.renders_alike``, one query), its
+bytes are the feed's bytes now, and they are stored again under the new validator. (In the load
+mix, bookings fall up to 200 days ahead and a building feed shows 60: most of its changes.)
+
 A change renders once, not once per subscriber asking while it renders: a request that finds
 the entry stale claims the rendering (a PostgreSQL advisory lock held to the end of its
 transaction, or a Redis key set with ``NX`` that expires); requests that find the claim taken

@@ -27,6 +27,13 @@ conditional GET is answered without loading a booking. The hook keeps the rows t
   it changes without writing a booking row. A booking moved to another room or organisation
   whose labels count fewer renames has its sequence raised by the difference (SEQUENCE never
   goes back), and a room moved to another building likewise has its label raised.
+* Each new version of a feed's marker is logged (``FeedChange``) with the time span the
+  transaction's changes reach: the earliest start and latest end of the single bookings it
+  changed, before and after; none (any date) when it changed a series, a skipped occurrence, a
+  room, building, organisation or assignment, or ran a bulk statement. A feed whose window no
+  logged change since its last rendering reaches is served from that rendering
+  (``booking.feeds.cache``). The log is written in the same transaction, under the marker's row
+  lock, so a scope's log rows are exactly its versions.
 * Writes that bypass the ORM session (raw SQL) do not move markers; bulk ``update()`` and
   ``delete()`` of bookings through the session are covered by ``do_orm_execute``.
 

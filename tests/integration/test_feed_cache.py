@@ -474,6 +474,14 @@ def test_redis_store_is_shared_by_app_servers_and_expires(client, world, renders
         connection.delete(f"{prefix}rendering:building:{building.id}")
         assert servers[0].test_client().get(path).data.count(b"BEGIN:VEVENT") == 3
         assert len(renders) == 3 and not connection.exists(f"{prefix}rendering:building:{building.id}")
+        # A change beyond the window (60 days ahead): the kept bytes under the new ETag, stored
+        # again with the new marker versions, not rendered (``test_feed_changes.py``).
+        kept = servers[1].test_client().get(path)
+        versions = connection.hget(key, "versions")
+        book(client, member, world[1], organization, 100, 12, title="Senere")
+        later = servers[1].test_client().get(path)
+        assert later.data == kept.data and later.headers["ETag"] != kept.headers["ETag"]
+        assert len(renders) == 3 and connection.hget(key, "versions") not in (None, versions)
     finally:
         for key in connection.scan_iter(f"{prefix}*"):
             connection.delete(key)
