@@ -114,7 +114,9 @@ def test_a_change_beyond_the_window_serves_the_kept_bytes_under_the_new_etag(cli
     # Moved out of the window: its old times are in the window, so it is rendered (and gone).
     away = day(100, 20)
     body = {"start": away.isoformat(), "end": (away + timedelta(hours=1)).isoformat()}
-    assert client.patch(f"/api/v1/bookings/{near['id']}", json=body, headers=member.headers).status_code == 200
+    assert (
+        client.patch(f"/api/v1/bookings/{near['id']}", json=body, headers=member.headers).status_code == 200
+    )
     assert client.get(path).data == before.data == plain.get(path).data
     assert renders.count(("building", building.id)) == 6
     # The room's feed looks 400 days ahead: the booking at 100 days is in it.
