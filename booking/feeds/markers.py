@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import String, bindparam, cast, event, func, literal, select, true, union
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, attributes
@@ -450,11 +451,22 @@ def bump(
     ``version + 1`` and ``changed_at`` = ``now``, or its previous one if that is later.
 
     Each feed scope's new version is logged with ``span``, the time span the change reaches
-    (``FeedChange``; None: any date), in a second statement under the same row locks."""
+    (``FeedChange``; None: any date), under the same row locks: on PostgreSQL in the same
+    statement (``_bump_and_log_statement``), elsewhere in a second one."""
     if not scopes and not rooms:
         return
     now = now or utcnow()
     dialect = session.get_bind().dialect.name
+    first_at, last_at = span or (None, None)
+    if dialect == "postgresql":
+        parameters = {
+            "scopes": sorted(scopes),
+            "rooms": sorted(rooms),
+            "first_at": first_at,
+            "last_at": last_at,
+        }
+        session.execute(_bump_and_log_statement(bool(rooms)), dict(parameters, now=now))
+        return
     if len(scopes) <= _CHUNK:
         statement = _bump_statement(dialect, len(scopes), bool(rooms))
         parameters = {f"scope_{i}": scope for i, scope in enumerate(sorted(scopes))}
@@ -495,24 +507,50 @@ def _log(session: Session, dialect: str, bumped, span, now: datetime) -> None:
 
 @functools.lru_cache(maxsize=2)
 def _log_statement(dialect: str):
-    table = FeedChange.__table__
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(table)
+    return _replacing(insert(FeedChange.__table__))
+
+
+def _replacing(statement):
+    table = FeedChange.__table__
     return statement.on_conflict_do_update(
         index_elements=[table.c.scope, table.c.version],
         set_={key: statement.excluded[key] for key in ("first_at", "last_at", "changed_at")},
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _bump_and_log_statement(with_rooms: bool):
+    """PostgreSQL: ``_bump_statement`` (with the scopes as one array parameter) as a
+    data-modifying CTE whose new versions of feed scopes are inserted into the log by the same
+    statement: one round trip per change, as before the log (6.1 -> 5.4 statements per create in
+    ``bench peer``)."""
+    bumped = _bump_statement("postgresql", None, with_rooms).cte("bumped")
+    stamp = UTCDateTime()
+    rows = select(
+        bumped.c.scope,
+        bumped.c.version,
+        bindparam("first_at", type_=stamp),
+        bindparam("last_at", type_=stamp),
+        bindparam("now", type_=stamp),
+    ).where(*(~bumped.c.scope.startswith(prefix) for prefix in _NOT_FEEDS))
+    columns = ["scope", "version", "first_at", "last_at", "changed_at"]
+    return _replacing(postgresql_insert(FeedChange.__table__).from_select(columns, rows))
+
+
 _CHUNK = 16  # scopes per statement: bounds the statement shapes kept and the planning work
 
 
 @functools.lru_cache(maxsize=64)
-def _bump_statement(dialect: str, scope_count: int, with_rooms: bool):
+def _bump_statement(dialect: str, scope_count: int | None, with_rooms: bool):
     """The upsert for a shape of change (built once: it runs at the end of every booking
-    change); the scopes, the rooms and the time are bound parameters."""
+    change); the scopes (``scope_0``.. or, with no ``scope_count``, the PostgreSQL array
+    ``scopes``), the rooms and the time are bound parameters."""
     table = FeedMarker.__table__
-    parts = [select(bindparam(f"scope_{i}", type_=String).label("scope")) for i in range(scope_count)]
+    if scope_count is None:
+        parts = [select(func.unnest(bindparam("scopes", type_=postgresql.ARRAY(String))).label("scope"))]
+    else:
+        parts = [select(bindparam(f"scope_{i}", type_=String).label("scope")) for i in range(scope_count)]
     if with_rooms:
         related = _related_rooms(bindparam("rooms", expanding=True))
         parts.append(select((literal("room:") + cast(Room.id, String)).label("scope")).where(related))
