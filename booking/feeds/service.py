@@ -264,9 +264,10 @@ def renders_alike(feed: Feed, rendered: str | None) -> bool:
     the labels and names it prints (SPEC §7.5, §7.8); a change of anything but a single booking
     is logged as reaching any date, and a single booking shows in a feed only if its times
     overlap the window. (In the load mix, most bookings fall beyond a building feed's 60 days.)"""
-    if not rendered:
+    try:
+        form, before = _parse_versions(rendered or "")
+    except ValueError:  # not what this service writes: render
         return False
-    form, before = _parse_versions(rendered)
     now_form, now = _parse_versions(feed.versions)
     if form != now_form or before.keys() != now.keys():
         return False

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select, update
 
 from booking.extensions import db
+from booking.feeds.cache import FeedCacheEntry
 from booking.models import FeedChange, FeedMarker
 from tests.integration.live_http import running_servers
 from tests.integration.test_feed_cache import (  # noqa: F401 (fixtures)
@@ -144,6 +145,20 @@ def test_a_change_not_logged_renders(client, world, renders):  # noqa: F811
     db.session.commit()
     client.get(path)
     assert len(renders) == 3
+
+
+@pytest.mark.parametrize("versions", ["4|building:1=x", "garbage", "", None])
+def test_kept_versions_not_written_by_this_service_render_never_fail(client, world, renders, versions):  # noqa: F811
+    building, room, organization, member = world
+    path = f"/feeds/buildings/{building.id}.ics"
+    first = client.get(path)
+    book(client, member, room, organization, 100, 18)
+    entry = db.session.get(FeedCacheEntry, f"building:{building.id}")
+    entry.versions = versions
+    db.session.commit()
+    again = client.get(path)
+    assert again.status_code == 200 and again.data == first.data
+    assert len(renders) == 2
 
 
 def test_random_changes_never_serve_other_bytes_than_a_rendering(client, world, make, renders, plain):  # noqa: F811
