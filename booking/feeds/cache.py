@@ -111,11 +111,22 @@ class Entry:
     validator: str
     last_modified: datetime | None
     body: bytes  # gzip
-    versions: str | None = None  # the marker versions rendered (``Feed.versions``)
+    # The marker versions the body was rendered at (``Feed.versions``), stored after the
+    # validator they belong to ("validator\nversions"; see ``rendered_at``).
+    versions: str | None = None
 
     @property
     def etag(self) -> str:
         return self.validator.split(" ", 1)[0]
+
+    @property
+    def rendered_at(self) -> str | None:
+        """The marker versions of this body, or None when unknown: versions are trusted only
+        next to the validator they were stored with, since a writer that knows nothing of them
+        (a server of an earlier release, during a rolling deployment) replaces the validator
+        and the body but leaves the versions of the entry it overwrote."""
+        validator_, _, versions = (self.versions or "").partition("\n")
+        return versions if validator_ == self.validator else None
 
     def same_window(self, wanted: str) -> bool:
         return self.validator.split(" ", 1)[1:] == wanted.split(" ", 1)[1:]
@@ -240,9 +251,12 @@ class RedisStore:
         )
         entry = None
         if validator_ is not None and body is not None:
-            stamp = datetime.fromisoformat(last_modified.decode()) if last_modified else None
-            entry = Entry(validator_.decode(), stamp, body, versions.decode() if versions else None)
-            if entry.validator == wanted:
+            try:
+                stamp = datetime.fromisoformat(last_modified.decode()) if last_modified else None
+                entry = Entry(validator_.decode(), stamp, body, versions.decode() if versions else None)
+            except ValueError:  # (UnicodeDecodeError is one) not what this service writes: none kept
+                entry = None
+            if entry is not None and entry.validator == wanted:
                 return Found(entry, True)
         lease = self.client.set(self.prefix + "rendering:" + key, b"1", nx=True, px=RENDER_LEASE_MS)
         return Found(entry, bool(lease))
@@ -324,7 +338,8 @@ def keep(key: str, feed: Feed, compressed: bytes) -> None:
     entry can still need: changes older than ``MAX_AGE``, as old as the oldest entry kept."""
     kept = store()
     try:
-        kept.put(key, Entry(validator(feed), feed.last_modified, compressed, feed.versions))
+        wanted = validator(feed)
+        kept.put(key, Entry(wanted, feed.last_modified, compressed, f"{wanted}\n{feed.versions}"))
     except _errors(kept):
         log.warning("feed cache (%s) not written for %s", kept.name, key, exc_info=True)
     if _changes_purge.due():

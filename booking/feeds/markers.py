@@ -215,6 +215,9 @@ def _note(session: Session, notes: _Notes, obj, *, is_new: bool) -> None:
         elif _changed(obj, _ROOM_FIELDS):
             notes.renamed_rooms.add(obj.id)
             notes.buildings |= _values(obj, "building_id")
+            # Parts added or removed: their feeds gain or lose this room's bookings (the rooms
+            # sharing a unit are found at commit, when a removed part shares none any more).
+            notes.rooms |= {part.id for part in _values(obj, "parts")}
             notes.anywhere = True
             if _changed(obj, _ROOM_LABEL_FIELDS):
                 notes.labels.add(room_label_scope(obj.id))

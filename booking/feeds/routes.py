@@ -160,7 +160,7 @@ def serve(feed: Feed) -> Response:
         return _calendar(feed, feed.etag, feed.last_modified, entry.body, gzipped)
     same_window = entry is not None and entry.same_window(wanted)
     try:
-        if same_window and service.renders_alike(feed, entry.versions):
+        if same_window and service.renders_alike(feed, entry.rendered_at):
             cache.keep(key, feed, entry.body)  # the same bytes, now under this change's validator
             return _calendar(feed, feed.etag, feed.last_modified, entry.body, gzipped)
         if not found.claimed and same_window:

@@ -246,10 +246,19 @@ def _feed(kind: str, subject_id: int, window: Window, markers) -> Feed:
     return Feed(kind, subject_id, window, etag, last_modified(window, markers), versions)
 
 
+_VERSION = re.compile(r"[0-9]{1,9}", re.ASCII)  # a marker's version as ``_feed`` writes it
+
+
 def _parse_versions(text: str) -> tuple[str, dict[str, int]]:
+    """``Feed.versions`` read back; ``ValueError`` for anything ``_feed`` does not write."""
     form, _, markers = text.partition("|")
-    pairs = (item.rpartition("=") for item in markers.split(",") if item)
-    return form, {scope: int(version) for scope, _, version in pairs}
+    versions = {}
+    for item in markers.split(",") if markers else ():
+        scope, _, version = item.rpartition("=")
+        if not scope or not _VERSION.fullmatch(version):
+            raise ValueError(item[:40])
+        versions[scope] = int(version)
+    return form, versions
 
 
 def renders_alike(feed: Feed, rendered: str | None) -> bool:

@@ -1079,6 +1079,25 @@ def test_a_booking_moves_the_markers_of_every_feed_that_shows_it_and_no_other(cl
     assert f"room:{elsewhere.id}" not in moved and f"room:{half_b.id}" not in moved
 
 
+def test_a_part_taken_out_of_a_divisible_room_no_longer_shows_its_bookings(client, world, make):
+    building, _, organization, member = world
+    admin = make.admin()
+    half_a = make.room(building, name="Sal A", kind="gym")
+    half_b = make.room(building, name="Sal B", kind="gym")
+    whole = make.room(building, name="Hele salen", kind="gym", part_ids=[half_a.id, half_b.id])
+    day = today() + timedelta(days=3)
+    on_whole = book(client, member, whole, organization, at(day, "08:00"), at(day, "09:00"))
+    path = f"/feeds/rooms/{half_b.id}.ics"
+    uid = f"booking-{on_whole['id']}@booking.invalid"
+    before = get_feed(client, path)
+    assert uid in {found for found, _ in by_uid(before.data)}
+    response = client.patch(f"/api/v1/rooms/{whole.id}", json={"parts": [half_a.id]}, headers=admin.headers)
+    assert response.status_code == 200, response.get_json()
+    after = get_feed(client, path)
+    assert after.headers["ETag"] != before.headers["ETag"]  # the removed part's feed changed
+    assert uid not in {found for found, _ in by_uid(after.data)}
+
+
 def test_public_feed_addresses_are_in_the_api(client, world):
     building, room, _, _ = world
     assert client.get(f"/api/v1/rooms/{room.id}/feed").get_json() == {
