@@ -57,6 +57,17 @@ def begin_write_transaction() -> None:
     db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
 
+def begin_read_snapshot() -> None:
+    """Start the session's transaction as one snapshot for all its reads: REPEATABLE READ on
+    PostgreSQL, whose default gives each statement a snapshot of its own (SQLite's deferred
+    transaction in WAL mode already reads one). For a read that must agree with itself across
+    statements: a feed's ETag comes from its markers and its body from the bookings, read after.
+    Call before the first query."""
+    if db.session().in_transaction() or db.engine.dialect.name != "postgresql":
+        return
+    db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 _WROTE = "booking.wrote"
 
 

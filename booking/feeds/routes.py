@@ -29,6 +29,7 @@ from flask import Response, request
 from flask_smorest import Blueprint
 from werkzeug.http import http_date, parse_date, parse_etags
 
+from booking.extensions import begin_read_snapshot
 from booking.feeds import cache, service
 from booking.feeds.service import Feed
 from booking.models.types import utcnow
@@ -44,6 +45,10 @@ blp = Blueprint(
     "`Accept-Encoding` allows it. A feed is rendered once per change and served from that rendering "
     "until the next.",
 )
+# The markers (ETag) and the bookings (body) of a feed from one snapshot: a change committed
+# between the two reads would otherwise be served under the ETag of the state before it, and the
+# same strong ETag then names two bodies (found under concurrent writes on PostgreSQL).
+blp.before_request(begin_read_snapshot)
 
 _PARAMETERS = [
     {

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select, update
 
 from booking.extensions import db
+from booking.feeds import service
 from booking.feeds.cache import FeedCacheEntry
 from booking.models import FeedChange, FeedMarker
 from tests.integration.live_http import running_servers
@@ -276,6 +277,40 @@ def test_random_changes_never_serve_other_bytes_than_a_rendering(client, world, 
     # Some changes missed some windows: served from the kept bytes, not rendered.
     by_plain = 41 * len(paths)
     assert len(renders) - by_plain < changed, "every change was rendered: the log served nothing"
+
+
+def test_a_feed_reads_its_etag_and_body_from_one_snapshot(client, world, database_url, monkeypatch):  # noqa: F811
+    """A booking committed by another server after a feed's markers were read and before its
+    bookings are: the body served under those markers' ETag is the state they name."""
+    building, room, organization, member = world
+    path = f"/feeds/buildings/{building.id}.ics"
+    render = service.render_feed
+    reached, go = threading.Event(), threading.Event()
+
+    def after_a_commit_elsewhere(feed):
+        reached.set()
+        assert go.wait(30)
+        return render(feed)
+
+    monkeypatch.setattr(service, "render_feed", after_a_commit_elsewhere)
+    reader = other_app(database_url)  # a request of its own, as in production
+    answers = []
+    thread = threading.Thread(target=lambda: answers.append(reader.test_client().get(path)))
+    try:
+        thread.start()
+        assert reached.wait(30)  # the markers are read, the bookings not yet
+        monkeypatch.setattr(service, "render_feed", render)
+        book(client, member, room, organization, 5, 12, title="Midt i")
+        go.set()
+        thread.join(30)
+        second = reader.test_client().get(path)
+    finally:
+        go.set()
+        thread.join(30)
+        dispose(reader)
+    assert answers[0].data.count(b"BEGIN:VEVENT") == 1  # the state the ETag names
+    assert second.headers["ETag"] != answers[0].headers["ETag"]
+    assert second.data.count(b"BEGIN:VEVENT") == 2
 
 
 @pytest.mark.slow
