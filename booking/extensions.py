@@ -82,6 +82,12 @@ def _note_statement(state) -> None:
         state.session.info[_WROTE] = True
 
 
+def note_written(session) -> None:
+    """Count a statement the session cannot tell wrote as a write (an INSERT inside a SELECT's
+    data-modifying CTE), so a failure after it rolls back (``end_unit_of_work``)."""
+    session.info[_WROTE] = True
+
+
 @event.listens_for(Session, "after_transaction_end")
 def _forget_writes(session, transaction) -> None:
     if transaction.parent is None:

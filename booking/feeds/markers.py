@@ -460,15 +460,8 @@ def bump(
         return
     now = now or utcnow()
     dialect = session.get_bind().dialect.name
-    first_at, last_at = span or (None, None)
     if dialect == "postgresql":
-        parameters = {
-            "scopes": sorted(scopes),
-            "rooms": sorted(rooms),
-            "first_at": first_at,
-            "last_at": last_at,
-        }
-        session.execute(_bump_and_log_statement(bool(rooms)), dict(parameters, now=now))
+        session.execute(_bump_and_log_statement(bool(rooms)), bump_parameters(scopes, rooms, span, now))
         return
     if len(scopes) <= _CHUNK:
         statement = _bump_statement(dialect, len(scopes), bool(rooms))
@@ -527,8 +520,39 @@ def _bump_and_log_statement(with_rooms: bool):
     """PostgreSQL: ``_bump_statement`` (with the scopes as one array parameter) as a
     data-modifying CTE whose new versions of feed scopes are inserted into the log by the same
     statement: one round trip per change, as before the log (6.1 -> 5.4 statements per create in
-    ``bench peer``)."""
+    ``bench peer``). Its parameters: ``bump_parameters``."""
+    return _log_from(_bump_statement("postgresql", None, with_rooms).cte("bumped"))
+
+
+def bump_ctes(with_rooms: bool) -> tuple:
+    """PostgreSQL: ``_bump_and_log_statement`` as two data-modifying CTEs (the bump, then its
+    log), for a statement that makes the change itself too (``bump_parameters``)."""
     bumped = _bump_statement("postgresql", None, with_rooms).cte("bumped")
+    return bumped, _log_from(bumped).cte("logged")
+
+
+def bump_parameters(scopes, rooms, span, now: datetime) -> dict:
+    """The parameters of ``_bump_and_log_statement`` and ``bump_ctes`` (see ``bump``)."""
+    first_at, last_at = span or (None, None)
+    return {
+        "scopes": sorted(scopes),
+        "rooms": sorted(rooms),
+        "first_at": first_at,
+        "last_at": last_at,
+        "now": now,
+    }
+
+
+def new_booking_change(session: Session, room_id: int, organization_id: int, start, end) -> tuple:
+    """What the hooks would note and ``bump`` for one new single booking, for a statement that
+    inserts it and bumps in one (``bump_ctes``): its scopes, its rooms and its span."""
+    notes = _Notes(rooms={room_id}, organizations={organization_id}, first_at=start, last_at=end)
+    scopes, rooms = scopes_for(session, notes)
+    return scopes, rooms, notes.span
+
+
+def _log_from(bumped):
+    """The log insert of the feed scopes among the ``bumped`` CTE's rows (``FeedChange``)."""
     stamp = UTCDateTime()
     rows = select(
         bumped.c.scope,

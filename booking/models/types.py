@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, String
+from sqlalchemy import JSON, DateTime, String, Text, bindparam, cast
 from sqlalchemy.types import TypeDecorator
 
 
@@ -52,3 +53,33 @@ class StrEnumText(TypeDecorator):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# --- JSON text around an id not known yet ----------------------------------------------------
+
+NEW_ID = object()  # stands for the id of a row the same statement inserts (``json_around_new_id``)
+_NEW_ID_MARK = "\x00new id\x00"
+
+
+def json_around_new_id(value) -> tuple[str, str]:
+    """The JSON text a JSON column stores for ``value`` (``json.dumps``, as SQLAlchemy's JSON
+    type writes it), cut where ``NEW_ID`` (once in ``value``) stands: a statement that inserts a
+    row and, from its id, a JSON document about it writes ``head || id || tail``, the very text
+    the ORM would write once the id is known."""
+
+    def mark(obj):
+        if obj is NEW_ID:
+            return _NEW_ID_MARK
+        raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+    head, tail = json.dumps(value, default=mark).split(json.dumps(_NEW_ID_MARK))
+    return head, tail
+
+
+def text_around(head_parameter: str, number, tail_parameter: str):
+    """SQL: the text of bound ``head_parameter``, the integer ``number``, bound ``tail_parameter``
+    (``json_around_new_id``), as JSON."""
+    return cast(
+        bindparam(head_parameter, type_=Text) + cast(number, Text) + bindparam(tail_parameter, type_=Text),
+        JSON,
+    )

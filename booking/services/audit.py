@@ -27,13 +27,13 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import JSON, String, bindparam, cast, event, insert, inspect, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import NO_VALUE
 
 from booking.extensions import db
 from booking.models.audit import AuditEntry
-from booking.models.types import utcnow
+from booking.models.types import NEW_ID, json_around_new_id, text_around, utcnow
 from booking.services.access import Actor, require_admin
 
 REDACTED = "[redacted]"
@@ -288,6 +288,56 @@ def record(action: str, table: str, entity_id: str, before: dict | None, after: 
 
     entry = _entry(_current_acting(), utcnow(), action, table, entity_id, shown(before), shown(after))
     db.session.connection().execute(_INSERT_ENTRIES, [entry])
+
+
+def inserted_entry(new_row, table: str):
+    """PostgreSQL: the hook's entry for the row that the data-modifying CTE ``new_row`` (with an
+    ``id`` column) inserts into ``table``, as a data-modifying CTE of the same statement; its
+    parameters come from ``inserted_entry_parameters``."""
+    entries = AuditEntry.__table__
+    rows = select(
+        bindparam("audit_at", type_=entries.c.at.type),
+        bindparam("audit_actor_user_id", type_=entries.c.actor_user_id.type),
+        bindparam("audit_actor_role", type_=entries.c.actor_role.type),
+        bindparam("audit_origin", type_=entries.c.origin.type),
+        literal("insert"),
+        literal(table),
+        cast(new_row.c.id, String),
+        cast(literal("null"), JSON),  # as the JSON type stores None
+        text_around("audit_after_head", new_row.c.id, "audit_after_tail"),
+    )
+    columns = [
+        "at",
+        "actor_user_id",
+        "actor_role",
+        "origin",
+        "action",
+        "entity",
+        "entity_id",
+        "before",
+        "after",
+    ]
+    return insert(entries).from_select(columns, rows).cte(f"audited_{table}")
+
+
+def inserted_entry_parameters(model, values: dict) -> dict:
+    """The parameters of ``inserted_entry``: who acts, now, and ``after`` as the hook writes it
+    for an insert of ``values`` (every column but the id that the insert sets) into ``model``'s
+    table: the id first, then the columns in the mapper's order (``_full_state``)."""
+    acting = _current_acting()
+    after = {"id": NEW_ID}
+    for attr in inspect(model).column_attrs:
+        if attr.key in values:
+            after[attr.key] = _shown(attr.key, values[attr.key])
+    head, tail = json_around_new_id(after)
+    return {
+        "audit_at": utcnow(),
+        "audit_actor_user_id": acting.user_id,
+        "audit_actor_role": acting.role,
+        "audit_origin": acting.origin,
+        "audit_after_head": head,
+        "audit_after_tail": tail,
+    }
 
 
 # --- reading ---------------------------------------------------------------------------------

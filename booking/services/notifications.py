@@ -54,7 +54,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 
@@ -69,7 +69,7 @@ from booking.models import (
     janitor_buildings,
     memberships,
 )
-from booking.models.types import utcnow
+from booking.models.types import NEW_ID, json_around_new_id, text_around, utcnow
 from booking.services.access import Actor, require_admin
 
 KINDS = (
@@ -136,6 +136,33 @@ def booking_event(kind: str, bookings: Iterable[Booking], **params) -> list[Outb
         emit(kind, booking_ids=sorted(ids), series_id=series if series > 0 else None, **params)
         for (_, series), ids in sorted(groups.items())
     ]
+
+
+def new_booking_event(new_row):
+    """PostgreSQL: ``booking_event`` for the one single booking that the data-modifying CTE
+    ``new_row`` (with an ``id`` column) inserts, as a data-modifying CTE of the same statement;
+    its parameters come from ``new_booking_event_parameters``."""
+    events = OutboxEvent.__table__
+    rows = select(
+        bindparam("event_kind", type_=events.c.kind.type),
+        text_around("event_params_head", new_row.c.id, "event_params_tail"),
+        bindparam("event_created_at", type_=events.c.created_at.type),
+    )
+    return insert(events).from_select(["kind", "params", "created_at"], rows).cte("event")
+
+
+def new_booking_event_parameters(kind: str, **params) -> dict:
+    """The parameters of ``new_booking_event``: the event ``booking_event(kind, [booking],
+    **params)`` writes for a single booking, with the params' text as the ORM writes it."""
+    if kind not in BOOKING_KINDS:
+        raise ValueError(f"not a booking event: {kind!r}")
+    head, tail = json_around_new_id(_jsonable(dict(booking_ids=[NEW_ID], series_id=None, **params)))
+    return {
+        "event_kind": kind,
+        "event_params_head": head,
+        "event_params_tail": tail,
+        "event_created_at": utcnow(),
+    }
 
 
 def _jsonable(value):
