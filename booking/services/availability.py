@@ -31,7 +31,8 @@ _BUSY = select(Occupancy.start, Occupancy.occupied_until).where(
 
 
 def busy_intervals(unit_ids, start: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
-    rows = db.session.execute(_BUSY, {"units": list(unit_ids), **Occupancy.overlap_parameters(start, until)})
+    parameters = {"units": list(unit_ids), **Occupancy.overlap_parameters(start, until)}
+    rows = db.session.connection().execute(_BUSY, parameters)
     return [tuple(row) for row in rows]
 
 

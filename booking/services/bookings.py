@@ -252,8 +252,12 @@ def existing_holds(
 ) -> list[Hold]:
     """Active occupancies on ``unit_ids`` overlapping ``[start, until)``, one query, index-backed:
     the lower bound on ``start`` keeps the scan on (unit_id, start) narrow. With ``pending``,
-    the same statement also reads the inactive ones (pending requests) into that list."""
-    rows = db.session.execute(
+    the same statement also reads the inactive ones (pending requests) into that list.
+    Like the other Core statements every create runs (the write, a refusal's suggestions), it
+    runs on the session's connection: the session's ORM execute adds about 0.06 ms per
+    statement and nothing it needs (bench peer, per create: 4.20 -> 4.14 ms, refused 3.82 ->
+    3.66 ms)."""
+    rows = db.session.connection().execute(
         _HOLDS[pending is None], {"units": list(unit_ids), **Occupancy.overlap_parameters(start, until)}
     )
     merged: dict[tuple[int, bool], Hold] = {}
@@ -764,7 +768,7 @@ def _insert_single(actor: Actor, plan: Plan, stamp: datetime) -> Booking:
         | new_booking_event_parameters(kind)
         | markers.bump_parameters(scopes, rooms, span, stamp)
     )
-    booking_id = db.session.execute(_INSERT_SINGLE, parameters).scalar_one()
+    booking_id = db.session.connection().execute(_INSERT_SINGLE, parameters).scalar_one()
     note_written(db.session)
     # The row as written, without reading it back: as the ORM holds a booking it inserted.
     booking = Booking(id=booking_id, cancellation_fee=None, cancelled_at=None, **values)

@@ -108,10 +108,10 @@ def free_other_rooms(room: Room, start: datetime, end: datetime, attendees: int,
     is_open = open_test(start, end)
     # The first ``limit`` free rooms, of which those open then; should any be closed by their
     # hours, every free room (rare: buildings are mostly open when a room is asked for).
-    rows = db.session.execute(_FREE_ROOMS, {**parameters, "limit": limit}).all()
+    rows = db.session.connection().execute(_FREE_ROOMS, {**parameters, "limit": limit}).all()
     found = [room_id for room_id, opening_hours in rows if is_open(opening_hours)]
     if len(found) < limit and len(rows) == limit:
-        rows = db.session.execute(_ALL_FREE_ROOMS, parameters).all()
+        rows = db.session.connection().execute(_ALL_FREE_ROOMS, parameters).all()
         found = [room_id for room_id, opening_hours in rows if is_open(opening_hours)]
     return [{"room_id": other_id, "start": start, "end": end} for other_id in found[:limit]]
 
