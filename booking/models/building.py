@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from booking.extensions import db
 from booking.models.types import UTCDateTime, utcnow
@@ -26,6 +26,10 @@ class Building(db.Model):
     closures: Mapped[list["Closure"]] = relationship(
         back_populates="building", cascade="all, delete-orphan", order_by="Closure.start_date"
     )
+    # The closures' (start_date, end_date) as the statement that loaded the building read them
+    # beside it (``with_expression``, a create's targets on PostgreSQL): no rows of ``closures``
+    # to load; None when not read so.
+    closure_ranges_read: Mapped[list | None] = query_expression()
 
     __table_args__ = (CheckConstraint("length(name) > 0", name="name_not_empty"),)
 
@@ -39,6 +43,8 @@ class Building(db.Model):
 
     @property
     def closure_ranges(self) -> list[tuple[date, date]]:
+        if self.closure_ranges_read is not None:
+            return [(first, last) for first, last in self.closure_ranges_read]
         return [(c.start_date, c.end_date) for c in self.closures]
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, Boolean, CheckConstraint, Column, ForeignKey, Integer, String, Table, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from booking.extensions import db
 from booking.models.types import UTCDateTime, utcnow
@@ -71,6 +71,9 @@ class Room(db.Model):
         order_by="Room.id",
         viewonly=True,
     )
+    # The unit ids as the statement that loaded the room read them beside it (``with_expression``,
+    # a create's targets on PostgreSQL): no rows of ``units`` to load; None when not read so.
+    unit_ids_read: Mapped[list[int] | None] = query_expression()
 
     __table_args__ = (
         db.UniqueConstraint("building_id", "name", name="uq_rooms_building_name"),
@@ -93,4 +96,6 @@ class Room(db.Model):
 
     @property
     def unit_ids(self) -> list[int]:
+        if self.unit_ids_read is not None:
+            return list(self.unit_ids_read)
         return [u.id for u in self.units]

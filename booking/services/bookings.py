@@ -29,8 +29,23 @@ from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, case, distinct, func, insert, literal_column, or_, select, text, true
-from sqlalchemy.orm import joinedload, make_transient_to_detached
+from sqlalchemy import (
+    Integer,
+    bindparam,
+    case,
+    distinct,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    text,
+    true,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.dialects.postgresql import array as sql_array
+from sqlalchemy.orm import joinedload, make_transient_to_detached, with_expression
+from sqlalchemy.orm.attributes import set_committed_value
 
 from booking.domain import recurrence
 from booking.domain.conflicts import Occupancy as Hold
@@ -60,6 +75,7 @@ from booking.feeds import markers
 from booking.models import (
     Booking,
     Building,
+    Closure,
     Occupancy,
     Organization,
     Room,
@@ -420,15 +436,34 @@ _ROUND_PENDING = (
 # units (a few rows each), and the price lists' identities (``PRICE_LISTS_KEY``). One row per
 # pair, none when either is missing. Built once per use.
 def _targets_statement(for_writing: bool, postgresql: bool):
-    query = (
-        select(Room, Organization, _ROUND_PENDING, PRICE_LISTS_KEY.label("price_lists_key"))
-        .join(Organization, true())
-        .where(Room.id == bindparam("room_id"), Organization.id == bindparam("organization_id"))
-        .options(
-            joinedload(Room.building).joinedload(Building.closures),
-            joinedload(Room.units).load_only(Room.id),
+    pair = (Room.id == bindparam("room_id"), Organization.id == bindparam("organization_id"))
+    extra = (_ROUND_PENDING, PRICE_LISTS_KEY.label("price_lists_key"))
+    if postgresql:
+        # One row: the building as a third entity (``room.building`` finds it in the identity
+        # map), the closures and the unit ids as arrays beside it instead of joined rows of
+        # their own to load (``Building.closure_ranges_read``, ``Room.unit_ids_read``): the ORM
+        # loads the targets in about 0.4 ms less (bench peer: ... ).
+        query = (
+            select(Room, Organization, Building, *extra)
+            .select_from(Room)
+            .join(Building, Building.id == Room.building_id)
+            .join(Organization, true())
+            .where(*pair)
+            .options(
+                with_expression(Room.unit_ids_read, _UNIT_IDS),
+                with_expression(Building.closure_ranges_read, _CLOSURE_RANGES),
+            )
         )
-    )
+    else:
+        query = (
+            select(Room, Organization, *extra)
+            .join(Organization, true())
+            .where(*pair)
+            .options(
+                joinedload(Room.building).joinedload(Building.closures),
+                joinedload(Room.units).load_only(Room.id),
+            )
+        )
     if not for_writing:
         return query
     # A verification or rejection of the organisation (which re-quotes or rejects its pending
@@ -450,6 +485,23 @@ def _targets_statement(for_writing: bool, postgresql: bool):
     return query
 
 
+_UNIT_IDS = func.array(
+    select(room_units.c.unit_id)
+    .where(room_units.c.room_id == Room.id)
+    .order_by(room_units.c.unit_id)
+    .scalar_subquery(),
+    type_=ARRAY(Integer),
+)
+_CLOSURE_RANGES = func.coalesce(
+    select(
+        func.array_agg(
+            aggregate_order_by(sql_array([Closure.start_date, Closure.end_date]), Closure.start_date)
+        )
+    )
+    .where(Closure.building_id == Building.id)
+    .scalar_subquery(),
+    literal_column("'{}'::date[]"),
+)
 _TARGETS = {(w, pg): _targets_statement(w, pg) for w in (False, True) for pg in (False, True)}
 
 
@@ -481,6 +533,8 @@ def _load_targets(request: BookingRequest, *, for_writing: bool) -> _Targets:
         .first()
     )
     if found is not None:
+        if postgresql:  # the room's building, read beside it (the session holds it weakly)
+            set_committed_value(found.Room, "building", found.Building)
         return _Targets(found.Room, found.Organization, bool(found.round_pending), found.price_lists_key)
     if db.session.get(Room, request.room_id) is None:
         raise InvalidInput({"room_id": [f"There is no room {request.room_id}."]})
