@@ -43,8 +43,9 @@ class Building(db.Model):
 
     @property
     def closure_ranges(self) -> list[tuple[date, date]]:
-        if self.closure_ranges_read is not None:
-            return [(first, last) for first, last in self.closure_ranges_read]
+        read = self.__dict__.get("closure_ranges_read")  # as loaded with the building; never on its own
+        if read is not None:
+            return [(first, last) for first, last in read]
         return [(c.start_date, c.end_date) for c in self.closures]
 
 

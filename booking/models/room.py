@@ -96,6 +96,5 @@ class Room(db.Model):
 
     @property
     def unit_ids(self) -> list[int]:
-        if self.unit_ids_read is not None:
-            return list(self.unit_ids_read)
-        return [u.id for u in self.units]
+        read = self.__dict__.get("unit_ids_read")  # as loaded with the room; never loaded on its own
+        return list(read) if read is not None else [u.id for u in self.units]

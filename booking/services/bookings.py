@@ -271,8 +271,8 @@ def existing_holds(
     the same statement also reads the inactive ones (pending requests) into that list.
     Like the other Core statements every create runs (the write, a refusal's suggestions), it
     runs on the session's connection: the session's ORM execute adds about 0.06 ms per
-    statement and nothing it needs (bench peer, per create: 4.20 -> 4.14 ms, refused 3.82 ->
-    3.66 ms)."""
+    statement and nothing it needs (timed per statement over 300 of ``bench peer``'s attempts:
+    a created booking 4.20 -> 4.14 ms, a refused one 3.82 -> 3.66 ms)."""
     rows = db.session.connection().execute(
         _HOLDS[pending is None], {"units": list(unit_ids), **Occupancy.overlap_parameters(start, until)}
     )
@@ -442,7 +442,8 @@ def _targets_statement(for_writing: bool, postgresql: bool):
         # One row: the building as a third entity (``room.building`` finds it in the identity
         # map), the closures and the unit ids as arrays beside it instead of joined rows of
         # their own to load (``Building.closure_ranges_read``, ``Room.unit_ids_read``): the ORM
-        # loads the targets in about 0.4 ms less (bench peer: ... ).
+        # loads the targets in about 0.4 ms less (1.53 -> 1.12 ms a statement with its commit,
+        # on the benchmark data; bench peer 2.00-2.06 -> 2.04-2.26x libres, BENCHMARKS.md).
         query = (
             select(Room, Organization, Building, *extra)
             .select_from(Room)
@@ -808,7 +809,9 @@ def _insert_single(actor: Actor, plan: Plan, stamp: datetime) -> Booking:
     one statement (``_INSERT_SINGLE``) with what the session's hooks would otherwise write after
     it in three more: its audit entry, its outbox event, its feed markers and their log, the
     same rows to the byte (``test_create_statement.py``).
-    bench peer: 6 -> 3 statements per created booking, ... (see BENCHMARKS.md)."""
+    Timed over 300 created bookings of ``bench peer``: 6 -> 3 statements, 6.06 -> 4.18 ms each
+    (BENCHMARKS.md). The statement stays under psycopg's 4,096 characters, so its text is
+    converted once, not per execution: answering only the id, not the row, is part of that."""
     [(start, end)], [quote] = plan.occurrences, plan.quotes
     values = _values(actor, plan, start, end, quote, stamp)
     values |= {"series_id": None, "original_start": None, "status_reason": ""}

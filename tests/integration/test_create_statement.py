@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import event, func, select, text
 
 from booking.extensions import db, unit_of_work
-from booking.models import AuditEntry, Booking, FeedChange, FeedMarker, OutboxEvent
+from booking.models import AuditEntry, Booking, Building, FeedChange, FeedMarker, OutboxEvent, Room
 from booking.services import bookings
 from booking.services.access import Actor
+from tests.integration.factories import ADMIN
 
 
 @pytest.fixture
@@ -200,3 +201,48 @@ def test_a_double_booking_the_check_did_not_see_leaves_nothing(postgresql, clien
     response = client.post("/api/v1/bookings", json=payload, headers=member.headers)
     assert response.status_code == 409, response.get_json()
     assert _counts() == counts
+
+
+def test_the_statement_stays_within_the_drivers_cache(postgresql, app_ctx):
+    # psycopg converts a statement's text once and keeps it only up to these bounds; past them
+    # every create would pay the conversion again (BENCHMARKS.md: part of the statement's gain).
+    from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH, MAX_CACHED_STATEMENT_PARAMS
+
+    compiled = bookings._INSERT_SINGLE.compile(dialect=db.engine.dialect)
+    sql = str(compiled).replace("__[POSTCOMPILE_rooms]", "%(rooms_1)s")
+    assert len(sql) <= MAX_CACHED_STATEMENT_LENGTH
+    assert len(compiled.params) <= MAX_CACHED_STATEMENT_PARAMS
+
+
+def test_unit_ids_read_with_the_targets_are_the_rooms_units(postgresql, app_ctx, make):
+    # A divisible hall's units (its parts) as read beside it by a create's targets, through an
+    # approval in the same session, and read again after the commit. (A room loaded otherwise
+    # must not load the expression on its own, which the ORM cannot do: the rounds' statements
+    # and the demo's requests, test_bench_smoke.py and tests/e2e/test_my_browser.py, found it.)
+    building = make.building()
+    parts = [make.room(building=building, name=f"Del {i}") for i in (1, 2)]
+    hall = make.room(building=building, name="Hall", part_ids=[p.id for p in parts], requires_approval=True)
+    organizations = [make.organization(), make.organization()]
+    members = [make.member(o) for o in organizations]
+    created = [
+        bookings.create_booking(
+            Actor(user_id=m.user.id, role="member", organization_ids=frozenset({o.id})),
+            bookings.BookingRequest(
+                room_id=hall.id,
+                organization_id=o.id,
+                title="Øving",
+                start=_start(hour=h),
+                end=_start(hour=h + 2),
+            ),
+        )
+        for m, o, h in zip(members, organizations, (12, 13), strict=True)
+    ]
+    assert hall.__dict__.get("unit_ids_read") == sorted(p.id for p in parts)
+    approved = bookings.approve_booking(ADMIN, created[1].id)
+    assert approved.status.value == "confirmed"
+    db.session.commit()
+    again = db.session.scalars(select(Room).where(Room.id == hall.id)).one()
+    building = db.session.scalars(select(Building).where(Building.id == building.id)).one()
+    assert again is hall
+    assert hall.unit_ids == sorted(p.id for p in parts)
+    assert building.closure_ranges == []
