@@ -439,11 +439,12 @@ def _targets_statement(for_writing: bool, postgresql: bool):
     pair = (Room.id == bindparam("room_id"), Organization.id == bindparam("organization_id"))
     extra = (_ROUND_PENDING, PRICE_LISTS_KEY.label("price_lists_key"))
     if postgresql:
-        # One row: the building as a third entity (``room.building`` finds it in the identity
-        # map), the closures and the unit ids as arrays beside it instead of joined rows of
+        # One row: the building as a third entity (set as ``room.building`` by
+        # ``_load_targets``), the closures and the unit ids as arrays beside it instead of joined rows of
         # their own to load (``Building.closure_ranges_read``, ``Room.unit_ids_read``): the ORM
-        # loads the targets in about 0.4 ms less (1.53 -> 1.12 ms a statement with its commit,
-        # on the benchmark data; bench peer 2.00-2.06 -> 2.04-2.26x libres, BENCHMARKS.md).
+        # loads the targets in about 0.4 ms less (on the benchmark data, an ORM read of the
+        # room, organisation and building with its commit: 1.53 ms with the closures and units
+        # as joined rows, 1.12 ms without; bench peer 2.00-2.06 -> 2.04-2.26x libres).
         query = (
             select(Room, Organization, Building, *extra)
             .select_from(Room)
@@ -835,6 +836,8 @@ def _insert_single(actor: Actor, plan: Plan, stamp: datetime) -> Booking:
 
 
 def _insert_single_statement():
+    """``_insert_single``'s statement, built once: the booking's INSERT as a data-modifying CTE
+    and, from its new row, the audit entry, the outbox event and the markers with their log."""
     table = Booking.__table__
     new = (
         insert(table)

@@ -28,19 +28,14 @@ TEST = f"""
 """
 
 
+def _define(language_and_body: str) -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"CREATE OR REPLACE FUNCTION occupancy_matches(held occupancies) RETURNS boolean {language_and_body}")
+
+
 def upgrade():
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    op.execute(
-        "CREATE OR REPLACE FUNCTION occupancy_matches(held occupancies) RETURNS boolean "
-        f"LANGUAGE plpgsql STABLE AS $$\nBEGIN\n    RETURN EXISTS ({TEST}    );\nEND $$"
-    )
+    _define(f"LANGUAGE plpgsql STABLE AS $$\nBEGIN\n    RETURN EXISTS ({TEST}    );\nEND $$")
 
 
 def downgrade():
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    op.execute(
-        "CREATE OR REPLACE FUNCTION occupancy_matches(held occupancies) RETURNS boolean "
-        f"LANGUAGE sql STABLE AS $$\n    SELECT EXISTS ({TEST}    )\n$$"
-    )
+    _define(f"LANGUAGE sql STABLE AS $$\n    SELECT EXISTS ({TEST}    )\n$$")
